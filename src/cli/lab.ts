@@ -1,0 +1,149 @@
+/** `netwarden lab …`: the real test cluster on this machine. */
+import type { Command } from 'commander';
+import { NetwardenError } from '../errors.ts';
+import { httpGet } from '../host/http.ts';
+import { connect } from '../kube/connect.ts';
+import { ensureBinaries } from '../lab/binaries.ts';
+import { ControlPlane } from '../lab/control-plane.ts';
+import { LabRun } from '../lab/run-dir.ts';
+import { formatAge, formatTable } from './table.ts';
+
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** Adds the `lab` command group to the program. */
+export function registerLabCommands(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description(
+      "run a real Kubernetes control plane (and, later, nodes and pods) in this machine's network namespaces",
+    )
+    .addHelpText(
+      'after',
+      `
+The lab runs real components built from pinned Go modules (tools/lab-binaries/go.mod):
+kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd and the CNI plugins.
+Binaries are cached under $NETWARDEN_CACHE_DIR (default ~/.cache/netwarden); set NETWARDEN_KUBE_BIN
+or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs root.`,
+    );
+
+  lab
+    .command('build')
+    .description(
+      'build the pinned Kubernetes, etcd and CNI binaries into the cache (or find them) and print where',
+    )
+    .action(async () => {
+      const bins = await ensureBinaries({ log: say });
+      process.stdout.write(
+        `${formatTable(
+          ['binary', 'path'],
+          Object.entries(bins.paths).map(([n, p]) => [n, p]),
+        )}\n`,
+      );
+    });
+
+  lab
+    .command('control-plane')
+    .description(
+      'start etcd, kube-apiserver, kube-controller-manager and kube-scheduler, print a summary, tear down',
+    )
+    .option('--keep-seconds <n>', 'keep the control plane up this long before tearing it down', '0')
+    .action(async (opts: { keepSeconds: string }) => {
+      const keep = Number(opts.keepSeconds);
+      if (!Number.isFinite(keep) || keep < 0 || keep > 3600) {
+        throw new NetwardenError(
+          'usage',
+          `--keep-seconds: "${opts.keepSeconds}" is not a number of seconds between 0 and 3600`,
+        );
+      }
+      requireRoot('lab control-plane');
+      const bins = await ensureBinaries({ log: say });
+      const run = await LabRun.create();
+      const stop = (): void => {
+        void run.close().finally(() => process.exit(130));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const cp = await ControlPlane.start({
+          run,
+          binaries: bins.paths,
+          controllerManager: true,
+          scheduler: true,
+          log: say,
+        });
+        process.stdout.write(`${await summary(cp)}\n`);
+        if (keep > 0) {
+          say(`admin kubeconfig: ${cp.adminKubeconfig} (kept for ${keep} s)`);
+          await new Promise((r) => setTimeout(r, keep * 1000));
+        }
+      } finally {
+        const problems = await run.close();
+        for (const p of problems) say(`clean-up: ${p}`);
+        say(`lab run ${run.id} torn down`);
+      }
+    });
+}
+
+/** Fails with a clear message when not root (network namespaces need it). */
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new NetwardenError('usage', `${what} needs root (network namespaces, netfilter); run it with sudo`);
+  }
+}
+
+async function summary(cp: ControlPlane): Promise<string> {
+  const version = await httpGet(`${cp.server}/version`, { tls: cp.adminTls() });
+  const gitVersion = version.ok
+    ? ((JSON.parse(version.body) as { gitVersion?: string }).gitVersion ?? '?')
+    : '?';
+  const apis = connect({ kubeconfigPath: cp.adminKubeconfig });
+  const now = Date.now();
+  const namespaces = await apis.objects.list('v1', 'Namespace');
+  const services = await apis.objects.list<{
+    metadata: { namespace?: string; name?: string };
+    spec?: { clusterIP?: string; ports?: { port: number; protocol?: string }[] };
+  }>('v1', 'Service');
+  const nodes = await apis.nodes.list();
+  const t = cp.timings;
+  return [
+    `Kubernetes control plane ${gitVersion} at ${cp.server} (run ${cp.run.id})`,
+    `ready in ${(t.apiServerReadyMs / 1000).toFixed(1)} s (etcd ${(t.etcdReadyMs / 1000).toFixed(1)} s), all components in ${(t.totalMs / 1000).toFixed(1)} s`,
+    '',
+    formatTable(
+      ['component', 'pid', 'status', 'log'],
+      cp
+        .processes()
+        .map((p) => [
+          p.spec.name,
+          String(p.pid),
+          p.running ? 'Running' : (p.exitStatus ?? '?'),
+          p.spec.logFile,
+        ]),
+    ),
+    '',
+    formatTable(
+      ['namespace', 'status', 'age'],
+      namespaces.map((n) => [
+        n.metadata?.name ?? '',
+        String((n as { status?: { phase?: string } }).status?.phase ?? ''),
+        formatAge(now - Date.parse(String(n.metadata?.creationTimestamp ?? now))),
+      ]),
+    ),
+    '',
+    formatTable(
+      ['namespace', 'name', 'cluster-ip', 'port(s)'],
+      services.map((s) => [
+        s.metadata.namespace ?? '',
+        s.metadata.name ?? '',
+        s.spec?.clusterIP ?? '',
+        (s.spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(','),
+      ]),
+    ),
+    '',
+    nodes.length === 0
+      ? 'No nodes yet (the lab adds them: see `netwarden lab --help`).'
+      : `${nodes.length} node(s)`,
+  ].join('\n');
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * The `netwarden` command: parses arguments, wires real adapters, and owns exit codes:
+ * 0 success, 1 the command ran and found a problem (or failed at runtime), 2 bad usage or input.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, isNetwardenError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { registerLabCommands } from './lab.ts';
+
+/** Exit codes of the CLI (documented in --help). */
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/** Builds the command tree; exported so tests can parse arguments without running anything. */
+export function buildProgram(): Command {
+  const program = new Command('netwarden')
+    .description(
+      'Keeps pods off a Kubernetes node until its network data path really works, and repairs the pods ' +
+        'that got their network before it did.',
+    )
+    .version(VERSION, '-V, --version', 'print the netwarden version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok, 1 problems found or a runtime failure, 2 bad usage or unreadable input.
+
+Examples:
+  netwarden lab control-plane     start a real control plane, print a summary, tear it down
+  netwarden lab build             build (or find) the pinned Kubernetes binaries the lab runs`,
+    )
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('print the netwarden version')
+    .action(() => {
+      process.stdout.write(`netwarden ${VERSION}\n`);
+    });
+
+  registerLabCommands(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (never calls process.exit itself). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(`netwarden: ${describeError(err)}\n`);
+    if (
+      isNetwardenError(err, 'usage') ||
+      isNetwardenError(err, 'config-invalid') ||
+      isNetwardenError(err, 'input-unreadable')
+    ) {
+      return EXIT.usage;
+    }
+    return EXIT.findings;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`netwarden: ${describeError(err)}\n`);
+      process.exitCode = EXIT.findings;
+    },
+  );
+}

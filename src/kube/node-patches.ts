@@ -1,0 +1,129 @@
+/**
+ * Pure computation of the writes netwarden makes to a Node. Each function looks at the Node as
+ * last read and returns the minimal patch, or `null` when the Node is already in the wanted state
+ * (so callers skip the write: idempotent by construction).
+ */
+import type { Node, NodeCondition, Taint } from './types.ts';
+
+/** One RFC 6902 JSON patch operation. */
+export type JsonPatchOp =
+  | { op: 'test'; path: string; value: unknown }
+  | { op: 'add' | 'replace'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
+/** A taint is identified by key and effect, as the API server and kubectl do. */
+export function sameTaint(a: Pick<Taint, 'key' | 'effect'>, b: Pick<Taint, 'key' | 'effect'>): boolean {
+  return a.key === b.key && a.effect === b.effect;
+}
+
+/**
+ * The JSON patch that makes `taint` present (`want: 'present'`) or absent on `node`, or null when
+ * nothing needs to change. Race safety: the patch first `test`s the taint list exactly as read
+ * (or, when the node has none, its resourceVersion), so a concurrent writer makes the API server
+ * reject it and the caller re-reads and retries; nobody's taint is ever lost or duplicated.
+ */
+export function taintPatch(node: Node, taint: Taint, want: 'present' | 'absent'): JsonPatchOp[] | null {
+  const current = node.spec?.taints ?? [];
+  const has = current.some((t) => sameTaint(t, taint));
+  if ((want === 'present') === has) return null;
+
+  const next =
+    want === 'present'
+      ? [...current, { key: taint.key, effect: taint.effect, ...(taint.value ? { value: taint.value } : {}) }]
+      : current.filter((t) => !sameTaint(t, taint));
+
+  if (node.spec?.taints === undefined) {
+    return [
+      { op: 'test', path: '/metadata/resourceVersion', value: node.metadata?.resourceVersion ?? '' },
+      { op: 'add', path: '/spec/taints', value: next },
+    ];
+  }
+  return [
+    { op: 'test', path: '/spec/taints', value: current.map(taintJson) },
+    { op: 'replace', path: '/spec/taints', value: next.map(taintJson) },
+  ];
+}
+
+/** A taint as the API server serializes it (timeAdded as RFC 3339 seconds), so `test` compares equal. */
+function taintJson(t: Taint): Record<string, unknown> {
+  const out: Record<string, unknown> = { key: t.key, effect: t.effect };
+  if (t.value !== undefined && t.value !== '') out.value = t.value;
+  if (t.timeAdded !== undefined) out.timeAdded = rfc3339Seconds(t.timeAdded);
+  return out;
+}
+
+/** Formats a Date (or passes through a string) as the API server's metav1.Time: RFC 3339, whole seconds, UTC. */
+export function rfc3339Seconds(t: Date | string): string {
+  const d = typeof t === 'string' ? new Date(t) : t;
+  return `${d.toISOString().slice(0, 19)}Z`;
+}
+
+/** The condition netwarden wants on a Node; times are filled in by {@link conditionPatch}. */
+export interface DesiredCondition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * The strategic-merge status patch that sets one condition, or null when the condition already
+ * has this status, reason and message and its heartbeat is younger than `heartbeatMs`.
+ * `lastTransitionTime` is kept when the status does not change (Kubernetes semantics: it marks the
+ * last flip of status, not the last write) and set to `nowMs` when it does. Strategic merge keys
+ * conditions by `type`, so other writers' conditions are never touched.
+ */
+export function conditionPatch(
+  node: Node,
+  want: DesiredCondition,
+  nowMs: number,
+  heartbeatMs = Number.POSITIVE_INFINITY,
+): { status: { conditions: Record<string, unknown>[] } } | null {
+  const existing = node.status?.conditions?.find((c) => c.type === want.type);
+  const now = rfc3339Seconds(new Date(nowMs));
+  if (existing && sameCondition(existing, want) && !heartbeatDue(existing, nowMs, heartbeatMs)) return null;
+  const keepTransition =
+    existing !== undefined && existing.status === want.status && existing.lastTransitionTime;
+  const lastTransitionTime = keepTransition ? rfc3339Seconds(existing.lastTransitionTime as Date) : now;
+  return {
+    status: {
+      conditions: [
+        {
+          type: want.type,
+          status: want.status,
+          reason: want.reason,
+          message: want.message,
+          lastHeartbeatTime: now,
+          lastTransitionTime,
+        },
+      ],
+    },
+  };
+}
+
+function sameCondition(c: NodeCondition, want: DesiredCondition): boolean {
+  return c.status === want.status && (c.reason ?? '') === want.reason && (c.message ?? '') === want.message;
+}
+
+function heartbeatDue(c: NodeCondition, nowMs: number, heartbeatMs: number): boolean {
+  if (!Number.isFinite(heartbeatMs)) return false;
+  const last = c.lastHeartbeatTime ? new Date(c.lastHeartbeatTime).getTime() : 0;
+  return nowMs - last >= heartbeatMs;
+}
+
+/**
+ * The merge patch that sets (string) or removes (null) the given annotations, or null when the
+ * Node already matches. A merge patch of `metadata.annotations` touches only the keys named, so
+ * it is safe against concurrent writers of other keys.
+ */
+export function annotationsPatch(
+  node: Node,
+  want: Readonly<Record<string, string | null>>,
+): { metadata: { annotations: Record<string, string | null> } } | null {
+  const current = node.metadata?.annotations ?? {};
+  const delta: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(want)) {
+    if (value === null ? key in current : current[key] !== value) delta[key] = value;
+  }
+  return Object.keys(delta).length === 0 ? null : { metadata: { annotations: delta } };
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import type { WatchEvent } from './types.ts';
+import { type ListResult, type RawWatchEvent, Reflector, relistDiff, type WatchTransport } from './watch.ts';
+
+interface Obj {
+  metadata: { name: string; namespace?: string; resourceVersion: string };
+  v?: number;
+}
+const obj = (name: string, rv: string, v = 0): Obj => ({ metadata: { name, resourceVersion: rv }, v });
+
+describe('relistDiff', () => {
+  it('turns a relist into added, modified and deleted events', () => {
+    const known = new Map([
+      ['a', obj('a', '1')],
+      ['b', obj('b', '2')],
+      ['c', obj('c', '3')],
+    ]);
+    const events = relistDiff(known, [obj('a', '1'), obj('b', '5'), obj('d', '6')]);
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'MODIFIED b',
+      'ADDED d',
+      'DELETED c',
+    ]);
+  });
+});
+
+/** A scripted transport: each watch() call plays the next script, then ends with its error. */
+class ScriptedTransport implements WatchTransport<Obj> {
+  lists: ListResult<Obj>[] = [];
+  scripts: { events: RawWatchEvent[]; end: unknown }[] = [];
+  watchedFrom: string[] = [];
+  listCalls = 0;
+  #idle: (() => void) | undefined;
+
+  async list(): Promise<ListResult<Obj>> {
+    this.listCalls++;
+    const next = this.lists.shift();
+    if (!next) throw new Error('no more lists scripted');
+    return next;
+  }
+
+  async watch(rv: string, onEvent: (e: RawWatchEvent) => void, onDone: (err: unknown) => void) {
+    this.watchedFrom.push(rv);
+    const script = this.scripts.shift();
+    if (!script) {
+      // Out of script: stay open until aborted.
+      this.#idle = () => onDone(null);
+      return { abort: () => this.#idle?.() };
+    }
+    queueMicrotask(() => {
+      for (const e of script.events) onEvent(e);
+      onDone(script.end);
+    });
+    return { abort: () => {} };
+  }
+}
+
+async function settle(until: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !until(); i++) await new Promise((r) => setTimeout(r, 1));
+}
+
+describe('Reflector', () => {
+  // Sleeping yields to the event loop (as a real timer does) so the test's own timers still run.
+  const timing = { minBackoffMs: 0, maxBackoffMs: 0, sleep: () => new Promise<void>((r) => setImmediate(r)) };
+
+  it('resumes from the last resourceVersion after a dropped watch, losing nothing', async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [obj('a', '10')], resourceVersion: '10' });
+    t.scripts.push({ events: [{ type: 'ADDED', object: obj('b', '11') }], end: new Error('ECONNRESET') });
+    t.scripts.push({
+      events: [
+        { type: 'MODIFIED', object: obj('a', '12', 1) },
+        { type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } },
+      ],
+      end: null,
+    });
+    const seen: WatchEvent<Obj>[] = [];
+    const r = new Reflector(t, { onEvent: (e) => seen.push(e) }, timing);
+    await r.start();
+    await settle(() => t.watchedFrom.length >= 3);
+    await r.stop();
+    expect(t.watchedFrom).toEqual(['10', '11', '15']);
+    expect(
+      seen.map((e) => `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`),
+    ).toEqual(['ADDED a@10', 'ADDED b@11', 'MODIFIED a@12']);
+    expect(r.stats()).toMatchObject({ relists: 0, resumes: 2 });
+  });
+
+  it('relists on 410 Gone (in-stream ERROR or HTTP) and emits the difference', async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [obj('a', '10'), obj('b', '10')], resourceVersion: '10' });
+    t.scripts.push({
+      events: [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } }],
+      end: null,
+    });
+    t.lists.push({ items: [obj('a', '20', 2), obj('c', '21')], resourceVersion: '30' });
+    t.scripts.push({ events: [], end: { statusCode: 410 } });
+    t.lists.push({ items: [obj('a', '20', 2), obj('c', '21')], resourceVersion: '40' });
+    const seen: string[] = [];
+    const r = new Reflector(t, { onEvent: (e) => seen.push(`${e.type} ${e.object.metadata.name}`) }, timing);
+    await r.start();
+    await settle(() => t.watchedFrom.length >= 3);
+    await r.stop();
+    expect(seen).toEqual(['ADDED a', 'ADDED b', 'MODIFIED a', 'ADDED c', 'DELETED b']);
+    expect(t.watchedFrom).toEqual(['10', '30', '40']);
+    expect(
+      r
+        .snapshot()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
+    expect(r.stats().relists).toBe(2);
+  });
+
+  it('keeps retrying a failing relist with back-off instead of dying', async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [], resourceVersion: '1' });
+    t.scripts.push({ events: [], end: { statusCode: 410 } });
+    // second list fails (no script) once, then succeeds
+    const errors: string[] = [];
+    const r = new Reflector(t, { onEvent: () => {}, onError: (m) => errors.push(m) }, timing);
+    await r.start();
+    await settle(() => errors.some((e) => e.includes('no more lists')));
+    t.lists.push({ items: [obj('z', '9')], resourceVersion: '9' });
+    t.scripts.push({ events: [], end: { statusCode: 410 } });
+    await settle(() => r.snapshot().length === 1);
+    await r.stop();
+    expect(r.snapshot()[0]?.metadata.name).toBe('z');
+  });
+});
