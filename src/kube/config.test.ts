@@ -18,7 +18,10 @@ writeFileSync(
   }),
 );
 const noServer = join(dir, 'no-server.kubeconfig');
-writeFileSync(noServer, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }));
+writeFileSync(
+  noServer,
+  JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }),
+);
 const garbage = join(dir, 'garbage.kubeconfig');
 writeFileSync(garbage, '{{{ not yaml');
 const emptyHome = join(dir, 'home');
@@ -30,7 +33,10 @@ describe('loadKubeConfig', () => {
   afterEach(() => vi.unstubAllEnvs());
 
   it('prefers --kubeconfig, then KUBECONFIG (first existing file)', () => {
-    expect(loadKubeConfig({ kubeconfigPath: good, env: {}, home: emptyHome })).toMatchObject({ source: 'flag', server: 'https://10.0.0.1:6443' });
+    expect(loadKubeConfig({ kubeconfigPath: good, env: {}, home: emptyHome })).toMatchObject({
+      source: 'flag',
+      server: 'https://10.0.0.1:6443',
+    });
     expect(loadKubeConfig({ env: { KUBECONFIG: `/nope:${good}` }, home: emptyHome }).source).toBe('env');
   });
 
@@ -48,7 +54,11 @@ describe('loadKubeConfig', () => {
   });
 
   it.each([
-    ['a missing --kubeconfig file', { kubeconfigPath: '/nope/config' }, /--kubeconfig: \/nope\/config: no such file/],
+    [
+      'a missing --kubeconfig file',
+      { kubeconfigPath: '/nope/config' },
+      /--kubeconfig: \/nope\/config: no such file/,
+    ],
     ['an unparsable file', { kubeconfigPath: garbage }, /not a valid kubeconfig/],
     ['a kubeconfig without a server', { kubeconfigPath: noServer }, /names no cluster server/],
     ['nothing at all', {}, /no Kubernetes credentials found; tried KUBECONFIG=\/nope.*pass --kubeconfig/],

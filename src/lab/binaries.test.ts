@@ -49,6 +49,8 @@ describe('ensureBinaries', () => {
     const mod = mkdtempSync(join(tmpdir(), 'nw-mod-'));
     writeFileSync(join(mod, 'go.mod'), GO_MOD);
     const env = { NETWARDEN_CACHE_DIR: join(mod, 'cache'), PATH: '/nonexistent' };
-    await expect(ensureBinaries({ env, moduleDir: mod })).rejects.toThrow(/step "find Go": the go command is not on PATH/);
+    await expect(ensureBinaries({ env, moduleDir: mod })).rejects.toThrow(
+      /step "find Go": the go command is not on PATH/,
+    );
   });
 });

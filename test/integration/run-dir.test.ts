@@ -20,8 +20,15 @@ describe('lab run folders', () => {
     // A "killed" run: owner pid that does not exist, one orphaned process carrying its id.
     const deadId = 'nwdead01';
     mkdirSync(join(root, deadId), { recursive: true });
-    writeFileSync(join(root, deadId, 'owner.json'), JSON.stringify({ pid: 2 ** 22 + 7, startTicks: '1', createdAt: '' }));
-    const orphan = spawn('sleep', ['300'], { env: { ...process.env, [RUN_ENV]: deadId }, detached: true, stdio: 'ignore' });
+    writeFileSync(
+      join(root, deadId, 'owner.json'),
+      JSON.stringify({ pid: 2 ** 22 + 7, startTicks: '1', createdAt: '' }),
+    );
+    const orphan = spawn('sleep', ['300'], {
+      env: { ...process.env, [RUN_ENV]: deadId },
+      detached: true,
+      stdio: 'ignore',
+    });
     orphan.unref();
     await new Promise((r) => setTimeout(r, 100));
     expect(pidsOfRun(deadId)).toEqual([orphan.pid]);
