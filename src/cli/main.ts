@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isNetwardenError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerLabCommands } from './lab.ts';
 
 /** Exit codes of the CLI (documented in --help). */
@@ -39,6 +40,7 @@ Examples:
     });
 
   registerLabCommands(program);
+  registerDoctorCommand(program);
   return program;
 }
 

@@ -1,0 +1,2 @@
+#!/bin/bash
+# copied by aws-node; not a CNI config

@@ -1,0 +1,64 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isNetwardenError } from '../errors.ts';
+import { parseClusterState, splitJsonDocuments } from './cluster-state.ts';
+import { service, slice } from './testing.ts';
+
+describe('parseClusterState', () => {
+  const svc = service('a', 's', '10.96.0.5', [{ port: 80 }]);
+  const sl = slice('a', 's', [{ port: 80 }], [{ ip: '10.0.0.1' }]);
+
+  it.each([
+    [
+      'a List',
+      JSON.stringify({ kind: 'List', items: [svc, sl, { kind: 'ConfigMap', metadata: { name: 'x' } }] }),
+    ],
+    [
+      'concatenated documents',
+      `${JSON.stringify({ kind: 'ServiceList', items: [svc] })}\n${JSON.stringify({ kind: 'EndpointSliceList', items: [sl] })}`,
+    ],
+    ['an array of lists', JSON.stringify([{ items: [svc] }, { items: [sl] }])],
+    ['a plain object', JSON.stringify({ services: [svc], endpointSlices: [sl], pods: [] })],
+  ])('reads %s', (_n, text) => {
+    const r = parseClusterState(text);
+    expect(r.state.services).toHaveLength(1);
+    expect(r.state.endpointSlices).toHaveLength(1);
+  });
+
+  it('counts other kinds as warnings', () => {
+    expect(
+      parseClusterState(
+        JSON.stringify({ kind: 'List', items: [svc, { kind: 'ConfigMap', metadata: { name: 'x' } }] }),
+      ).warnings,
+    ).toEqual(['1 ConfigMap object(s) ignored']);
+  });
+
+  it.each(['', 'hello', '{"kind":"List","items":[]} trailing', '[1,2,3]', '{"a":1}'])(
+    '%j → input-unreadable',
+    (text) => {
+      try {
+        parseClusterState(text);
+        expect.unreachable();
+      } catch (err) {
+        expect(isNetwardenError(err, 'input-unreadable')).toBe(true);
+      }
+    },
+  );
+
+  it('throws only typed errors on arbitrary text (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.json()), (text) => {
+        try {
+          parseClusterState(text);
+        } catch (err) {
+          expect(isNetwardenError(err, 'input-unreadable')).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('splits documents without being fooled by braces in strings', () => {
+    expect(splitJsonDocuments('{"a":"}{"} {"b":[1]}')).toEqual(['{"a":"}{"}', '{"b":[1]}']);
+  });
+});

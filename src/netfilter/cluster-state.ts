@@ -1,0 +1,121 @@
+/**
+ * The cluster's side of the comparison: Services, EndpointSlices and Pods, read from
+ * `kubectl get -o json` output (a List, several Lists, or concatenated documents) or handed over by
+ * a caller that listed them from the API.
+ */
+import { NetwardenError } from '../errors.ts';
+import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
+
+/** The objects the expected state is computed from. */
+export interface ClusterState {
+  readonly services: readonly Service[];
+  readonly endpointSlices: readonly EndpointSlice[];
+  readonly pods: readonly Pod[];
+}
+
+/** The result of reading a cluster-state file. */
+export interface ClusterStateRead {
+  readonly state: ClusterState;
+  /** Objects skipped (other kinds, malformed items). */
+  readonly warnings: readonly string[];
+}
+
+const MAX_DOCUMENTS = 64;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Splits concatenated JSON documents (`kubectl get a -o json; kubectl get b -o json`). */
+export function splitJsonDocuments(text: string): string[] {
+  const docs: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === 125 || c === 93) {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        docs.push(text.slice(start, i + 1));
+        start = -1;
+        if (docs.length > MAX_DOCUMENTS) break;
+      }
+      if (depth < 0) break;
+    }
+  }
+  return docs;
+}
+
+/**
+ * Parses a cluster-state file. Throws `input-unreadable` when nothing in it is JSON of Kubernetes
+ * objects; otherwise returns what it could use plus warnings.
+ */
+export function parseClusterState(text: string, source = 'cluster state'): ClusterStateRead {
+  let docs: unknown[];
+  try {
+    docs = [JSON.parse(text)];
+  } catch {
+    docs = [];
+    for (const d of splitJsonDocuments(text)) {
+      try {
+        docs.push(JSON.parse(d));
+      } catch {
+        // reported below if nothing usable remains
+      }
+    }
+  }
+  const services: Service[] = [];
+  const endpointSlices: EndpointSlice[] = [];
+  const pods: Pod[] = [];
+  const warnings: string[] = [];
+  const skipped = new Map<string, number>();
+  let seen = 0;
+  const visit = (item: unknown, depth: number): void => {
+    if (depth > 4) return;
+    if (Array.isArray(item)) {
+      for (const i of item) visit(i, depth + 1);
+      return;
+    }
+    if (!isObj(item)) return;
+    const kind = item.kind;
+    if (Array.isArray(item.items)) {
+      for (const i of item.items) visit(i, depth + 1);
+      return;
+    }
+    if (typeof kind !== 'string') {
+      for (const key of ['services', 'endpointSlices', 'pods'])
+        if (Array.isArray(item[key])) visit(item[key], depth + 1);
+      return;
+    }
+    seen++;
+    if (!isObj(item.metadata) || typeof item.metadata.name !== 'string') {
+      warnings.push(`${kind} without metadata.name skipped`);
+      return;
+    }
+    if (kind === 'Service') services.push(item as unknown as Service);
+    else if (kind === 'EndpointSlice') endpointSlices.push(item as unknown as EndpointSlice);
+    else if (kind === 'Pod') pods.push(item as unknown as Pod);
+    else skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
+  };
+  for (const d of docs) visit(d, 0);
+  for (const [kind, n] of skipped) warnings.push(`${n} ${kind} object(s) ignored`);
+  if (seen === 0 && services.length === 0 && endpointSlices.length === 0 && pods.length === 0) {
+    throw new NetwardenError(
+      'input-unreadable',
+      `${source}: no Kubernetes objects found (expected \`kubectl get services,endpointslices,pods -A -o json\` output)`,
+    );
+  }
+  return { state: { services, endpointSlices, pods }, warnings };
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseIptablesSave } from './iptables-save.ts';
+import { readIptablesState, readIptablesStateStream, serviceKey } from './iptables-state.ts';
+
+const fixture = (n: string): string => readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8');
+
+describe('readIptablesState', () => {
+  it('collects hooks, ClusterIP rules, service and endpoint chains and no-endpoint rules', () => {
+    const s = readIptablesState(fixture('nft-save-small.txt'));
+    expect(s.summary.backend).toBe('nft');
+    expect(s.hooks.natPrerouting).toBe(
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    );
+    expect(s.hooks.natOutput).toBeDefined();
+    expect(s.clusterIpRules.get(serviceKey('10.96.0.1', 'tcp', 443))?.[0]?.target).toBe(
+      'KUBE-SVC-NPX46M4PTMTKRN6Y',
+    );
+    expect(s.serviceChains.get('KUBE-SVC-NPX46M4PTMTKRN6Y')).toEqual(['KUBE-SEP-AAAA', 'KUBE-SEP-AAAA']);
+    expect(s.endpointDnat.get('KUBE-SEP-AAAA')).toBe('172.18.0.2:6443');
+    expect(s.noEndpointRules.get(serviceKey('10.96.5.5', 'tcp', 80))?.[0]).toMatchObject({
+      action: 'REJECT',
+      comment: 'default/nothing:http has no endpoints',
+    });
+    expect(s.noEndpointRules.get(serviceKey('10.96.5.6', 'tcp', 80))?.[0]?.action).toBe('DROP');
+  });
+
+  it('recognises pre-1.14 KUBE-SERVICES (mark rule then jump) and IPVS mode', () => {
+    const old = readIptablesState(
+      '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES ! -s 10.244.0.0/16 -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-MARK-MASQ\n-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y\nCOMMIT\n',
+    );
+    expect(old.clusterIpRules.get('10.96.0.1 tcp 443')).toHaveLength(1);
+    const ipvs = readIptablesState(
+      '*nat\n-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\nCOMMIT\n',
+    );
+    expect(ipvs.ipvsClusterIpSet).toBe(true);
+  });
+
+  it('collects AWS VPC CNI and Calico state', () => {
+    const s = readIptablesState(
+      [
+        '*nat',
+        ':AWS-SNAT-CHAIN-0 - [0:0]',
+        '-A POSTROUTING -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0',
+        '-A AWS-SNAT-CHAIN-0 ! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source 10.0.81.194 --random-fully',
+        'COMMIT',
+        '*filter',
+        ':cali-fw-enic72a72146bc - [0:0]',
+        ':cali-tw-enic72a72146bc - [0:0]',
+        'COMMIT',
+      ].join('\n'),
+    );
+    expect(s.aws.present).toBe(true);
+    expect(s.aws.snatJump).toContain('AWS-SNAT-CHAIN-0');
+    expect(s.aws.snatRules).toHaveLength(1);
+    expect(s.calicoPresent).toBe(true);
+    expect([...s.calicoWorkloadChains].sort()).toEqual(['cali-fw-enic72a72146bc', 'cali-tw-enic72a72146bc']);
+  });
+
+  it('reads the real Calico excerpt (iptables-restore input embedded in a log string, long options)', () => {
+    // The issue quoted the rules inside a log string: undo its "\\n" and "\\\"" escapes and the line the copy broke.
+    const raw = fixture('calico-felix-excerpt.txt')
+      .split('\n')
+      .filter((l) => !l.startsWith('# '))
+      .join('\n')
+      .replace('--commen\nt', '--comment')
+      .replaceAll('\\n', '\n')
+      .replaceAll('\\"', '"');
+    const rules = raw.split('\n').filter((l) => l.startsWith('-A '));
+    const d = parseIptablesSave(`*filter\n${rules.slice(0, -1).join('\n')}\nCOMMIT\n`);
+    expect(d.warnings).toEqual([]);
+    expect(new Set(d.ruleList.map((r) => r.chain))).toEqual(
+      new Set(['cali-tw-enic72a72146bc', 'cali-fw-enic72a72146bc']),
+    );
+    expect(d.ruleList.map((r) => r.target)).toContain('cali-pro-kns.toolbox');
+    expect(readIptablesState(`*filter\n${rules.slice(0, -1).join('\n')}\nCOMMIT\n`).calicoPresent).toBe(true);
+  });
+
+  it('streams chunks to the same result', async () => {
+    const text = fixture('legacy-save-counters.txt');
+    async function* chunks() {
+      for (let i = 0; i < text.length; i += 97) yield Buffer.from(text.slice(i, i + 97));
+    }
+    const a = readIptablesState(text);
+    const b = await readIptablesStateStream(chunks());
+    expect([...b.clusterIpRules.keys()]).toEqual([...a.clusterIpRules.keys()]);
+    expect(b.summary.rules).toBe(a.summary.rules);
+  });
+});

@@ -1,0 +1,317 @@
+/**
+ * The parts of an `iptables-save` dump netwarden reasons about, collected while streaming: the
+ * kube-proxy hooks, ClusterIP capture rules, per-service and per-endpoint chains, no-endpoint
+ * REJECT/DROP rules, AWS VPC CNI SNAT/CONNMARK rules and Calico chains. Everything else is counted
+ * and dropped, so a 230k-rule dump costs a few megabytes, not the whole rule list.
+ */
+import {
+  formatRule,
+  type IptablesChain,
+  type IptablesRule,
+  type IptablesSaveOptions,
+  IptablesSaveParser,
+  type IptablesSaveSink,
+  type IptablesSaveSummary,
+  LineSplitter,
+  matchOption,
+  targetOption,
+} from './iptables-save.ts';
+
+/** A nat KUBE-SERVICES rule that captures one ClusterIP port and sends it to a service chain. */
+export interface ClusterIpRule {
+  readonly ip: string;
+  readonly protocol: string;
+  readonly port: number;
+  /** KUBE-SVC-…, KUBE-SVL-… (or KUBE-XLB-/KUBE-FW- in old releases). */
+  readonly target: string;
+  readonly comment?: string;
+  readonly line: number;
+}
+
+/** A filter rule that rejects or drops a ClusterIP port on purpose (no endpoints / no local endpoints). */
+export interface NoEndpointRule {
+  readonly chain: string;
+  readonly ip: string;
+  readonly protocol: string;
+  readonly port: number;
+  readonly action: 'REJECT' | 'DROP';
+  readonly comment?: string;
+  readonly line: number;
+}
+
+/** The kube-proxy entry points, as the evidence text of the hooking rule (absent when missing). */
+export interface KubeProxyHooks {
+  readonly natPrerouting?: string;
+  readonly natOutput?: string;
+  readonly natPostrouting?: string;
+  readonly filterOutput?: string;
+  readonly filterForward?: string;
+}
+
+/** AWS VPC CNI node-level rules. */
+export interface AwsCniRules {
+  /** nat POSTROUTING → AWS-SNAT-CHAIN-0. */
+  readonly snatJump?: string;
+  /** The `-j SNAT` rules inside AWS-SNAT-CHAIN-*. */
+  readonly snatRules: readonly string[];
+  /** CONNMARK rules with an "AWS" comment, in nat and mangle. */
+  readonly connmarkRules: number;
+  /** Any rule or chain that belongs to the VPC CNI (AWS-… chains or "AWS" comments). */
+  readonly present: boolean;
+}
+
+/** What was collected from one dump. */
+export interface IptablesNodeState {
+  readonly summary: IptablesSaveSummary;
+  /**
+   * Chain names declared per table, except kube-proxy's per-endpoint `KUBE-SEP-…` chains (50,000 on a
+   * large node; `endpointDnat` holds the ones that DNAT).
+   */
+  readonly chains: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly hooks: KubeProxyHooks;
+  /** Key `ip proto port` (see serviceKey). */
+  readonly clusterIpRules: ReadonlyMap<string, readonly ClusterIpRule[]>;
+  readonly noEndpointRules: ReadonlyMap<string, readonly NoEndpointRule[]>;
+  /** KUBE-SVC/KUBE-SVL chain → the KUBE-SEP chains it jumps to, in order. */
+  readonly serviceChains: ReadonlyMap<string, readonly string[]>;
+  /** KUBE-SEP chain → its DNAT `--to-destination`. */
+  readonly endpointDnat: ReadonlyMap<string, string>;
+  /** IPVS mode matches ClusterIPs through the KUBE-CLUSTER-IP ipset instead of per-IP rules. */
+  readonly ipvsClusterIpSet: boolean;
+  /** Rules in chains named KUBE-* or jumping to one, per table. */
+  readonly kubeRules: Readonly<Record<string, number>>;
+  readonly aws: AwsCniRules;
+  /** Calico per-workload chains (cali-fw-*, cali-tw-*) and whether any cali- chain exists. */
+  readonly calicoWorkloadChains: ReadonlySet<string>;
+  readonly calicoPresent: boolean;
+}
+
+/** The map key of a service port: `10.96.0.1 tcp 443`. */
+export function serviceKey(ip: string, protocol: string, port: number): string {
+  return `${ip} ${protocol.toLowerCase()} ${port}`;
+}
+
+function hostIp(addr: string | undefined): string | undefined {
+  if (addr === undefined) return undefined;
+  if (addr.endsWith('/32')) return addr.slice(0, -3);
+  if (addr.endsWith('/128')) return addr.slice(0, -4);
+  return addr.includes('/') ? undefined : addr;
+}
+
+function dport(rule: IptablesRule): number | undefined {
+  const proto = rule.protocol?.value;
+  const opt =
+    (proto ? matchOption(rule, proto, '--dport') : undefined) ??
+    matchOption(rule, 'tcp', '--dport') ??
+    matchOption(rule, 'udp', '--dport') ??
+    matchOption(rule, 'sctp', '--dport') ??
+    matchOption(rule, 'multiport', '--dports');
+  const v = opt?.values[0];
+  if (v === undefined || opt?.negated) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) ? n : undefined;
+}
+
+function stripQuotes(s: string): string {
+  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+}
+
+/** Collects IptablesNodeState from a parser's sink calls. */
+export class IptablesStateCollector implements IptablesSaveSink {
+  readonly #chains = new Map<string, Set<string>>();
+  readonly #hooks: { -readonly [K in keyof KubeProxyHooks]: KubeProxyHooks[K] } = {};
+  readonly #clusterIp = new Map<string, ClusterIpRule[]>();
+  readonly #noEp = new Map<string, NoEndpointRule[]>();
+  readonly #svcChains = new Map<string, string[]>();
+  readonly #sepDnat = new Map<string, string>();
+  readonly #kubeRules = new Map<string, number>();
+  readonly #calicoWl = new Set<string>();
+  readonly #snatRules: string[] = [];
+  #ipvs = false;
+  #calico = false;
+  #awsPresent = false;
+  #snatJump: string | undefined;
+  #connmark = 0;
+
+  chain(c: IptablesChain): void {
+    const n = c.name;
+    if (n.startsWith('KUBE-SEP-')) return;
+    let set = this.#chains.get(c.table);
+    if (!set) {
+      set = new Set();
+      this.#chains.set(c.table, set);
+    }
+    set.add(n);
+    if (n.startsWith('cali-')) {
+      this.#calico = true;
+      if (n.startsWith('cali-fw-') || n.startsWith('cali-tw-')) this.#calicoWl.add(n);
+    } else if (n.startsWith('AWS-')) this.#awsPresent = true;
+    if (n.startsWith('KUBE-SVC-') || n.startsWith('KUBE-SVL-')) {
+      if (!this.#svcChains.has(n)) this.#svcChains.set(n, []);
+    }
+  }
+
+  rule(r: IptablesRule): void {
+    const chain = r.chain;
+    const target = r.target ?? '';
+    const isKube = chain.startsWith('KUBE-') || target.startsWith('KUBE-');
+    if (isKube) this.#kubeRules.set(r.table, (this.#kubeRules.get(r.table) ?? 0) + 1);
+    if (r.table === 'nat') this.#natRule(r, chain, target);
+    else if (r.table === 'filter') this.#filterRule(r, chain, target);
+    else if (r.table === 'mangle') {
+      if (target === 'CONNMARK' && r.comments.some((c) => c.startsWith('AWS'))) {
+        this.#connmark++;
+        this.#awsPresent = true;
+      }
+    }
+    if (chain.startsWith('cali-')) this.#calico = true;
+  }
+
+  #natRule(r: IptablesRule, chain: string, target: string): void {
+    if (chain === 'KUBE-SERVICES') {
+      if (
+        target.startsWith('KUBE-SVC-') ||
+        target.startsWith('KUBE-SVL-') ||
+        target.startsWith('KUBE-XLB-') ||
+        target.startsWith('KUBE-FW-')
+      ) {
+        const ip = hostIp(r.destination?.negated ? undefined : r.destination?.value);
+        const port = dport(r);
+        const proto = r.protocol?.value;
+        if (ip !== undefined && port !== undefined && proto !== undefined) {
+          const key = serviceKey(ip, proto, port);
+          const comment = r.comments[0];
+          const entry: ClusterIpRule = {
+            ip,
+            protocol: proto,
+            port,
+            target,
+            line: r.line,
+            ...(comment !== undefined ? { comment } : {}),
+          };
+          const list = this.#clusterIp.get(key);
+          if (list) list.push(entry);
+          else this.#clusterIp.set(key, [entry]);
+        }
+      } else if (matchOption(r, 'set', '--match-set')?.values[0] === 'KUBE-CLUSTER-IP') {
+        this.#ipvs = true;
+      }
+      return;
+    }
+    if (chain.startsWith('KUBE-SEP-')) {
+      if (target === 'DNAT') {
+        const to = targetOption(r, '--to-destination')?.values[0];
+        if (to !== undefined) this.#sepDnat.set(chain, to);
+      }
+      return;
+    }
+    if (chain.startsWith('KUBE-SVC-') || chain.startsWith('KUBE-SVL-')) {
+      if (target.startsWith('KUBE-SEP-')) {
+        const list = this.#svcChains.get(chain);
+        if (list) list.push(target);
+        else this.#svcChains.set(chain, [target]);
+      }
+      return;
+    }
+    if (chain === 'PREROUTING' && target === 'KUBE-SERVICES') this.#hooks.natPrerouting ??= formatRule(r);
+    else if (chain === 'OUTPUT' && target === 'KUBE-SERVICES') this.#hooks.natOutput ??= formatRule(r);
+    else if (chain === 'POSTROUTING') {
+      if (target === 'KUBE-POSTROUTING') this.#hooks.natPostrouting ??= formatRule(r);
+      else if (target.startsWith('AWS-SNAT-CHAIN')) {
+        this.#snatJump ??= formatRule(r);
+        this.#awsPresent = true;
+      }
+    } else if (chain.startsWith('AWS-SNAT-CHAIN')) {
+      this.#awsPresent = true;
+      if (target === 'SNAT' && this.#snatRules.length < 16) this.#snatRules.push(formatRule(r));
+    } else if (target === 'CONNMARK' && r.comments.some((c) => c.startsWith('AWS'))) {
+      this.#connmark++;
+      this.#awsPresent = true;
+    } else if (chain.startsWith('AWS-')) this.#awsPresent = true;
+  }
+
+  #filterRule(r: IptablesRule, chain: string, target: string): void {
+    if (
+      (chain === 'KUBE-SERVICES' || chain === 'KUBE-EXTERNAL-SERVICES') &&
+      (target === 'REJECT' || target === 'DROP')
+    ) {
+      const ip = hostIp(r.destination?.negated ? undefined : r.destination?.value);
+      const port = dport(r);
+      const proto = r.protocol?.value;
+      if (ip !== undefined && port !== undefined && proto !== undefined) {
+        const key = serviceKey(ip, proto, port);
+        const c = r.comments[0];
+        const entry: NoEndpointRule = {
+          chain,
+          ip,
+          protocol: proto,
+          port,
+          action: target,
+          line: r.line,
+          ...(c !== undefined ? { comment: stripQuotes(c) } : {}),
+        };
+        const list = this.#noEp.get(key);
+        if (list) list.push(entry);
+        else this.#noEp.set(key, [entry]);
+      }
+      return;
+    }
+    if (target === 'KUBE-SERVICES') {
+      if (chain === 'OUTPUT') this.#hooks.filterOutput ??= formatRule(r);
+      else if (chain === 'FORWARD') this.#hooks.filterForward ??= formatRule(r);
+    }
+  }
+
+  /** The collected state, with the parser's summary. */
+  result(summary: IptablesSaveSummary): IptablesNodeState {
+    return {
+      summary,
+      chains: this.#chains,
+      hooks: { ...this.#hooks },
+      clusterIpRules: this.#clusterIp,
+      noEndpointRules: this.#noEp,
+      serviceChains: this.#svcChains,
+      endpointDnat: this.#sepDnat,
+      ipvsClusterIpSet: this.#ipvs,
+      kubeRules: Object.fromEntries(this.#kubeRules),
+      aws: {
+        ...(this.#snatJump !== undefined ? { snatJump: this.#snatJump } : {}),
+        snatRules: this.#snatRules,
+        connmarkRules: this.#connmark,
+        present: this.#awsPresent,
+      },
+      calicoWorkloadChains: this.#calicoWl,
+      calicoPresent: this.#calico,
+    };
+  }
+}
+
+/** Reads the node state from a complete dump. */
+export function readIptablesState(text: string, opts: IptablesSaveOptions = {}): IptablesNodeState {
+  const collector = new IptablesStateCollector();
+  const parser = new IptablesSaveParser(collector, opts);
+  parser.feed(text);
+  return collector.result(parser.end());
+}
+
+/** Reads the node state from a stream of text chunks (a file or a child's stdout). */
+export async function readIptablesStateStream(
+  chunks: AsyncIterable<string | Buffer>,
+  opts: IptablesSaveOptions = {},
+): Promise<IptablesNodeState> {
+  const collector = new IptablesStateCollector();
+  const parser = new IptablesSaveParser(collector, opts);
+  const splitter = new LineSplitter((t, s, e) => parser.lineRange(t, s, e));
+  const decoder = new TextDecoder();
+  for await (const chunk of chunks) {
+    splitter.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+  }
+  splitter.push(decoder.decode());
+  splitter.end();
+  return collector.result(parser.end());
+}
+
+/** True when the dump has any kube-proxy rules at all. */
+export function hasKubeProxyRules(state: IptablesNodeState): boolean {
+  return (state.kubeRules.nat ?? 0) > 0 || (state.kubeRules.filter ?? 0) > 0;
+}
