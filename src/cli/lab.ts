@@ -1,11 +1,17 @@
 /** `netwarden lab …`: the real test cluster on this machine. */
 import type { Command } from 'commander';
+import { formatDuration } from '../core/duration.ts';
 import { NetwardenError } from '../errors.ts';
 import { httpGet } from '../host/http.ts';
 import { connect } from '../kube/connect.ts';
 import { ensureBinaries } from '../lab/binaries.ts';
 import { ControlPlane } from '../lab/control-plane.ts';
+import { LAB_FAULTS } from '../lab/lab.ts';
 import { LabRun } from '../lab/run-dir.ts';
+import { REBOOT_RACE_DEFAULTS, type RebootRaceParams, runRebootRace } from '../lab/scenarios/reboot-race.ts';
+import { renderText } from '../lab/scenarios/render.ts';
+import { choiceFlag, durationFlag, intFlag, listFlag } from './flags.ts';
+import { registerLabSessionCommands } from './lab-session.ts';
 import { formatAge, formatTable } from './table.ts';
 
 const say = (line: string): void => {
@@ -40,6 +46,67 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
           ['binary', 'path'],
           Object.entries(bins.paths).map(([n, p]) => [n, p]),
         )}\n`,
+      );
+    });
+
+  registerLabSessionCommands(lab, requireRoot);
+
+  const runCmd = lab.command('run').description('run a scenario on a fresh lab and report what happened');
+  runCmd
+    .command('reboot-race')
+    .description('reboot a node and show pods that got their network before the data path was ready')
+    .option('--nodes <n>', 'lab nodes (the last one is rebooted; CoreDNS runs on node-1)', '2')
+    .option(
+      '--kube-proxy-delay <duration>',
+      'kube-proxy starts this long after the reboot',
+      formatDuration(REBOOT_RACE_DEFAULTS.kubeProxyDelayMs),
+    )
+    .option(
+      '--cni-ready-delay <duration>',
+      "the node's CNI counts as ready this long after the reboot",
+      formatDuration(REBOOT_RACE_DEFAULTS.cniReadyDelayMs),
+    )
+    .option('--faults <list>', `comma-separated faults to inject: ${LAB_FAULTS.join(', ')}`)
+    .option(
+      '--seed <n>',
+      "seed for the runner's choices (which broken pod the control experiment deletes)",
+      String(REBOOT_RACE_DEFAULTS.seed),
+    )
+    .option(
+      '--observe <duration>',
+      'how long to watch after the reboot',
+      formatDuration(REBOOT_RACE_DEFAULTS.observeMs),
+    )
+    .option(
+      '--time-scale <factor>',
+      "multiply the kubelet's crash back-off (10 s doubling to 5 min) by this, for fast runs",
+      '1',
+    )
+    .option(
+      '--downtime <duration>',
+      'how long the node stays off',
+      formatDuration(REBOOT_RACE_DEFAULTS.downtimeMs),
+    )
+    .option('--proxy-mode <mode>', 'kube-proxy mode: iptables or nftables', 'iptables')
+    .option('--output <format>', 'text or json', 'text')
+    .addHelpText(
+      'after',
+      `
+Faults:
+  early-pods-lose-route   pods whose sandbox is created before the node's CNI is ready get no
+                          "from <podIP>" policy rule (priority 1536): DNS still resolves, TCP to
+                          the API server fails, container restarts do not help, a new pod does.
+
+Example:
+  netwarden lab run reboot-race --faults early-pods-lose-route --output json`,
+    )
+    .action(async (flags: RebootRaceFlags) => {
+      const output = choiceFlag('--output', flags.output, ['text', 'json'] as const);
+      const params = rebootRaceParams(flags);
+      requireRoot('lab run reboot-race');
+      const report = await runRebootRace(params, say);
+      process.stdout.write(
+        output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderText(report)}\n`,
       );
     });
 
@@ -84,6 +151,38 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
         say(`lab run ${run.id} torn down`);
       }
     });
+}
+
+interface RebootRaceFlags {
+  nodes: string;
+  kubeProxyDelay: string;
+  cniReadyDelay: string;
+  faults?: string;
+  seed: string;
+  observe: string;
+  timeScale: string;
+  downtime: string;
+  proxyMode: string;
+  output: string;
+}
+
+/** Validates the `lab run reboot-race` flags into scenario parameters. */
+export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
+  const timeScale = Number(f.timeScale);
+  if (!(timeScale > 0 && timeScale <= 1))
+    throw new NetwardenError('usage', `--time-scale: "${f.timeScale}" is not a number in (0, 1]`);
+  return {
+    ...REBOOT_RACE_DEFAULTS,
+    nodes: intFlag('--nodes', f.nodes, 2, 6),
+    kubeProxyDelayMs: durationFlag('--kube-proxy-delay', f.kubeProxyDelay, 600_000),
+    cniReadyDelayMs: durationFlag('--cni-ready-delay', f.cniReadyDelay, 600_000),
+    faults: listFlag('--faults', f.faults, LAB_FAULTS),
+    seed: intFlag('--seed', f.seed, 0, 2 ** 31 - 1),
+    observeMs: durationFlag('--observe', f.observe, 1_800_000),
+    timeScale,
+    downtimeMs: durationFlag('--downtime', f.downtime, 300_000),
+    proxyMode: choiceFlag('--proxy-mode', f.proxyMode, ['iptables', 'nftables'] as const),
+  };
 }
 
 /** Fails with a clear message when not root (network namespaces need it). */

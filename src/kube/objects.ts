@@ -17,8 +17,17 @@ export type KubeObject = KubernetesObject & Record<string, unknown>;
 
 const FIELD_MANAGER = 'netwarden';
 
+/** Listing any kind: the part of ObjectApi read-only consumers need. */
+export interface KubeObjectLister {
+  list<T = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts?: { namespace?: string; labelSelector?: string; fieldSelector?: string },
+  ): Promise<T[]>;
+}
+
 /** Object access for one client. */
-export class ObjectApi {
+export class ObjectApi implements KubeObjectLister {
   readonly #client: KubeClient;
   readonly #api: KubernetesObjectApi;
 
@@ -71,7 +80,7 @@ export class ObjectApi {
     }
   }
 
-  async list<T extends KubeObject>(
+  async list<T = KubeObject>(
     apiVersion: string,
     kind: string,
     opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
@@ -87,7 +96,7 @@ export class ObjectApi {
         opts.fieldSelector,
         opts.labelSelector,
       );
-      return res.items as T[];
+      return res.items as unknown as T[];
     } catch (err) {
       throw apiError(`list ${kind}`, err);
     }
@@ -107,15 +116,34 @@ export class ObjectApi {
     }
   }
 
-  /** Writes a pod's status subresource (merge patch), as a kubelet does. */
-  async patchPodStatus(namespace: string, name: string, status: NonNullable<Pod['status']>): Promise<Pod> {
+  /**
+   * Writes a pod's status subresource as a kubelet does: a strategic-merge patch, so conditions
+   * merge by type and the scheduler's PodScheduled condition stays.
+   */
+  async patchPodStatus(
+    namespace: string,
+    name: string,
+    status: NonNullable<Pod['status']> | Record<string, unknown>,
+  ): Promise<Pod> {
     try {
       return await this.#client.core.patchNamespacedPodStatus(
         { namespace, name, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
     } catch (err) {
       throw apiError(`patch status of pod ${namespace}/${name}`, err);
+    }
+  }
+
+  /** Writes a node's status subresource (strategic merge: conditions and addresses merge by key). */
+  async patchNodeStatus(name: string, status: Record<string, unknown>): Promise<void> {
+    try {
+      await this.#client.core.patchNodeStatus(
+        { name, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    } catch (err) {
+      throw apiError(`patch status of node ${name}`, err);
     }
   }
 

@@ -1,7 +1,13 @@
-/** Pods bound to one node: list and watch by the `spec.nodeName` field selector. */
+/** Pods: list and watch, by node (`spec.nodeName` field selector) or by any selector. */
 import { apiError, type KubeClient } from './client.ts';
 import type { Pod } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
+
+/** Selectors for listing or watching pods in every namespace. */
+export interface PodSelector {
+  readonly fieldSelector?: string;
+  readonly labelSelector?: string;
+}
 
 /** Pods on a node. A fake lives in fake.ts. */
 export interface PodApi {
@@ -18,26 +24,28 @@ export class KubePodApi implements PodApi {
   }
 
   async listOnNode(nodeName: string): Promise<Pod[]> {
-    return (await this.#list(nodeName)).items;
+    return (await this.#list({ fieldSelector: `spec.nodeName=${nodeName}` })).items;
   }
 
   async watchOnNode(nodeName: string, handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>> {
-    const transport = this.#client.transport<Pod>('/api/v1/pods', () => this.#list(nodeName), {
-      fieldSelector: `spec.nodeName=${nodeName}`,
-    });
+    return this.watch(handlers, { fieldSelector: `spec.nodeName=${nodeName}` });
+  }
+
+  /** Watches pods in every namespace matching the selectors. */
+  async watch(handlers: ReflectorHandlers<Pod>, selector: PodSelector = {}): Promise<Reflector<Pod>> {
+    const params: Record<string, string> = { ...selector };
+    const transport = this.#client.transport<Pod>('/api/v1/pods', () => this.#list(selector), params);
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;
   }
 
-  async #list(nodeName: string): Promise<{ items: Pod[]; resourceVersion: string }> {
+  async #list(selector: PodSelector): Promise<{ items: Pod[]; resourceVersion: string }> {
     try {
-      const list = await this.#client.core.listPodForAllNamespaces({
-        fieldSelector: `spec.nodeName=${nodeName}`,
-      });
+      const list = await this.#client.core.listPodForAllNamespaces({ ...selector });
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     } catch (err) {
-      throw apiError(`list pods on node ${nodeName}`, err);
+      throw apiError(`list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`, err);
     }
   }
 }

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheDirFor, ensureBinaries, LAB_BINARIES, pinnedVersions } from './binaries.ts';
+import { cacheDirFor, ensureBinaries, LAB_BINARIES, pinnedVersions, TOOLSETS } from './binaries.ts';
 
 const GO_MOD = `module x
 require (
@@ -17,7 +17,7 @@ describe('pinnedVersions', () => {
     expect(pinnedVersions(GO_MOD)).toEqual({ kubernetes: 'v1.36.5', etcd: 'v3.6.8', cniPlugins: 'v1.9.1' });
   });
   it('names the missing pin', () => {
-    expect(() => pinnedVersions('module x\n')).toThrow('does not pin k8s.io/kubernetes');
+    expect(() => pinnedVersions('module x\n')).toThrow('go.mod does not pin k8s.io/kubernetes');
   });
 });
 
@@ -33,23 +33,35 @@ describe('cacheDirFor', () => {
   });
 });
 
+/** A tools/ folder with both modules' go.mod files. */
+function toolsFixture(): string {
+  const tools = mkdtempSync(join(tmpdir(), 'nw-tools-'));
+  mkdirSync(join(tools, TOOLSETS.kubernetes.dir));
+  writeFileSync(join(tools, TOOLSETS.kubernetes.dir, 'go.mod'), GO_MOD);
+  mkdirSync(join(tools, TOOLSETS.coredns.dir));
+  writeFileSync(
+    join(tools, TOOLSETS.coredns.dir, 'go.mod'),
+    'module y\nrequire github.com/coredns/coredns v1.14.7\n',
+  );
+  return tools;
+}
+
 describe('ensureBinaries', () => {
   it('uses an override folder that holds every binary, without building', async () => {
-    const mod = mkdtempSync(join(tmpdir(), 'nw-mod-'));
-    writeFileSync(join(mod, 'go.mod'), GO_MOD);
+    const tools = toolsFixture();
     const bin = mkdtempSync(join(tmpdir(), 'nw-bin-'));
     for (const name of Object.keys(LAB_BINARIES)) writeFileSync(join(bin, name), '');
     const env = { NETWARDEN_KUBE_BIN: bin, NETWARDEN_CACHE_DIR: join(bin, 'cache'), PATH: '' };
-    const res = await ensureBinaries({ env, moduleDir: mod });
+    const res = await ensureBinaries({ env, toolsDir: tools });
     expect(res.source).toBe('override');
+    expect(res.versions.coredns).toBe('v1.14.7');
     expect(res.paths['kube-apiserver']).toBe(join(bin, 'kube-apiserver'));
   });
 
   it('says which step failed when Go is missing', async () => {
-    const mod = mkdtempSync(join(tmpdir(), 'nw-mod-'));
-    writeFileSync(join(mod, 'go.mod'), GO_MOD);
-    const env = { NETWARDEN_CACHE_DIR: join(mod, 'cache'), PATH: '/nonexistent' };
-    await expect(ensureBinaries({ env, moduleDir: mod })).rejects.toThrow(
+    const tools = toolsFixture();
+    const env = { NETWARDEN_CACHE_DIR: join(tools, 'cache'), PATH: '/nonexistent' };
+    await expect(ensureBinaries({ env, toolsDir: tools })).rejects.toThrow(
       /step "find Go": the go command is not on PATH/,
     );
   });

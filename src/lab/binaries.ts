@@ -11,28 +11,57 @@ import { fileURLToPath } from 'node:url';
 import { NetwardenError } from '../errors.ts';
 import { lastLines, run } from '../host/exec.ts';
 
-/** Every program the lab needs, by the file name it has in a binaries folder. */
-export const LAB_BINARIES = {
-  'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
-  'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
-  'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
-  'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
-  etcd: 'go.etcd.io/etcd/server/v3',
-  bridge: 'github.com/containernetworking/plugins/plugins/main/bridge',
-  ptp: 'github.com/containernetworking/plugins/plugins/main/ptp',
-  loopback: 'github.com/containernetworking/plugins/plugins/main/loopback',
-  'host-local': 'github.com/containernetworking/plugins/plugins/ipam/host-local',
-  portmap: 'github.com/containernetworking/plugins/plugins/meta/portmap',
+/**
+ * The Go modules the lab builds from, each pinned by its own go.mod under tools/ and cached under
+ * its own key, so that changing one (say CoreDNS) never rebuilds the other.
+ */
+export const TOOLSETS = {
+  kubernetes: {
+    dir: 'lab-binaries',
+    pins: {
+      kubernetes: 'k8s.io/kubernetes',
+      etcd: 'go.etcd.io/etcd/server/v3',
+      cniPlugins: 'github.com/containernetworking/plugins',
+    },
+    binaries: {
+      'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
+      'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+      'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
+      etcd: 'go.etcd.io/etcd/server/v3',
+      bridge: 'github.com/containernetworking/plugins/plugins/main/bridge',
+      ptp: 'github.com/containernetworking/plugins/plugins/main/ptp',
+      loopback: 'github.com/containernetworking/plugins/plugins/main/loopback',
+      'host-local': 'github.com/containernetworking/plugins/plugins/ipam/host-local',
+      portmap: 'github.com/containernetworking/plugins/plugins/meta/portmap',
+    },
+  },
+  coredns: {
+    dir: 'coredns',
+    pins: { coredns: 'github.com/coredns/coredns' },
+    binaries: { coredns: 'github.com/coredns/coredns' },
+  },
 } as const;
 
-/** Name of one lab program. */
-export type LabBinary = keyof typeof LAB_BINARIES;
+/** One of the module folders under tools/. */
+export type Toolset = keyof typeof TOOLSETS;
 
-/** The pinned versions, read from the go.mod. */
+type BinariesOf<T extends Toolset> = keyof (typeof TOOLSETS)[T]['binaries'];
+/** Name of one lab program. */
+export type LabBinary = BinariesOf<'kubernetes'> | BinariesOf<'coredns'>;
+
+/** Every lab program and the Go package it is built from. */
+export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
+  ...TOOLSETS.kubernetes.binaries,
+  ...TOOLSETS.coredns.binaries,
+};
+
+/** The pinned versions, read from the go.mod files. */
 export interface PinnedVersions {
   readonly kubernetes: string;
   readonly etcd: string;
   readonly cniPlugins: string;
+  readonly coredns: string;
 }
 
 /** Where each program comes from, and what that cost. */
@@ -41,29 +70,36 @@ export interface ResolvedBinaries {
   readonly versions: PinnedVersions;
   /** `override` (env folder), `cache` (built earlier) or `built` (built by this call). */
   readonly source: 'override' | 'cache' | 'built' | 'mixed';
-  readonly cacheDir: string;
+  readonly cacheDirs: readonly string[];
   readonly buildSeconds?: number;
 }
 
 /** Bump when the build recipe (flags, layout) changes so old caches are not reused. */
 const RECIPE = 1;
 
-/** The repo folder holding go.mod/go.sum for the lab binaries. */
-export function goModuleDir(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../tools/lab-binaries');
+/** The repo folder holding the tools/ modules. */
+export function toolsDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../tools');
 }
 
-/** Reads the pinned versions out of go.mod text. */
-export function pinnedVersions(goMod: string): PinnedVersions {
-  const req = (mod: string): string => {
-    const m = goMod.match(new RegExp(`^\\s*${mod.replaceAll('.', '\\.')}\\s+(v\\S+)`, 'm'));
-    if (!m?.[1]) throw new NetwardenError('build-failed', `tools/lab-binaries/go.mod does not pin ${mod}`);
-    return m[1];
-  };
+/** The folder of the Kubernetes module (tools/lab-binaries). */
+export function goModuleDir(): string {
+  return join(toolsDir(), TOOLSETS.kubernetes.dir);
+}
+
+/** Reads the version of `mod` out of go.mod text. */
+export function pinnedVersion(goMod: string, mod: string): string {
+  const m = goMod.match(new RegExp(`^\\s*(?:require\\s+)?${mod.replaceAll('.', '\\.')}\\s+(v\\S+)`, 'm'));
+  if (!m?.[1]) throw new NetwardenError('build-failed', `go.mod does not pin ${mod}`);
+  return m[1];
+}
+
+/** Reads the Kubernetes module's pins out of its go.mod text. */
+export function pinnedVersions(goMod: string): Omit<PinnedVersions, 'coredns'> {
   return {
-    kubernetes: req('k8s.io/kubernetes'),
-    etcd: req('go.etcd.io/etcd/server/v3'),
-    cniPlugins: req('github.com/containernetworking/plugins'),
+    kubernetes: pinnedVersion(goMod, 'k8s.io/kubernetes'),
+    etcd: pinnedVersion(goMod, 'go.etcd.io/etcd/server/v3'),
+    cniPlugins: pinnedVersion(goMod, 'github.com/containernetworking/plugins'),
   };
 }
 
@@ -73,13 +109,22 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'netwarden');
 }
 
-/** The version-keyed cache folder for one go.mod + go.sum. */
-export function cacheDirFor(moduleDir: string, env: NodeJS.ProcessEnv = process.env): string {
+/** The version-keyed cache folder for one module folder (its go.mod and go.sum). */
+export function cacheDirFor(
+  moduleDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  toolset: Toolset = 'kubernetes',
+): string {
   const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
-  const v = pinnedVersions(goMod);
+  const label = Object.entries(TOOLSETS[toolset].pins)
+    .map(
+      ([k, mod]) =>
+        `${k === 'kubernetes' ? 'k8s' : k === 'cniPlugins' ? 'cni' : k}-${pinnedVersion(goMod, mod)}`,
+    )
+    .join('_');
   const hash = createHash('sha256').update(`${RECIPE}\n${goMod}\n${goSum}`).digest('hex').slice(0, 10);
-  return join(cacheRoot(env), 'lab-bin', `k8s-${v.kubernetes}_etcd-${v.etcd}_cni-${v.cniPlugins}_${hash}`);
+  return join(cacheRoot(env), 'lab-bin', `${label}_${hash}`);
 }
 
 function overrideDirs(env: NodeJS.ProcessEnv): string[] {
@@ -89,10 +134,11 @@ function overrideDirs(env: NodeJS.ProcessEnv): string[] {
 /** Options of {@link ensureBinaries}. */
 export interface EnsureOptions {
   readonly env?: NodeJS.ProcessEnv;
-  readonly moduleDir?: string;
+  /** The folder holding the tools/ modules (tests point it elsewhere). */
+  readonly toolsDir?: string;
   /** Progress lines for a person (stderr in the CLI). */
   readonly log?: (line: string) => void;
-  /** Upper bound for the whole Go build. */
+  /** Upper bound for each Go build. */
   readonly buildTimeoutMs?: number;
 }
 
@@ -104,51 +150,83 @@ export interface EnsureOptions {
 export async function ensureBinaries(opts: EnsureOptions = {}): Promise<ResolvedBinaries> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => {});
-  const moduleDir = opts.moduleDir ?? goModuleDir();
-  const versions = pinnedVersions(readFileSync(join(moduleDir, 'go.mod'), 'utf8'));
-  const cacheDir = cacheDirFor(moduleDir, env);
-  const names = Object.keys(LAB_BINARIES) as LabBinary[];
+  const tools = opts.toolsDir ?? toolsDir();
+  const paths: Partial<Record<LabBinary, string>> = {};
+  const versions: Record<string, string> = {};
+  const cacheDirs: string[] = [];
+  const sources = new Set<'override' | 'cache' | 'built'>();
+  let buildSeconds: number | undefined;
 
   const fromOverride = new Map<LabBinary, string>();
   for (const dir of overrideDirs(env)) {
-    for (const name of names) {
+    for (const name of Object.keys(LAB_BINARIES) as LabBinary[]) {
       const p = join(dir, name);
       if (!fromOverride.has(name) && existsSync(p)) fromOverride.set(name, p);
     }
   }
-  const needCache = names.filter((n) => !fromOverride.has(n));
-  let source: ResolvedBinaries['source'] = needCache.length === 0 ? 'override' : 'cache';
-  let buildSeconds: number | undefined;
-  const missing = needCache.filter((n) => !existsSync(join(cacheDir, n)));
-  if (missing.length > 0) {
-    const t0 = performance.now();
-    await buildInto(cacheDir, missing, versions, moduleDir, env, log, opts.buildTimeoutMs ?? 80 * 60_000);
-    buildSeconds = (performance.now() - t0) / 1000;
-    log(`built ${missing.join(', ')} in ${buildSeconds.toFixed(0)} s into ${cacheDir}`);
-    source = 'built';
-  } else if (needCache.length > 0) {
-    log(
-      `reusing cached lab binaries (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}) from ${cacheDir}`,
-    );
-  }
-  if (fromOverride.size > 0 && needCache.length > 0) source = 'mixed';
   if (fromOverride.size > 0)
     log(`using ${[...fromOverride.keys()].join(', ')} from ${overrideDirs(env).join(':')}`);
 
-  const paths = Object.fromEntries(names.map((n) => [n, fromOverride.get(n) ?? join(cacheDir, n)])) as Record<
-    LabBinary,
-    string
-  >;
-  return { paths, versions, source, cacheDir, ...(buildSeconds === undefined ? {} : { buildSeconds }) };
+  for (const toolset of Object.keys(TOOLSETS) as Toolset[]) {
+    const spec = TOOLSETS[toolset];
+    const moduleDir = join(tools, spec.dir);
+    const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
+    for (const [key, mod] of Object.entries(spec.pins)) versions[key] = pinnedVersion(goMod, mod);
+    const names = Object.keys(spec.binaries) as LabBinary[];
+    for (const n of names) {
+      const p = fromOverride.get(n);
+      if (p) {
+        paths[n] = p;
+        sources.add('override');
+      }
+    }
+    const needCache = names.filter((n) => !fromOverride.has(n));
+    if (needCache.length === 0) continue;
+    const cacheDir = cacheDirFor(moduleDir, env, toolset);
+    cacheDirs.push(cacheDir);
+    const missing = needCache.filter((n) => !existsSync(join(cacheDir, n)));
+    if (missing.length > 0) {
+      const t0 = performance.now();
+      await buildInto({
+        cacheDir,
+        names: missing,
+        versions,
+        moduleDir,
+        env,
+        log,
+        timeoutMs: opts.buildTimeoutMs ?? 80 * 60_000,
+      });
+      const secs = (performance.now() - t0) / 1000;
+      buildSeconds = (buildSeconds ?? 0) + secs;
+      log(`built ${missing.join(', ')} in ${secs.toFixed(0)} s into ${cacheDir}`);
+      sources.add('built');
+    } else {
+      log(
+        `reusing cached ${toolset} binaries (${Object.keys(spec.pins)
+          .map((k) => `${k} ${versions[k]}`)
+          .join(', ')}) from ${cacheDir}`,
+      );
+      sources.add('cache');
+    }
+    for (const n of needCache) paths[n] = join(cacheDir, n);
+  }
+  const source = sources.size === 1 ? ([...sources][0] ?? 'cache') : 'mixed';
+  return {
+    paths: paths as Record<LabBinary, string>,
+    versions: versions as unknown as PinnedVersions,
+    source,
+    cacheDirs,
+    ...(buildSeconds === undefined ? {} : { buildSeconds }),
+  };
 }
 
 /** Linker flags that make `--version` print the pinned release instead of v0.0.0-master. */
-function kubeLdflags(v: PinnedVersions): string {
-  const m = v.kubernetes.match(/^v(\d+)\.(\d+)/);
+function kubeLdflags(kubernetes: string): string {
+  const m = kubernetes.match(/^v(\d+)\.(\d+)/);
   const pkg = 'k8s.io/component-base/version';
   return [
     '-s -w',
-    `-X ${pkg}.gitVersion=${v.kubernetes}`,
+    `-X ${pkg}.gitVersion=${kubernetes}`,
     `-X ${pkg}.gitMajor=${m?.[1] ?? ''}`,
     `-X ${pkg}.gitMinor=${m?.[2] ?? ''}`,
     `-X ${pkg}.gitTreeState=clean`,
@@ -157,15 +235,19 @@ function kubeLdflags(v: PinnedVersions): string {
   ].join(' ');
 }
 
-async function buildInto(
-  cacheDir: string,
-  names: LabBinary[],
-  versions: PinnedVersions,
-  moduleDir: string,
-  env: NodeJS.ProcessEnv,
-  log: (line: string) => void,
-  timeoutMs: number,
-): Promise<void> {
+interface BuildSpec {
+  readonly cacheDir: string;
+  readonly names: LabBinary[];
+  readonly versions: Record<string, string>;
+  readonly moduleDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+  readonly timeoutMs: number;
+}
+
+async function buildInto(b: BuildSpec): Promise<void> {
+  const { cacheDir, names, versions, moduleDir, env, log, timeoutMs } = b;
+
   const goVersion = await run('go', ['version'], { env, timeoutMs: 30_000 }).catch(() => null);
   if (goVersion?.code !== 0) {
     throw new NetwardenError(
@@ -175,7 +257,7 @@ async function buildInto(
     );
   }
   log(
-    `building ${names.join(', ')} with ${goVersion.stdout.trim()} (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, CNI plugins ${versions.cniPlugins}); a cold build takes 15-30 min on 2 cores`,
+    `building ${names.join(', ')} with ${goVersion.stdout.trim()} from ${moduleDir}; a cold build takes 10-20 min on 2 cores`,
   );
   const goEnv = { ...env, GOFLAGS: '-mod=readonly -buildvcs=false', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
 
@@ -194,28 +276,28 @@ async function buildInto(
   const staging = `${cacheDir}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  // One `go build` per ldflags group: the Kubernetes programs get version stamping, the rest not.
-  const groups: { names: LabBinary[]; ldflags: string }[] = [
-    { names: names.filter((n) => n.startsWith('kube-')), ldflags: kubeLdflags(versions) },
-    { names: names.filter((n) => !n.startsWith('kube-')), ldflags: '-s -w' },
-  ];
-  for (const group of groups) {
-    for (const name of group.names) {
-      const t0 = performance.now();
-      const res = await run(
-        'go',
-        ['build', '-trimpath', '-ldflags', group.ldflags, '-o', join(staging, name), LAB_BINARIES[name]],
-        { env: goEnv, cwd: moduleDir, timeoutMs },
-      );
-      if (res.code !== 0) {
-        rmSync(staging, { recursive: true, force: true });
-        const why = res.timedOut
-          ? `timed out after ${Math.round(timeoutMs / 60_000)} min`
-          : lastLines(res.stderr, 8);
-        throw new NetwardenError('build-failed', `step "go build ${LAB_BINARIES[name]}" failed: ${why}`);
-      }
-      log(`  built ${name} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  // One `go build` per program (the Go build cache shares the common packages); the Kubernetes
+  // programs get version stamping so that `--version` prints the pinned release.
+  for (const name of names) {
+    const ldflags = name.startsWith('kube-') ? kubeLdflags(versions.kubernetes ?? '') : '-s -w';
+    const t0 = performance.now();
+    const res = await run(
+      'go',
+      ['build', '-trimpath', '-ldflags', ldflags, '-o', join(staging, name), LAB_BINARIES[name]],
+      {
+        env: goEnv,
+        cwd: moduleDir,
+        timeoutMs,
+      },
+    );
+    if (res.code !== 0) {
+      rmSync(staging, { recursive: true, force: true });
+      const why = res.timedOut
+        ? `timed out after ${Math.round(timeoutMs / 60_000)} min`
+        : lastLines(res.stderr, 8);
+      throw new NetwardenError('build-failed', `step "go build ${LAB_BINARIES[name]}" failed: ${why}`);
     }
+    log(`  built ${name} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   mkdirSync(cacheDir, { recursive: true });
   for (const name of names) renameSync(join(staging, name), join(cacheDir, name));

@@ -93,9 +93,12 @@ export class LabRun {
 
   /**
    * Runs the clean-up steps, then removes whatever still carries this run's id (processes,
-   * namespaces) and the folder itself. Never throws; returns what could not be removed.
+   * namespaces) and the folder itself (kept when `keepFiles` or NETWARDEN_LAB_KEEP_LOGS=1, for a
+   * post-mortem; the next lab command removes it as a stale run). Never throws; returns what could
+   * not be removed.
    */
   async close(opts: { keepFiles?: boolean } = {}): Promise<string[]> {
+    const keepFiles = opts.keepFiles ?? process.env.NETWARDEN_LAB_KEEP_LOGS === '1';
     const problems: string[] = [];
     for (const step of this.#cleanups.reverse()) {
       try {
@@ -105,20 +108,25 @@ export class LabRun {
       }
     }
     problems.push(...(await removeRunLeftovers(this.id)));
-    if (!opts.keepFiles) rmSync(this.dir, { recursive: true, force: true });
+    if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
     return problems;
   }
 }
 
 /** Pids of processes whose environment names this run. */
 export function pidsOfRun(id: string): number[] {
-  const needle = `${RUN_ENV}=${id}\0`;
+  return pidsWithEnv({ [RUN_ENV]: id });
+}
+
+/** Pids of processes (other than this one) whose environment holds every given variable. */
+export function pidsWithEnv(vars: Readonly<Record<string, string>>): number[] {
+  const needles = Object.entries(vars).map(([k, v]) => `\0${k}=${v}\0`);
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
-      if (`${environ}\0`.includes(needle)) pids.push(Number(entry));
+      const environ = `\0${readFileSync(`/proc/${entry}/environ`, 'latin1')}\0`;
+      if (needles.every((n) => environ.includes(n))) pids.push(Number(entry));
     } catch {
       // exited meanwhile, or not ours to read
     }

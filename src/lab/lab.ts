@@ -1,0 +1,338 @@
+/**
+ * The whole lab: a real control plane, a VPC namespace, N nodes each with a lab kubelet and a real
+ * kube-proxy, real CNI plugins wiring pods, and a real CoreDNS as cluster DNS. `Lab.up()` returns
+ * when every node is Ready and DNS answers; `down()` removes everything.
+ */
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type KubeApis } from '../kube/connect.ts';
+import type { Pod } from '../kube/types.ts';
+import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
+import { ControlPlane } from './control-plane.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { coreDns, coreDnsRbac, corefile } from './manifests.ts';
+import { API_LAB_IP, createVpc, routePodCidr, vpcNetns } from './network.ts';
+import { type BootOptions, LabNode, type NodeEvent } from './node.ts';
+import { clusterState, kubeProxyProblems } from './observe.ts';
+import { issueCert } from './pki.ts';
+import { freePort } from './ports.ts';
+import { LabProcess } from './process.ts';
+import { LabRun } from './run-dir.ts';
+import { waitFor } from './wait.ts';
+
+/** Faults the lab can inject (see cni-plugins/vpc-rules.ts). */
+export const LAB_FAULTS = ['early-pods-lose-route'] as const;
+/** One fault name. */
+export type LabFault = (typeof LAB_FAULTS)[number];
+
+/** How to build the lab. */
+export interface LabOptions {
+  readonly nodes?: number;
+  readonly proxyMode?: 'iptables' | 'nftables';
+  /** Scales the kubelet's back-off (1 = real time). */
+  readonly timeScale?: number;
+  readonly faults?: readonly LabFault[];
+  /** The node CoreDNS runs on (default: node-1). */
+  readonly dnsNode?: string;
+  readonly log?: (line: string) => void;
+  readonly onNodeEvent?: (e: NodeEvent) => void;
+  readonly readyTimeoutMs?: number;
+}
+
+/** Defaults of a boot (first boot and reboots). */
+export const DEFAULT_BOOT: BootOptions = { kubeProxyDelayMs: 0, cniReadyDelayMs: 0 };
+
+const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A running lab. */
+export class Lab {
+  readonly run: LabRun;
+  readonly cp: ControlPlane;
+  readonly admin: KubeApis;
+  readonly nodes: LabNode[];
+  readonly binaries: ResolvedBinaries;
+  readonly options: LabOptions;
+  readonly startedMs: number;
+
+  private constructor(init: {
+    run: LabRun;
+    cp: ControlPlane;
+    admin: KubeApis;
+    nodes: LabNode[];
+    binaries: ResolvedBinaries;
+    options: LabOptions;
+    startedMs: number;
+  }) {
+    this.run = init.run;
+    this.cp = init.cp;
+    this.admin = init.admin;
+    this.nodes = init.nodes;
+    this.binaries = init.binaries;
+    this.options = init.options;
+    this.startedMs = init.startedMs;
+  }
+
+  /** Builds the lab. On failure everything started so far is removed before the error is thrown. */
+  static async up(options: LabOptions = {}): Promise<Lab> {
+    const t0 = performance.now();
+    const log = options.log ?? (() => {});
+    const binaries = await ensureBinaries({ log });
+    const run = await LabRun.create();
+    try {
+      return await Lab.#build(run, binaries, options, log, t0);
+    } catch (err) {
+      // Keep the logs for the post-mortem; the next lab command removes them with the stale run.
+      await run.close({ keepFiles: true });
+      log(`lab ${run.id} failed to come up; logs kept in ${run.dir}`);
+      throw err;
+    }
+  }
+
+  static async #build(
+    run: LabRun,
+    binaries: ResolvedBinaries,
+    options: LabOptions,
+    log: (l: string) => void,
+    t0: number,
+  ): Promise<Lab> {
+    const count = options.nodes ?? 2;
+    const timeout = options.readyTimeoutMs ?? 120_000;
+    await createVpc(run.id);
+    log(`lab ${run.id}: VPC namespace ${vpcNetns(run.id)} (router 10.250.0.1, API address ${API_LAB_IP})`);
+
+    const apiPort = await freePort();
+    const cp = await ControlPlane.start({
+      run,
+      binaries: binaries.paths,
+      controllerManager: true,
+      scheduler: true,
+      apiServerPort: apiPort,
+      advertiseAddress: API_LAB_IP,
+      log,
+    });
+    const labServer = `https://${API_LAB_IP}:${apiPort}`;
+    await startApiForwarders(run, apiPort);
+    const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
+
+    const cniBinDir = makeCniBin(run, binaries);
+    const proxyCert = await issueCert(cp.pki.dir, cp.pki.ca, 'kube-proxy', {
+      cn: 'system:kube-proxy',
+      orgs: [],
+    });
+    const proxyKubeconfig = writeKubeconfig(
+      run.path('kubeconfigs', 'kube-proxy.kubeconfig'),
+      labServer,
+      cp.pki.ca.cert,
+      'kube-proxy',
+      {
+        certFile: proxyCert.cert,
+        keyFile: proxyCert.key,
+      },
+    );
+    const nodes: LabNode[] = [];
+    for (let i = 1; i <= count; i++) {
+      const name = `node-${i}`;
+      const cert = await issueCert(cp.pki.dir, cp.pki.ca, `kubelet-${name}`, {
+        cn: `system:node:${name}`,
+        orgs: ['system:nodes'],
+      });
+      nodes.push(
+        new LabNode({
+          run,
+          name,
+          index: i,
+          binaries: binaries.paths,
+          kubeletKubeconfig: writeKubeconfig(
+            run.path('kubeconfigs', `kubelet-${name}.kubeconfig`),
+            labServer,
+            cp.pki.ca.cert,
+            name,
+            {
+              certFile: cert.cert,
+              keyFile: cert.key,
+            },
+          ),
+          kubeProxyKubeconfig: proxyKubeconfig,
+          proxyMode: options.proxyMode ?? 'iptables',
+          timeScale: options.timeScale ?? 1,
+          faults: options.faults ?? [],
+          cniBinDir,
+          nodeBinary: process.execPath,
+          repoDir: REPO_DIR,
+          kubernetesVersion: binaries.versions.kubernetes,
+          ...(options.onNodeEvent ? { onEvent: options.onNodeEvent } : {}),
+        }),
+      );
+    }
+    run.onClose(async () => {
+      for (const n of nodes) await n.powerOff().catch(() => {});
+    });
+    await Promise.all(nodes.map((n) => n.boot(DEFAULT_BOOT)));
+    const lab = new Lab({ run, cp, admin, nodes, binaries, options, startedMs: t0 });
+    await lab.#waitNodesReady(timeout);
+    log(`lab ${run.id}: ${count} node(s) Ready, pod CIDRs routed`);
+    await lab.#deployDns(options.dnsNode ?? 'node-1', timeout);
+    log(
+      `lab ${run.id}: CoreDNS Ready behind kube-dns (10.96.0.10) after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    await lab.waitDataPath(timeout);
+    log(
+      `lab ${run.id}: kube-proxy has programmed every Service on every node after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    return lab;
+  }
+
+  /** The node called `name`; throws a clear error for an unknown one. */
+  node(name: string): LabNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no lab node "${name}" (have ${this.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  /** Hard reboot of a node: power off, wait `downtimeMs`, boot with the given delays. */
+  async reboot(name: string, opts: BootOptions & { downtimeMs?: number }): Promise<void> {
+    const node = this.node(name);
+    await node.powerOff();
+    await new Promise((r) => setTimeout(r, opts.downtimeMs ?? 1_000));
+    await node.boot(opts);
+  }
+
+  /** Waits until kube-proxy on every running node has programmed every Service as the cluster says. */
+  async waitDataPath(timeoutMs: number): Promise<void> {
+    const mode = this.options.proxyMode ?? 'iptables';
+    for (const node of this.nodes.filter((n) => n.kubeProxy?.running)) {
+      let last = '';
+      await waitFor(
+        `kube-proxy on ${node.name} to program every Service (log: ${this.run.path('logs', `kube-proxy-${node.name}.log`)})`,
+        async () => {
+          const problems = await kubeProxyProblems(
+            node.netns,
+            mode,
+            await clusterState(this.admin.objects),
+            node.name,
+          );
+          last = problems.map((p) => p.title).join('; ');
+          return problems.length === 0;
+        },
+        timeoutMs,
+        250,
+      ).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; still wrong: ${last}`);
+      });
+    }
+  }
+
+  /** Pods on a node (or all pods), from the API. */
+  async pods(nodeName?: string): Promise<Pod[]> {
+    const all = await this.admin.objects.list<Pod>(
+      'v1',
+      'Pod',
+      nodeName ? { fieldSelector: `spec.nodeName=${nodeName}` } : {},
+    );
+    return all;
+  }
+
+  /** Removes every lab object; returns problems (empty when clean). */
+  async down(): Promise<string[]> {
+    return this.run.close();
+  }
+
+  async #waitNodesReady(timeoutMs: number): Promise<void> {
+    for (const node of this.nodes) {
+      const cidr = await waitFor(
+        `node ${node.name} to be Ready with a pod CIDR (kubelet log: ${this.run.path('logs', `kubelet-${node.name}.log`)})`,
+        async () => {
+          const n = await this.admin.nodes.get(node.name);
+          const ready = n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+          return ready && n?.spec?.podCIDR;
+        },
+        timeoutMs,
+      );
+      await routePodCidr(this.run.id, cidr, node.spec.index);
+    }
+  }
+
+  async #deployDns(dnsNode: string, timeoutMs: number): Promise<void> {
+    for (const obj of coreDnsRbac()) await this.admin.objects.apply(obj);
+    const token = await this.admin.objects.serviceAccountToken('kube-system', 'coredns', 86_400);
+    // CoreDNS reaches the API through the `kubernetes` Service's ClusterIP, as in a cluster.
+    const kubeconfig = writeKubeconfig(
+      this.run.path('coredns', 'kubeconfig'),
+      'https://10.96.0.1:443',
+      this.cp.pki.ca.cert,
+      'coredns',
+      { token },
+    );
+    const corefilePath = this.run.path('coredns', 'Corefile');
+    writeFileSync(corefilePath, corefile(kubeconfig));
+    for (const obj of coreDns(corefilePath, dnsNode)) await this.admin.objects.apply(obj);
+    await waitFor(
+      `CoreDNS to be Ready (log: ${this.run.path('logs', 'pods')})`,
+      async () => {
+        const pods = await this.admin.objects.list<Pod>('v1', 'Pod', {
+          namespace: 'kube-system',
+          labelSelector: 'k8s-app=kube-dns',
+        });
+        return pods.some((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      },
+      timeoutMs,
+    );
+  }
+}
+
+/**
+ * The API server listens on the root namespace's loopback; nodes and pods reach it at
+ * 10.251.0.1:<port> in the VPC namespace. Two forwarder processes join the two over a unix
+ * socket in the run folder.
+ */
+async function startApiForwarders(run: LabRun, apiPort: number): Promise<void> {
+  const sock = run.path('api.sock');
+  const script = join(REPO_DIR, 'src/lab/forwarder.ts');
+  const root = await LabProcess.start({
+    name: 'api-forwarder-root',
+    cmd: process.execPath,
+    args: [script, `unix:${sock}`, `tcp:127.0.0.1:${apiPort}`],
+    env: run.env(),
+    logFile: run.path('logs', 'api-forwarder-root.log'),
+  });
+  const vpc = await LabProcess.start({
+    name: 'api-forwarder-vpc',
+    cmd: 'nsenter',
+    args: [
+      `--net=/var/run/netns/${vpcNetns(run.id)}`,
+      process.execPath,
+      script,
+      `tcp:${API_LAB_IP}:${apiPort}`,
+      `unix:${sock}`,
+    ],
+    env: run.env(),
+    logFile: run.path('logs', 'api-forwarder-vpc.log'),
+  });
+  run.onClose(async () => {
+    await vpc.stop();
+    await root.stop();
+  });
+  await waitFor(
+    'the API forwarders to listen',
+    () => root.logTail(1).includes('forwarding') && vpc.logTail(1).includes('forwarding'),
+    10_000,
+    50,
+  );
+}
+
+/** The CNI plugin folder of a run: the real plugins plus the lab's VPC-rules plugin. */
+function makeCniBin(run: LabRun, binaries: ResolvedBinaries): string {
+  const dir = run.path('cni-bin', 'x').slice(0, -2);
+  mkdirSync(dir, { recursive: true });
+  for (const name of ['ptp', 'host-local', 'loopback', 'bridge', 'portmap'] as const) {
+    symlinkSync(binaries.paths[name], join(dir, name));
+  }
+  const wrapper = join(dir, 'lab-vpc-rules');
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_DIR, 'src/lab/cni-plugins/vpc-rules.ts')}" "$@"\n`,
+  );
+  chmodSync(wrapper, 0o755);
+  return dir;
+}

@@ -1,0 +1,59 @@
+/** Text rendering of a reboot-race report: a timeline a person can read, and a verdict. */
+import type { RebootRaceReport } from './reboot-race.ts';
+
+const secs = (ms: number | null): string => (ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`);
+
+/** The verdict in one or two sentences. */
+export function verdict(r: RebootRaceReport): string {
+  const s = r.summary;
+  const window = secs(r.params.observeMs);
+  if (s.brokenPods.length === 0) {
+    const healed =
+      s.healedByRestart > 0
+        ? `; ${s.healedByRestart} pod(s) crashed early and healed by container restart`
+        : '';
+    return `No pod stayed broken: all pods Ready again ${secs(s.allReadyAtMs)} after the reboot${healed}.`;
+  }
+  const names = s.brokenPods.map((b) => b.pod).join(', ');
+  const restarts = s.brokenPods.reduce((n, b) => n + b.restartCount, 0);
+  const shape =
+    s.dnsResolvesInBrokenPods && s.tcpFailsInBrokenPods
+      ? 'DNS resolves yet TCP to the kubernetes Service fails in every one of them'
+      : `DNS ${s.dnsResolvesInBrokenPods ? 'resolves' : 'fails in some'}, TCP ${s.tcpFailsInBrokenPods ? 'fails' : 'works in some'}`;
+  const control = s.controlExperiment
+    ? s.healedByDelete
+      ? `Deleting ${s.controlExperiment.deleted} healed it: its replacement was Ready ${secs(s.controlExperiment.readyAfterMs)} later.`
+      : `Deleting ${s.controlExperiment.deleted} did not produce a Ready replacement within 60 s.`
+    : '';
+  return [
+    `FIELD FAILURE REPRODUCED: ${s.brokenPods.length} pod(s) stayed broken for the ${window} window (${names});`,
+    `${shape}; ${restarts} container restart(s) did not heal them.`,
+    control,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** The whole report as text. */
+export function renderText(r: RebootRaceReport): string {
+  const p = r.params;
+  const head = [
+    `reboot-race: ${p.nodes} nodes, rebooted ${p.rebootedNode}; kube-proxy delay ${secs(p.kubeProxyDelayMs)}, CNI ready after ${secs(p.cniReadyDelayMs)}, faults: ${p.faults.join(', ') || 'none'}, window ${secs(p.observeMs)}, time scale ${p.timeScale}, seed ${p.seed}`,
+    '',
+    '     t (ms)  node     event                       pod / detail',
+  ];
+  const lines = r.timeline.map((e) => {
+    const t = String(e.tMs).padStart(11);
+    const what = [e.pod, e.detail].filter(Boolean).join('  ');
+    return `${t}  ${(e.node ?? '').padEnd(7)}  ${e.event.padEnd(26)}  ${what}`;
+  });
+  const s = r.summary;
+  const tail = [
+    '',
+    `data path ready (all Service rules on ${p.rebootedNode}): ${secs(s.dataPathReadyAtMs)}; all pods Ready: ${secs(s.allReadyAtMs)}`,
+    `healed by container restart: ${s.healedByRestart}; healed by delete: ${s.healedByDelete}`,
+    '',
+    verdict(r),
+  ];
+  return [...head, ...lines, ...tail].join('\n');
+}

@@ -1,0 +1,145 @@
+/**
+ * Turning what the scenario sees (pod states over time) into timeline entries. Pure: feed it
+ * pods and times, read entries and per-pod facts.
+ */
+
+import type { Pod } from '../../kube/types.ts';
+import { timeMs } from '../../kube/types.ts';
+
+/** One line of a scenario timeline; `tMs` is relative to the reboot. */
+export interface TimelineEntry {
+  readonly tMs: number;
+  readonly event: string;
+  readonly node?: string;
+  readonly pod?: string;
+  readonly detail?: string;
+}
+
+/** What the tracker remembers about a pod. */
+export interface PodFacts {
+  readonly key: string;
+  readonly uid: string;
+  node: string;
+  ready: boolean;
+  restartCount: number;
+  sandboxAt: number | undefined;
+  crashLooping: boolean;
+  /** A container crashed (CrashLoopBackOff) in the sandbox made after the reboot. */
+  brokeAfterBoot: boolean;
+  deleted: boolean;
+  createdAfterReboot: boolean;
+}
+
+const isReady = (p: Pod): boolean =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const sandboxTime = (p: Pod): number | undefined =>
+  timeMs(
+    p.status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers' && c.status === 'True')
+      ?.lastTransitionTime,
+  );
+const restarts = (p: Pod): number =>
+  (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
+const crashLooping = (p: Pod): boolean =>
+  (p.status?.containerStatuses ?? []).some((c) => c.state?.waiting?.reason === 'CrashLoopBackOff');
+
+/** Follows pods and writes timeline entries for what changed. */
+export class PodTracker {
+  readonly facts = new Map<string, PodFacts>();
+  readonly entries: TimelineEntry[] = [];
+  #rebootAt: number | undefined;
+
+  /** Marks t=0 of the timeline. Facts observed before it are the "before" state. */
+  rebootAt(ms: number): void {
+    this.#rebootAt = ms;
+  }
+
+  /** Time relative to the reboot. */
+  rel(ms: number): number {
+    return this.#rebootAt === undefined ? 0 : Math.round(ms - this.#rebootAt);
+  }
+
+  /** Adds an entry (for events that are not pod changes). */
+  add(ms: number, e: Omit<TimelineEntry, 'tMs'>): void {
+    this.entries.push({ tMs: this.rel(ms), ...e });
+  }
+
+  /** Records a pod's new state observed at `ms`. */
+  observe(pod: Pod, ms: number): void {
+    const uid = pod.metadata?.uid ?? '';
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const node = pod.spec?.nodeName ?? '';
+    const started = this.#rebootAt !== undefined;
+    let f = this.facts.get(uid);
+    if (!f) {
+      f = {
+        key,
+        uid,
+        node,
+        ready: false,
+        restartCount: restarts(pod),
+        sandboxAt: undefined,
+        crashLooping: false,
+        brokeAfterBoot: false,
+        deleted: false,
+        createdAfterReboot: started,
+      };
+      this.facts.set(uid, f);
+      if (started) this.add(ms, { event: 'pod-created', pod: key, ...(node ? { node } : {}) });
+    }
+    if (node && f.node !== node) {
+      f.node = node;
+      if (started) this.add(ms, { event: 'pod-scheduled', pod: key, node });
+    }
+    const sandbox = sandboxTime(pod);
+    if (sandbox !== undefined && sandbox !== f.sandboxAt) {
+      if (started)
+        this.add(ms, {
+          event: 'sandbox-created',
+          pod: key,
+          node,
+          detail: `podIP ${pod.status?.podIP ?? '?'}`,
+        });
+      f.sandboxAt = sandbox;
+    }
+    const r = restarts(pod);
+    if (r > f.restartCount) {
+      if (started) {
+        this.add(ms, { event: 'container-restarted', pod: key, node, detail: `restartCount ${r}` });
+      }
+      f.restartCount = r;
+    }
+    const looping = crashLooping(pod);
+    if (looping && !f.crashLooping && started) {
+      this.add(ms, { event: 'crash-loop-back-off', pod: key, node, detail: firstWaitingMessage(pod) });
+      if (this.#afterBoot(f)) f.brokeAfterBoot = true;
+    }
+    f.crashLooping = looping;
+    const ready = isReady(pod);
+    if (ready !== f.ready) {
+      if (started) this.add(ms, { event: ready ? 'pod-ready' : 'pod-not-ready', pod: key, node });
+      f.ready = ready;
+    }
+  }
+
+  /** Records a pod's deletion. */
+  deleted(pod: Pod, ms: number): void {
+    const f = this.facts.get(pod.metadata?.uid ?? '');
+    if (!f || f.deleted) return;
+    f.deleted = true;
+    this.add(ms, { event: 'pod-deleted', pod: f.key, node: f.node });
+  }
+
+  /** Live pods (not deleted). */
+  live(): PodFacts[] {
+    return [...this.facts.values()].filter((f) => !f.deleted);
+  }
+
+  #afterBoot(f: PodFacts): boolean {
+    return this.#rebootAt !== undefined && f.sandboxAt !== undefined && f.sandboxAt >= this.#rebootAt - 1000;
+  }
+}
+
+function firstWaitingMessage(pod: Pod): string {
+  const w = (pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting)?.state?.waiting;
+  return w?.message ?? w?.reason ?? '';
+}

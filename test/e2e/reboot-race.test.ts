@@ -1,0 +1,55 @@
+/**
+ * The field failure, reproduced on real components: real kube-proxy rules, real CNI wiring, a
+ * lab kubelet that reboots. Runs at time scale 0.2 (back-off 2 s doubling) to fit CI.
+ */
+import { describe, expect, it } from 'vitest';
+import { listNetns } from '../../src/lab/network.ts';
+import {
+  REBOOT_RACE_DEFAULTS,
+  type RebootRaceReport,
+  runRebootRace,
+} from '../../src/lab/scenarios/reboot-race.ts';
+
+const fast = { ...REBOOT_RACE_DEFAULTS, timeScale: 0.2, observeMs: 30_000 };
+
+describe('reboot-race', () => {
+  it('with early-pods-lose-route: broken pods resolve DNS, cannot connect, restarts do not heal, delete does', async () => {
+    const report: RebootRaceReport = await runRebootRace({ ...fast, faults: ['early-pods-lose-route'] });
+    const s = report.summary;
+    const onRebooted = (pod: string) => report.timeline.some((e) => e.pod === pod && e.node === 'node-2');
+
+    // Both api-client pods of node-2 got their sandbox before the CNI was ready and stay broken.
+    expect(s.brokenPods.map((b) => b.pod.replace(/-[a-z0-9]+-[a-z0-9]+$/, ''))).toEqual([
+      'default/api-client',
+      'default/api-client',
+    ]);
+    expect(s.brokenPods.every((b) => onRebooted(b.pod))).toBe(true);
+    expect(s.dnsResolvesInBrokenPods).toBe(true);
+    expect(s.tcpFailsInBrokenPods).toBe(true);
+    for (const b of s.brokenPods) {
+      expect(b.dns.detail).toContain('-> 10.96.0.1 in');
+      expect(b.tcp.detail).toMatch(/unreachable/i);
+      // the sandbox restart after boot plus at least two crash-loop restarts
+      expect(b.restartCount).toBeGreaterThanOrEqual(3);
+    }
+    expect(report.timeline.filter((e) => e.event === 'crash-loop-back-off').length).toBeGreaterThanOrEqual(4);
+    expect(s.healedByRestart).toBe(0);
+    expect(s.allReadyAtMs).toBeNull();
+    // kube-proxy did program every Service: the node's data path came back, those pods did not.
+    expect(s.dataPathReadyAtMs).not.toBeNull();
+    // The control experiment: a new sandbox heals.
+    expect(s.healedByDelete).toBe(1);
+    expect(s.controlExperiment?.replacement).toMatch(/^default\/api-client-/);
+    expect(await listNetns(report.params.labRun)).toEqual([]);
+  });
+
+  it('without faults, pods that crashed before kube-proxy synced heal by restart', async () => {
+    const report = await runRebootRace({ ...fast, kubeProxyDelayMs: 6_000, observeMs: 45_000 });
+    const s = report.summary;
+    expect(s.brokenPods).toEqual([]);
+    expect(s.healedByRestart).toBe(2);
+    expect(s.dataPathReadyAtMs).toBeGreaterThan(6_000);
+    expect(s.allReadyAtMs).toBeGreaterThan(s.dataPathReadyAtMs ?? Infinity);
+    expect(s.controlExperiment).toBeNull();
+  });
+});
