@@ -45,6 +45,15 @@ export function nodeIp(index: number): string {
   return `10.250.0.${10 + index}`;
 }
 
+/**
+ * The node's MAC address, the same on every boot: a real node keeps its ENI across reboots. A new
+ * MAC would leave the VPC router's ARP entry pointing at the old one, and traffic to the node
+ * would vanish until that entry expires (~30 s) — a lab artefact, not the failure under study.
+ */
+export function nodeMac(index: number): string {
+  return `02:4e:57:00:00:${index.toString(16).padStart(2, '0')}`;
+}
+
 /** Runs `ip …` (or another command) inside a namespace; throws with stderr on failure. */
 export async function inNetns(netns: string, cmd: string, args: readonly string[]): Promise<string> {
   const res = await runOk('ip', ['netns', 'exec', netns, cmd, ...args], { timeoutMs: 15_000 });
@@ -65,7 +74,9 @@ export async function createVpc(runId: string): Promise<string> {
   await ip(['netns', 'add', ns]);
   await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   await ip(['-n', ns, 'addr', 'add', `${API_LAB_IP}/32`, 'dev', 'lo']);
-  await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+  // A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its ports, which changes when a
+  // rebooting node's uplink is re-created — and every other node's ARP entry for the router goes stale.
+  await ip(['-n', ns, 'link', 'add', 'br0', 'address', '02:4e:57:ff:ff:01', 'type', 'bridge']);
   await ip(['-n', ns, 'addr', 'add', `${VPC_ROUTER_IP}/24`, 'dev', 'br0']);
   await ip(['-n', ns, 'link', 'set', 'br0', 'up']);
   await sysctls(ns, {
@@ -87,7 +98,22 @@ export async function createNodeNetwork(runId: string, node: string, index: numb
   await ip(['netns', 'add', ns]);
   await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   // Created inside the VPC namespace, so no interface ever appears in the root namespace.
-  await ip(['-n', vpc, 'link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await ip([
+    '-n',
+    vpc,
+    'link',
+    'add',
+    uplink,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'address',
+    nodeMac(index),
+    'netns',
+    ns,
+  ]);
   await ip(['-n', vpc, 'link', 'set', uplink, 'master', 'br0', 'up']);
   await ip(['-n', ns, 'addr', 'add', `${nodeIp(index)}/24`, 'dev', 'eth0']);
   await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);

@@ -1,7 +1,7 @@
 /**
- * What the lab can see from outside a node or pod: whether kube-proxy's rules cover every
- * Service, and DNS / TCP probes run from inside a pod's network namespace. Used by scenarios to
- * time the data path; netwarden itself does its own verification (src/checks).
+ * What the lab sees of a node's data path from outside: whether kube-proxy's rules match the
+ * cluster (the netfilter model's diff). Used to know when a node is really ready and to time the
+ * data path in scenarios.
  */
 
 import type { Finding } from '../doctor/findings.ts';
@@ -71,47 +71,4 @@ export async function kubeProxyProblems(
     ...diffKubeProxy(actual, expectedServicePorts(cluster, { nodeName })),
   ];
   return findings.filter((f) => f.severity !== 'info');
-}
-
-/** Result of one probe from inside a pod. */
-export interface ProbeResult {
-  readonly ok: boolean;
-  readonly detail: string;
-}
-
-/**
- * Resolves `name` with the pod's resolv.conf (cluster DNS), from inside its namespace. Allows
- * 15 s: glibc retries a lost query after 5 s, and the first UDP query through a fresh DNAT is
- * sometimes lost (the well-known conntrack race of parallel A/AAAA queries).
- */
-export async function probeDns(podNetns: string, name: string): Promise<ProbeResult> {
-  const t0 = performance.now();
-  const res = await run('ip', ['netns', 'exec', podNetns, 'timeout', '15', 'getent', 'hosts', name], {
-    timeoutMs: 18_000,
-  });
-  const ms = Math.round(performance.now() - t0);
-  const answer = res.stdout.trim().split(/\s+/)[0];
-  return res.code === 0 && answer
-    ? { ok: true, detail: `${name} -> ${answer} in ${ms} ms` }
-    : { ok: false, detail: `${name}: no answer after ${ms} ms (exit ${res.code})` };
-}
-
-/** Opens a TCP connection to ip:port from inside the pod's namespace. */
-export async function probeTcp(
-  podNetns: string,
-  ip: string,
-  port: number,
-  timeoutS = 3,
-): Promise<ProbeResult> {
-  const res = await run(
-    'ip',
-    ['netns', 'exec', podNetns, 'timeout', String(timeoutS), 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`],
-    { timeoutMs: (timeoutS + 3) * 1000 },
-  );
-  if (res.code === 0) return { ok: true, detail: `connected to ${ip}:${port}` };
-  const why =
-    res.code === 124
-      ? `timed out after ${timeoutS} s`
-      : res.stderr.trim().split(':').slice(-1)[0]?.trim() || `exit ${res.code}`;
-  return { ok: false, detail: `connect ${ip}:${port}: ${why}` };
 }

@@ -185,6 +185,8 @@ export async function cleanStaleRuns(root: string = labRoot()): Promise<string[]
   if (!existsSync(root)) return [];
   const removed: string[] = [];
   for (const id of readdirSync(root)) {
+    // Only run folders (nw + 6 hex); current.json, serve.log and the like are not runs.
+    if (!/^nw[0-9a-f]{6}$/.test(id)) continue;
     const dir = join(root, id);
     let owner: OwnerRecord | undefined;
     try {

@@ -27,8 +27,8 @@ describe('reboot-race', () => {
     expect(s.dnsResolvesInBrokenPods).toBe(true);
     expect(s.tcpFailsInBrokenPods).toBe(true);
     for (const b of s.brokenPods) {
-      expect(b.dns.detail).toContain('-> 10.96.0.1 in');
-      expect(b.tcp.detail).toMatch(/unreachable/i);
+      expect(b.dns.detail).toContain('-> 10.96.0.1 via 10.96.0.10');
+      expect(b.tcp.detail).toMatch(/^connect 10\.96\.0\.1:443: ENETUNREACH/);
       // the sandbox restart after boot plus at least two crash-loop restarts
       expect(b.restartCount).toBeGreaterThanOrEqual(3);
     }

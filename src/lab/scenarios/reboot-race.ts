@@ -7,13 +7,20 @@
  * experiment, and reports a timeline and a summary.
  */
 import { seededRandom } from '../../core/random.ts';
+import {
+  type ClusterProbeConfig,
+  netnsLocationAt,
+  nodeProbePlan,
+  probeNetns,
+} from '../../host/netns-probe.ts';
 import type { Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
+import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { podNetns } from '../kubelet/pod-worker.ts';
 import { Lab, type LabFault } from '../lab.ts';
-import { service, spreadDeployment } from '../manifests.ts';
+import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { NodeEvent } from '../node.ts';
-import { clusterState, kubeProxyProblems, probeDns, probeTcp } from '../observe.ts';
+import { clusterState, kubeProxyProblems } from '../observe.ts';
 import { waitFor } from '../wait.ts';
 import { PodTracker, type TimelineEntry } from './timeline.ts';
 
@@ -180,13 +187,11 @@ async function scenario(
   for (const e of nodeEvents)
     tracker.add(e.atMs, { event: e.event, node: e.node, ...(e.detail ? { detail: e.detail } : {}) });
 
-  // Probe every broken pod from inside its own namespace.
+  // Probe every broken pod from inside its own namespace (the same probe the agent uses).
   const brokenFacts = tracker.live().filter((f) => f.node === rebooted && !f.ready);
   const brokenPods: BrokenPod[] = [];
   for (const f of brokenFacts) {
-    const ns = podNetns(lab.run.id, f.node, f.uid);
-    const dns = await probeDns(ns, 'kubernetes.default.svc.cluster.local');
-    const tcp = await probeTcp(ns, '10.96.0.1', 443);
+    const { dns, tcp } = await probePod(lab.run.id, f.node, f.uid);
     tracker.add(Date.now(), {
       event: 'probe',
       pod: f.key,
@@ -245,6 +250,36 @@ async function scenario(
       dataPathReadyAtMs: dataPathReadyAt === null ? null : dataPathReadyAt - t0,
       controlExperiment,
     },
+  };
+}
+
+/** The cluster's DNS and `kubernetes` Service as the lab sets them up. */
+export const LAB_PROBE_CONFIG: ClusterProbeConfig = {
+  dnsServer: CLUSTER_DNS_IP,
+  clusterDomain: 'cluster.local',
+  kubernetesService: { host: KUBERNETES_SERVICE_IP, port: 443 },
+  timeoutMs: 5_000,
+};
+
+/** DNS (kubernetes.default.svc through cluster DNS) and TCP (kubernetes Service) from inside a lab pod. */
+async function probePod(
+  runId: string,
+  node: string,
+  uid: string,
+): Promise<{ dns: BrokenPod['dns']; tcp: BrokenPod['tcp'] }> {
+  const path = `/var/run/netns/${podNetns(runId, node, uid)}`;
+  const location = await netnsLocationAt(path, 'lab');
+  if (!location) {
+    const gone = { ok: false, detail: `namespace ${path} not found` };
+    return { dns: gone, tcp: gone };
+  }
+  // The core checks, in order: DNS of kubernetes.default.svc, then TCP to the kubernetes Service.
+  const result = await probeNetns(location, nodeProbePlan(LAB_PROBE_CONFIG));
+  const [dns, tcp] = [result.checks[0], result.checks[1]];
+  const missing = { ok: false, detail: result.detail };
+  return {
+    dns: dns ? { ok: dns.ok, detail: dns.detail } : missing,
+    tcp: tcp ? { ok: tcp.ok, detail: tcp.detail } : missing,
   };
 }
 
