@@ -88,6 +88,11 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       formatDuration(REBOOT_RACE_DEFAULTS.downtimeMs),
     )
     .option('--proxy-mode <mode>', 'kube-proxy mode: iptables or nftables', 'iptables')
+    .option(
+      '--netwarden <on|off>',
+      'run the netwarden agent on every node (gate closes at boot, opens when verified)',
+      'off',
+    )
     .option('--output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -163,6 +168,7 @@ interface RebootRaceFlags {
   timeScale: string;
   downtime: string;
   proxyMode: string;
+  netwarden: string;
   output: string;
 }
 
@@ -182,6 +188,7 @@ export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
     timeScale,
     downtimeMs: durationFlag('--downtime', f.downtime, 300_000),
     proxyMode: choiceFlag('--proxy-mode', f.proxyMode, ['iptables', 'nftables'] as const),
+    netwarden: choiceFlag('--netwarden', f.netwarden, ['on', 'off'] as const) === 'on',
   };
 }
 

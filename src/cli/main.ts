@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isNetwardenError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerAgentCommand } from './agent.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerLabCommands } from './lab.ts';
 
@@ -41,6 +42,7 @@ Examples:
 
   registerLabCommands(program);
   registerDoctorCommand(program);
+  registerAgentCommand(program);
   return program;
 }
 
@@ -68,6 +70,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `netwarden … | head` closes our stdout early: that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -24,3 +24,49 @@ export function tcpConnect(host: string, port: number, timeoutMs = 2_000): Promi
     );
   });
 }
+
+/**
+ * Connects with a fresh attempt (new source port) every `staggerMs` until one succeeds or
+ * `timeoutMs` passes. A SYN sent before a DNAT rule existed keeps its un-NATed conntrack entry,
+ * so retransmits of that one connection can never succeed; a new connection can, at once.
+ * Fails early after two consecutive hard errors (ENETUNREACH, ECONNREFUSED…): nothing will change
+ * within the deadline. Never throws.
+ */
+export function tcpConnectStaggered(
+  host: string,
+  port: number,
+  timeoutMs = 1_000,
+  staggerMs = 200,
+): Promise<TcpResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let done = false;
+    let hardErrors = 0;
+    let firstError = '';
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (r: TcpResult): void => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      resolve(r);
+    };
+    const attempt = (): void => {
+      if (done) return;
+      const left = timeoutMs - (performance.now() - started);
+      if (left <= 0) return;
+      void tcpConnect(host, port, left).then((r) => {
+        if (r.ok) return finish({ ok: true, ms: performance.now() - started });
+        firstError ||= r.error;
+        if (r.error !== 'TIMEOUT' && ++hardErrors >= 2)
+          finish({ ok: false, error: r.error, ms: performance.now() - started });
+      });
+    };
+    for (let at = 0; at < timeoutMs; at += staggerMs) timers.push(setTimeout(attempt, at));
+    timers.push(
+      setTimeout(
+        () => finish({ ok: false, error: firstError || 'TIMEOUT', ms: performance.now() - started }),
+        timeoutMs,
+      ),
+    );
+  });
+}

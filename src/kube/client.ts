@@ -5,6 +5,7 @@
 import {
   ApiException,
   CoreV1Api,
+  DiscoveryV1Api,
   EventsV1Api,
   type KubeConfig,
   PolicyV1Api,
@@ -85,6 +86,7 @@ export class KubeClient {
   readonly core: CoreV1Api;
   readonly policy: PolicyV1Api;
   readonly events: EventsV1Api;
+  readonly discovery: DiscoveryV1Api;
 
   constructor(loaded: LoadedKubeConfig) {
     this.kc = loaded.kc;
@@ -92,6 +94,7 @@ export class KubeClient {
     this.core = loaded.kc.makeApiClient(CoreV1Api);
     this.policy = loaded.kc.makeApiClient(PolicyV1Api);
     this.events = loaded.kc.makeApiClient(EventsV1Api);
+    this.discovery = loaded.kc.makeApiClient(DiscoveryV1Api);
   }
 
   /**

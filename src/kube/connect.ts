@@ -7,6 +7,7 @@ import { KubeEvictionApi } from './eviction.ts';
 import { KubeNodeApi } from './nodes.ts';
 import { ObjectApi } from './objects.ts';
 import { KubePodApi } from './pods.ts';
+import { KubeServiceWatchApi } from './services.ts';
 
 /** The APIs for one identity. */
 export interface KubeApis {
@@ -16,6 +17,7 @@ export interface KubeApis {
   readonly eviction: KubeEvictionApi;
   readonly events: KubeEventApi;
   readonly objects: ObjectApi;
+  readonly services: KubeServiceWatchApi;
 }
 
 /** Loads the kubeconfig (see loadKubeConfig) and builds the APIs; events are reported as `controller`. */
@@ -36,5 +38,6 @@ export function connect(
       clock,
     ),
     objects: new ObjectApi(client),
+    services: new KubeServiceWatchApi(client),
   };
 }

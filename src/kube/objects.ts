@@ -6,6 +6,7 @@
 import {
   type KubernetesObject,
   KubernetesObjectApi,
+  loadAllYaml,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
@@ -24,6 +25,11 @@ export interface KubeObjectLister {
     kind: string,
     opts?: { namespace?: string; labelSelector?: string; fieldSelector?: string },
   ): Promise<T[]>;
+}
+
+/** Parses a multi-document YAML manifest into objects (empty documents dropped). */
+export function parseManifests(yaml: string): KubeObject[] {
+  return (loadAllYaml(yaml) as unknown[]).filter((d): d is KubeObject => typeof d === 'object' && d !== null);
 }
 
 /** Object access for one client. */

@@ -3,10 +3,11 @@
  * kube-proxy, real CNI plugins wiring pods, and a real CoreDNS as cluster DNS. `Lab.up()` returns
  * when every node is Ready and DNS answers; `down()` removes everything.
  */
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type KubeApis } from '../kube/connect.ts';
+import { parseManifests } from '../kube/objects.ts';
 import type { Pod } from '../kube/types.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -38,6 +39,8 @@ export interface LabOptions {
   readonly log?: (line: string) => void;
   readonly onNodeEvent?: (e: NodeEvent) => void;
   readonly readyTimeoutMs?: number;
+  /** Run the netwarden agent on every node (under the ServiceAccount and RBAC of deploy/rbac.yaml). */
+  readonly netwarden?: { readonly args?: readonly string[] };
 }
 
 /** Defaults of a boot (first boot and reboots). */
@@ -116,6 +119,7 @@ export class Lab {
     const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
 
     const cniBinDir = makeCniBin(run, binaries);
+    const agentKubeconfig = options.netwarden ? await installAgentIdentity(admin, cp, labServer) : undefined;
     const proxyCert = await issueCert(cp.pki.dir, cp.pki.ca, 'kube-proxy', {
       cn: 'system:kube-proxy',
       orgs: [],
@@ -162,6 +166,9 @@ export class Lab {
           repoDir: REPO_DIR,
           kubernetesVersion: binaries.versions.kubernetes,
           ...(options.onNodeEvent ? { onEvent: options.onNodeEvent } : {}),
+          ...(agentKubeconfig
+            ? { agent: { kubeconfig: agentKubeconfig, args: options.netwarden?.args ?? [] } }
+            : {}),
         }),
       );
     }
@@ -279,6 +286,17 @@ export class Lab {
       timeoutMs,
     );
   }
+}
+
+/**
+ * Applies deploy/rbac.yaml (the agent's one and only RBAC) and writes a kubeconfig holding a token
+ * of its ServiceAccount, so the lab's agents run with exactly the permissions a cluster grants.
+ */
+async function installAgentIdentity(admin: KubeApis, cp: ControlPlane, server: string): Promise<string> {
+  for (const obj of parseManifests(readFileSync(join(REPO_DIR, 'deploy/rbac.yaml'), 'utf8')))
+    await admin.objects.apply(obj);
+  const token = await admin.objects.serviceAccountToken('netwarden', 'netwarden-agent', 86_400);
+  return cp.tokenKubeconfig('netwarden', 'netwarden-agent', token, server);
 }
 
 /**

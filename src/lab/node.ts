@@ -29,7 +29,13 @@ export interface BootOptions {
 export interface NodeEvent {
   readonly atMs: number;
   readonly node: string;
-  readonly event: 'power-off' | 'boot' | 'kubelet-started' | 'cni-ready' | 'kube-proxy-started';
+  readonly event:
+    | 'power-off'
+    | 'boot'
+    | 'kubelet-started'
+    | 'agent-started'
+    | 'cni-ready'
+    | 'kube-proxy-started';
   readonly detail?: string;
 }
 
@@ -49,6 +55,8 @@ export interface LabNodeSpec {
   readonly repoDir: string;
   readonly kubernetesVersion: string;
   readonly onEvent?: (e: NodeEvent) => void;
+  /** Run the netwarden agent on the node (as a DaemonSet would), with these extra flags. */
+  readonly agent?: { readonly kubeconfig: string; readonly args: readonly string[] };
 }
 
 /** A lab node. */
@@ -60,6 +68,7 @@ export class LabNode {
   bootedAt = 0;
   kubelet: LabProcess | undefined;
   kubeProxy: LabProcess | undefined;
+  agent: LabProcess | undefined;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(spec: LabNodeSpec) {
@@ -123,6 +132,7 @@ export class LabNode {
       logFile: run.path('logs', `kubelet-${name}.log`),
     });
     this.#emit('kubelet-started');
+    if (this.spec.agent) await this.startAgent();
     this.#after(opts.cniReadyDelayMs, () => {
       writeFileSync(cniReadyFile(cfg), `${new Date().toISOString()}\n`);
       this.#emit('cni-ready');
@@ -162,6 +172,41 @@ export class LabNode {
     this.#emit('kube-proxy-started');
   }
 
+  /**
+   * Starts the netwarden agent in the node's namespace, pointed at this node's CNI folder; its
+   * HTTP surface listens on the node's loopback (127.0.0.1:9746).
+   */
+  async startAgent(extraArgs: readonly string[] = []): Promise<void> {
+    const agent = this.spec.agent;
+    if (!agent || this.agent?.running) return;
+    const { run, name } = this.spec;
+    this.agent = await LabProcess.start({
+      name: `agent-${name}`,
+      cmd: 'nsenter',
+      args: [
+        `--net=/var/run/netns/${this.netns}`,
+        this.spec.nodeBinary,
+        join(this.spec.repoDir, 'src/cli/main.ts'),
+        'agent',
+        `--node-name=${name}`,
+        `--kubeconfig=${agent.kubeconfig}`,
+        `--cni-conf-dir=${this.nodeDir}/net.d`,
+        '--ipamd-url=',
+        '--listen=127.0.0.1:9746',
+        ...agent.args,
+        ...extraArgs,
+      ],
+      env: run.env({ [NODE_ENV]: name }),
+      logFile: run.path('logs', `agent-${name}.log`),
+    });
+    this.#emit('agent-started');
+  }
+
+  /** Stops the agent (as `kubectl delete pod` of the DaemonSet pod would). */
+  async stopAgent(): Promise<void> {
+    await this.agent?.stop();
+  }
+
   /** Stops kube-proxy only (its rules stay in the kernel until flushed). */
   async stopKubeProxy(): Promise<void> {
     await this.kubeProxy?.stop();
@@ -178,6 +223,7 @@ export class LabNode {
     await killNodeProcesses(run.id, name);
     this.kubelet = undefined;
     this.kubeProxy = undefined;
+    this.agent = undefined;
     for (const ns of await listNetns(`${this.netns}-`)) {
       await deleteNetns(ns);
       rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });

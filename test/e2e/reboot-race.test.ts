@@ -53,3 +53,28 @@ describe('reboot-race', () => {
     expect(s.controlExperiment).toBeNull();
   });
 });
+
+describe('reboot-race with netwarden on', () => {
+  it('closes the gate from the first moment of the new boot and opens it once the data path is verified', async () => {
+    const report = await runRebootRace({
+      ...fast,
+      netwarden: true,
+      kubeProxyDelayMs: 8_000,
+      observeMs: 25_000,
+    });
+    const s = report.summary;
+    const kubeProxyStarted =
+      report.timeline.find((e) => e.event === 'kube-proxy-started' && e.node === 'node-2')?.tMs ?? Infinity;
+    // closed before kube-proxy even started on the new boot
+    expect(s.gateClosedAtMs).not.toBeNull();
+    expect(s.gateClosedAtMs ?? Infinity).toBeLessThan(kubeProxyStarted);
+    // opened only after the rules were complete, and soon after
+    expect(s.dataPathReadyAtMs).not.toBeNull();
+    expect(s.gateOpenedAtMs ?? -1).toBeGreaterThan(kubeProxyStarted);
+    expect(s.gateReactionMs).not.toBeNull();
+    // datapath-ready-at (written by the agent) is later than kube-proxy's start: no rule existed before
+    const readyAtMs = Date.parse(s.datapathReadyAtAnnotation ?? '') - Date.parse(report.params.rebootAt);
+    expect(readyAtMs).toBeGreaterThan(kubeProxyStarted);
+    expect(readyAtMs).toBeLessThanOrEqual((s.gateOpenedAtMs ?? 0) + 50);
+  });
+});

@@ -13,7 +13,7 @@ import {
   nodeProbePlan,
   probeNetns,
 } from '../../host/netns-probe.ts';
-import type { Pod } from '../../kube/types.ts';
+import type { Node, Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { podNetns } from '../kubelet/pod-worker.ts';
@@ -22,7 +22,7 @@ import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { NodeEvent } from '../node.ts';
 import { clusterState, kubeProxyProblems } from '../observe.ts';
 import { waitFor } from '../wait.ts';
-import { PodTracker, type TimelineEntry } from './timeline.ts';
+import { GateTracker, PodTracker, type TimelineEntry } from './timeline.ts';
 
 /** Parameters of a run (all have defaults; see the CLI's help). */
 export interface RebootRaceParams {
@@ -37,6 +37,8 @@ export interface RebootRaceParams {
   readonly apiClients: number;
   readonly tcpServers: number;
   readonly proxyMode: 'iptables' | 'nftables';
+  /** Run the netwarden agent on every node. */
+  readonly netwarden: boolean;
 }
 
 /** Defaults: the field's shape at real kubelet timing. */
@@ -52,6 +54,7 @@ export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   apiClients: 4,
   tcpServers: 2,
   proxyMode: 'iptables',
+  netwarden: false,
 };
 
 /** A broken pod and what probing it from inside showed. */
@@ -66,7 +69,7 @@ export interface BrokenPod {
 /** The machine-readable result (the CLI's `--output json`). */
 export interface RebootRaceReport {
   readonly scenario: 'reboot-race';
-  readonly params: RebootRaceParams & { rebootedNode: string; labRun: string };
+  readonly params: RebootRaceParams & { rebootedNode: string; labRun: string; rebootAt: string };
   readonly timeline: TimelineEntry[];
   readonly summary: {
     brokenPods: BrokenPod[];
@@ -77,6 +80,12 @@ export interface RebootRaceReport {
     allReadyAtMs: number | null;
     dataPathReadyAtMs: number | null;
     controlExperiment: { deleted: string; replacement: string | null; readyAfterMs: number | null } | null;
+    /** With --netwarden on: when the rebooted node's gate closed and opened (ms after the reboot). */
+    gateClosedAtMs?: number | null;
+    gateOpenedAtMs?: number | null;
+    /** gateOpenedAtMs − dataPathReadyAtMs: how long after the rules were complete the gate opened. */
+    gateReactionMs?: number | null;
+    datapathReadyAtAnnotation?: string | null;
   };
 }
 
@@ -88,8 +97,10 @@ export async function runRebootRace(
   log: (line: string) => void = () => {},
 ): Promise<RebootRaceReport> {
   const tracker = new PodTracker();
+  const gate = new GateTracker(`node-${params.nodes}`, tracker);
   const nodeEvents: NodeEvent[] = [];
   const lab = await Lab.up({
+    ...(params.netwarden ? { netwarden: {} } : {}),
     nodes: params.nodes,
     proxyMode: params.proxyMode,
     timeScale: params.timeScale,
@@ -99,6 +110,7 @@ export async function runRebootRace(
     onNodeEvent: (e) => nodeEvents.push(e),
   });
   let watch: Reflector<Pod> | undefined;
+  let nodeWatch: Reflector<Node> | undefined;
   try {
     watch = await lab.admin.pods.watch({
       onEvent: (ev) =>
@@ -106,9 +118,11 @@ export async function runRebootRace(
           ? tracker.deleted(ev.object, Date.now())
           : tracker.observe(ev.object, Date.now()),
     });
-    return await scenario(lab, params, tracker, nodeEvents, log);
+    nodeWatch = await lab.admin.nodes.watch({ onEvent: (ev) => gate.observe(ev.object, Date.now()) });
+    return await scenario(lab, params, tracker, gate, nodeEvents, log);
   } finally {
     await watch?.stop();
+    await nodeWatch?.stop();
     const problems = await lab.down();
     for (const p of problems) log(`clean-up problem: ${p}`);
   }
@@ -118,6 +132,7 @@ async function scenario(
   lab: Lab,
   params: RebootRaceParams,
   tracker: PodTracker,
+  gate: GateTracker,
   nodeEvents: NodeEvent[],
   log: (line: string) => void,
 ): Promise<RebootRaceReport> {
@@ -154,6 +169,7 @@ async function scenario(
   // t = 0: power off.
   const t0 = Date.now();
   tracker.rebootAt(t0);
+  if (params.netwarden) gate.arm();
   nodeEvents.length = 0;
   await lab.reboot(rebooted, {
     downtimeMs: params.downtimeMs,
@@ -238,7 +254,7 @@ async function scenario(
   const timeline = [...tracker.entries].sort((a, b) => a.tMs - b.tMs);
   return {
     scenario: 'reboot-race',
-    params: { ...params, rebootedNode: rebooted, labRun: lab.run.id },
+    params: { ...params, rebootedNode: rebooted, labRun: lab.run.id, rebootAt: new Date(t0).toISOString() },
     timeline,
     summary: {
       brokenPods,
@@ -249,9 +265,22 @@ async function scenario(
       allReadyAtMs: allReadyAt === null ? null : allReadyAt - t0,
       dataPathReadyAtMs: dataPathReadyAt === null ? null : dataPathReadyAt - t0,
       controlExperiment,
+      ...(params.netwarden
+        ? {
+            gateClosedAtMs: rel(gate.closedAt, t0),
+            gateOpenedAtMs: rel(gate.openedAt, t0),
+            gateReactionMs:
+              gate.openedAt !== undefined && dataPathReadyAt !== null
+                ? gate.openedAt - dataPathReadyAt
+                : null,
+            datapathReadyAtAnnotation: gate.readyAtAnnotation ?? null,
+          }
+        : {}),
     },
   };
 }
+
+const rel = (ms: number | undefined, t0: number): number | null => (ms === undefined ? null : ms - t0);
 
 /** The cluster's DNS and `kubernetes` Service as the lab sets them up. */
 export const LAB_PROBE_CONFIG: ClusterProbeConfig = {

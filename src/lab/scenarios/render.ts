@@ -52,6 +52,12 @@ export function renderText(r: RebootRaceReport): string {
     '',
     `data path ready (all Service rules on ${p.rebootedNode}): ${secs(s.dataPathReadyAtMs)}; all pods Ready: ${secs(s.allReadyAtMs)}`,
     `healed by container restart: ${s.healedByRestart}; healed by delete: ${s.healedByDelete}`,
+    ...(s.gateClosedAtMs !== undefined
+      ? [
+          `netwarden gate on ${p.rebootedNode}: closed at ${secs(s.gateClosedAtMs ?? null)}, opened at ${secs(s.gateOpenedAtMs ?? null)}` +
+            (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : ''),
+        ]
+      : []),
     '',
     verdict(r),
   ];

@@ -3,7 +3,8 @@
  * pods and times, read entries and per-pod facts.
  */
 
-import type { Pod } from '../../kube/types.ts';
+import { CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../../core/gate.ts';
+import type { Node, Pod } from '../../kube/types.ts';
 import { timeMs } from '../../kube/types.ts';
 
 /** One line of a scenario timeline; `tMs` is relative to the reboot. */
@@ -142,4 +143,54 @@ export class PodTracker {
 function firstWaitingMessage(pod: Pod): string {
   const w = (pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting)?.state?.waiting;
   return w?.message ?? w?.reason ?? '';
+}
+
+/** Follows one Node's gate (netwarden's taint and condition) and notes when it closed and opened after the reboot. */
+export class GateTracker {
+  readonly #node: string;
+  readonly #pods: PodTracker;
+  #armed = false;
+  closedAt: number | undefined;
+  openedAt: number | undefined;
+  readyAtAnnotation: string | undefined;
+
+  /** `pods` provides the timeline (and t = 0). */
+  constructor(node: string, pods: PodTracker) {
+    this.#node = node;
+    this.#pods = pods;
+  }
+
+  /** Starts watching for the reboot's closing. */
+  arm(): void {
+    this.#armed = true;
+  }
+
+  /** Records the Node's state observed at `ms`. */
+  observe(node: Node, ms: number): void {
+    if (!this.#armed || node.metadata?.name !== this.#node) return;
+    const tainted = (node.spec?.taints ?? []).some((t) => t.key === TAINT_KEY);
+    const condition = node.status?.conditions?.find((c) => c.type === CONDITION_TYPE);
+    const closed = tainted || condition?.status === 'False';
+    if (this.closedAt === undefined && closed) {
+      this.closedAt = ms;
+      this.#pods.add(ms, {
+        event: 'gate-closed',
+        node: this.#node,
+        detail: `${condition?.reason ?? ''}${tainted ? ', taint on' : ''}`,
+      });
+    } else if (
+      this.closedAt !== undefined &&
+      this.openedAt === undefined &&
+      !tainted &&
+      condition?.status === 'True'
+    ) {
+      this.openedAt = ms;
+      this.readyAtAnnotation = node.metadata?.annotations?.[READY_AT_ANNOTATION];
+      this.#pods.add(ms, {
+        event: 'gate-opened',
+        node: this.#node,
+        detail: `datapath-ready-at ${this.readyAtAnnotation ?? '?'}`,
+      });
+    }
+  }
 }

@@ -1,0 +1,81 @@
+/**
+ * Let the lab's real kube-proxy program N ClusterIP Services × E endpoints, then record what it
+ * wrote: `iptables-save` of the node (timed) and the cluster state, for bench/doctor-parse.ts
+ * (--file/--cluster-state). Prints figures only.
+ * Usage: sudo node_modules/.bin/node bench/kube-proxy-scale.ts [--services 10000] [--endpoints 5] [--out DIR]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { run } from '../src/host/exec.ts';
+import { Lab } from '../src/lab/lab.ts';
+import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
+import { createSyntheticServices } from '../src/lab/scale.ts';
+import { waitFor } from '../src/lab/wait.ts';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: '5' },
+    out: { type: 'string', default: '/tmp/netwarden-kube-proxy-scale' },
+  },
+});
+const services = Number(values.services);
+const endpoints = Number(values.endpoints);
+const out = values.out ?? '/tmp/netwarden-kube-proxy-scale';
+mkdirSync(out, { recursive: true });
+
+const lab = await Lab.up({ nodes: 1, log: (l) => console.error(l) });
+try {
+  const node = lab.node('node-1');
+  const t0 = performance.now();
+  await createSyntheticServices(lab.admin.objects, 'bench', services, endpoints, {
+    concurrency: 24,
+    onProgress: (n) => console.error(`created ${n} services`),
+  });
+  const created = performance.now();
+  console.error(
+    `created ${services} Services + EndpointSlices in ${((created - t0) / 1000).toFixed(0)} s; waiting for kube-proxy`,
+  );
+  await waitFor(
+    'kube-proxy to program every Service',
+    async () =>
+      (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), 'node-1'))
+        .length === 0,
+    30 * 60_000,
+    5_000,
+  );
+  const programmed = performance.now();
+  const saveTimes: number[] = [];
+  let dump = '';
+  for (let i = 0; i < 3; i++) {
+    const res = await run(
+      '/usr/bin/time',
+      ['-f', '%e %M', 'ip', 'netns', 'exec', node.netns, 'iptables-save'],
+      {
+        timeoutMs: 120_000,
+        maxOutputBytes: 512 * 1024 * 1024,
+      },
+    );
+    saveTimes.push(Number(res.stderr.trim().split('\n').pop()?.split(' ')[0]) * 1000);
+    dump = res.stdout;
+  }
+  writeFileSync(`${out}/iptables-save.txt`, dump);
+  const cluster = await clusterState(lab.admin.objects);
+  writeFileSync(
+    `${out}/cluster-state.json`,
+    JSON.stringify({ kind: 'List', items: [...cluster.services, ...cluster.endpointSlices] }),
+  );
+  const lines = dump.split('\n').length;
+  saveTimes.sort((a, b) => a - b);
+  console.log(
+    `kube-proxy (real, iptables mode) programmed ${services} Services × ${endpoints} endpoints ${((programmed - created) / 1000).toFixed(0)} s after the last create`,
+  );
+  console.log(
+    `iptables-save in the node: ${lines} lines, ${(dump.length / 1e6).toFixed(1)} MB, median ${Math.round(saveTimes[1] ?? 0)} ms over 3 runs`,
+  );
+  console.log(
+    `saved to ${out}/iptables-save.txt and ${out}/cluster-state.json; next: node bench/doctor-parse.ts --file ${out}/iptables-save.txt --cluster-state ${out}/cluster-state.json`,
+  );
+} finally {
+  await lab.down();
+}

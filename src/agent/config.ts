@@ -1,0 +1,215 @@
+/**
+ * The agent's configuration: one zod schema, defaults in one place, every flag mapped
+ * mechanically to an environment variable (`--check-interval` → `NETWARDEN_CHECK_INTERVAL`).
+ * Invalid configuration fails closed with a message naming the flag, its env name and the problem.
+ */
+import { z } from 'zod';
+import { formatDuration, parseDuration } from '../core/duration.ts';
+import { NetwardenError } from '../errors.ts';
+
+const duration = (max: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDuration(v);
+    if (typeof ms !== 'number') {
+      ctx.addIssue({ code: 'custom', message: ms.error });
+      return z.NEVER;
+    }
+    if (ms <= 0 || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between 1ms and ${formatDuration(max)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** One option: its schema, default and help. The flag and env names derive from the key. */
+interface Option {
+  readonly schema: z.ZodType;
+  readonly default?: string;
+  readonly help: string;
+}
+
+/** Every agent option, in --help order. */
+export const AGENT_OPTIONS = {
+  nodeName: {
+    schema: z.string().min(1),
+    help: 'the Node this agent runs on (usually from the downward API: spec.nodeName)',
+  },
+  kubeconfig: {
+    schema: z.string().optional(),
+    help: 'kubeconfig file; default: in-cluster service account, then KUBECONFIG, then ~/.kube/config',
+  },
+  mode: {
+    schema: z.enum(['continuous', 'bootstrap']),
+    default: 'continuous',
+    help: 'continuous: a later failure re-closes the gate; bootstrap: only each boot is gated',
+  },
+  taint: {
+    schema: bool,
+    default: 'true',
+    help: `add/remove the NoSchedule taint (false: only the condition, for another controller to act on)`,
+  },
+  checkInterval: {
+    schema: duration(60_000),
+    default: '250ms',
+    help: 'pause between rounds while the gate is closed (fast, so it opens within a second of the data path coming back)',
+  },
+  steadyInterval: {
+    schema: duration(3_600_000),
+    default: '10s',
+    help: 'pause between rounds while the gate is open (a Service or EndpointSlice change triggers a round sooner)',
+  },
+  checkTimeout: {
+    schema: duration(120_000),
+    default: '10s',
+    help: 'deadline of each check; a check that exceeds it is Unknown',
+  },
+  openAfterPasses: {
+    schema: int(1, 100),
+    default: '2',
+    help: 'consecutive passing rounds before a closed gate opens',
+  },
+  closeAfterFailures: {
+    schema: int(1, 100),
+    default: '3',
+    help: 'consecutive failing rounds before an open gate closes (continuous mode)',
+  },
+  maxGatedFraction: {
+    schema: z.coerce.number().gt(0).max(1),
+    default: '0.334',
+    help: 'breaker: never taint more than this share of the selected nodes for non-boot reasons',
+  },
+  nodeSelector: {
+    schema: z.string(),
+    default: '',
+    help: 'label selector of the nodes the breaker counts (default: all nodes)',
+  },
+  listen: {
+    schema: z.string().regex(/^[^:]*:\d+$/, 'must be host:port'),
+    default: '0.0.0.0:9746',
+    help: 'address of /metrics, /healthz, /readyz and /status',
+  },
+  dryRun: { schema: bool, default: 'false', help: 'decide and log, write nothing to the cluster' },
+  proxyMode: {
+    schema: z.enum(['auto', 'iptables', 'nftables']),
+    default: 'auto',
+    help: 'kube-proxy mode; auto asks kube-proxy (:10249/proxyMode) and falls back to what is in the kernel',
+  },
+  iptablesSave: {
+    schema: z.string().min(1),
+    default: 'auto',
+    help: 'iptables-save binary; auto picks the backend kube-proxy writes to (nft or legacy)',
+  },
+  kubeProxyMetrics: {
+    schema: z.string().url(),
+    default: 'http://127.0.0.1:10249/metrics',
+    help: 'kube-proxy metrics URL (sync timestamps)',
+  },
+  cniConfDir: {
+    schema: z.string().min(1),
+    default: '/etc/cni/net.d',
+    help: 'the node CNI configuration folder',
+  },
+  ipamdUrl: {
+    schema: z.string(),
+    default: 'http://127.0.0.1:61679',
+    help: 'AWS VPC CNI ipamd introspection (checked only when the CNI config is the VPC CNI); empty disables',
+  },
+  clusterDnsCheck: {
+    schema: bool,
+    default: 'true',
+    help: 'resolve kubernetes.default through the cluster DNS (advisory: never gates)',
+  },
+} as const satisfies Record<string, Option>;
+
+/** Option names. */
+export type AgentOptionName = keyof typeof AGENT_OPTIONS;
+
+/** The validated configuration. */
+export interface AgentConfig {
+  readonly nodeName: string;
+  readonly kubeconfig: string | undefined;
+  readonly mode: 'continuous' | 'bootstrap';
+  readonly taint: boolean;
+  readonly checkIntervalMs: number;
+  readonly steadyIntervalMs: number;
+  readonly checkTimeoutMs: number;
+  readonly syncGraceMs: number;
+  readonly openAfterPasses: number;
+  readonly closeAfterFailures: number;
+  readonly maxGatedFraction: number;
+  readonly nodeSelector: string;
+  readonly listen: string;
+  readonly dryRun: boolean;
+  readonly proxyMode: 'auto' | 'iptables' | 'nftables';
+  readonly iptablesSave: string;
+  readonly kubeProxyMetrics: string;
+  readonly cniConfDir: string;
+  readonly ipamdUrl: string;
+  readonly clusterDnsCheck: boolean;
+}
+
+/** `checkInterval` → `--check-interval`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** `checkInterval` → `NETWARDEN_CHECK_INTERVAL` (kubeconfig also honours KUBECONFIG). */
+export function envName(key: string): string {
+  return `NETWARDEN_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/**
+ * Builds the configuration from flags (already parsed, by key) over environment over defaults.
+ * Throws a `config-invalid` NetwardenError naming the flag and env variable of the first problem.
+ */
+export function loadAgentConfig(
+  flags: Partial<Record<AgentOptionName, string | boolean>>,
+  env: NodeJS.ProcessEnv,
+): AgentConfig {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, opt] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, Option][]) {
+    const value = flags[key] ?? env[envName(key)] ?? opt.default;
+    if (value === undefined) {
+      if (!opt.schema.safeParse(undefined).success)
+        problems.push(`${flagName(key)} (${envName(key)}) is required: ${opt.help}`);
+      continue;
+    }
+    const parsed = opt.schema.safeParse(value);
+    if (!parsed.success) {
+      problems.push(
+        `${flagName(key)} (${envName(key)}) = "${String(value)}": ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
+      continue;
+    }
+    raw[key] = parsed.data;
+  }
+  if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
+  return {
+    nodeName: raw.nodeName as string,
+    kubeconfig: raw.kubeconfig as string | undefined,
+    mode: raw.mode as AgentConfig['mode'],
+    taint: raw.taint as boolean,
+    checkIntervalMs: raw.checkInterval as number,
+    steadyIntervalMs: raw.steadyInterval as number,
+    checkTimeoutMs: raw.checkTimeout as number,
+    syncGraceMs: raw.syncGrace as number,
+    openAfterPasses: raw.openAfterPasses as number,
+    closeAfterFailures: raw.closeAfterFailures as number,
+    maxGatedFraction: raw.maxGatedFraction as number,
+    nodeSelector: raw.nodeSelector as string,
+    listen: raw.listen as string,
+    dryRun: raw.dryRun as boolean,
+    proxyMode: raw.proxyMode as AgentConfig['proxyMode'],
+    iptablesSave: raw.iptablesSave as string,
+    kubeProxyMetrics: raw.kubeProxyMetrics as string,
+    cniConfDir: raw.cniConfDir as string,
+    ipamdUrl: raw.ipamdUrl as string,
+    clusterDnsCheck: raw.clusterDnsCheck as boolean,
+  };
+}

@@ -1,0 +1,80 @@
+/** The agent's Prometheus metrics (prefix netwarden_, base units, a `check` label). */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { CheckResult } from '../core/check.ts';
+
+/** Every metric the gate loop updates. */
+export class AgentMetrics {
+  readonly checkStatus: Gauge<'check' | 'status'>;
+  readonly checkDuration: Histogram<'check'>;
+  readonly gateClosed: Gauge;
+  readonly gateTransitions: Counter<'transition'>;
+  readonly bootToReady: Gauge;
+  readonly breakerOpen: Gauge;
+  readonly breakerHolds: Counter;
+  readonly rounds: Counter<'verdict'>;
+  readonly roundDuration: Histogram;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.checkStatus = new Gauge({
+      name: 'netwarden_check_status',
+      help: '1 for the current status (Ok, Failing, Unknown) of each check',
+      labelNames: ['check', 'status'],
+      registers,
+    });
+    this.checkDuration = new Histogram({
+      name: 'netwarden_check_duration_seconds',
+      help: 'how long each check took',
+      labelNames: ['check'],
+      buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.gateClosed = new Gauge({
+      name: 'netwarden_gate_closed',
+      help: '1 while the gate of this node is closed',
+      registers,
+    });
+    this.gateTransitions = new Counter({
+      name: 'netwarden_gate_transitions_total',
+      help: 'gate transitions by kind',
+      labelNames: ['transition'],
+      registers,
+    });
+    this.bootToReady = new Gauge({
+      name: 'netwarden_boot_to_ready_seconds',
+      help: "seconds from this boot's first sighting to its data path being verified",
+      registers,
+    });
+    this.breakerOpen = new Gauge({
+      name: 'netwarden_breaker_open',
+      help: '1 while the cluster breaker keeps this node untainted despite failures',
+      registers,
+    });
+    this.breakerHolds = new Counter({
+      name: 'netwarden_breaker_holds_total',
+      help: 'times the breaker prevented a taint',
+      registers,
+    });
+    this.rounds = new Counter({
+      name: 'netwarden_rounds_total',
+      help: 'verification rounds by verdict',
+      labelNames: ['verdict'],
+      registers,
+    });
+    this.roundDuration = new Histogram({
+      name: 'netwarden_round_duration_seconds',
+      help: 'duration of a whole round (checks, decision, writes)',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+
+  /** Records one round's check results. */
+  recordChecks(results: readonly CheckResult[]): void {
+    for (const r of results) {
+      for (const s of ['Ok', 'Failing', 'Unknown'])
+        this.checkStatus.set({ check: r.check, status: s }, r.status === s ? 1 : 0);
+      this.checkDuration.observe({ check: r.check }, r.durationMs / 1000);
+    }
+  }
+}

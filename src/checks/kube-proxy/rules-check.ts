@@ -1,0 +1,116 @@
+/**
+ * Check `kube-proxy-rules`: every ClusterIP Service port the cluster has is programmed in this
+ * node's kernel the way kube-proxy would program it (the netfilter model's diff), in the mode and
+ * iptables backend kube-proxy actually uses. Unknown when the rules cannot be read.
+ */
+
+import {
+  checkKubeProxyStructure,
+  diffKubeProxy,
+  type KubeProxyActual,
+} from '../../netfilter/diff-kube-proxy.ts';
+import { expectedServicePorts } from '../../netfilter/expected.ts';
+import { hasKubeProxyRules, readIptablesState } from '../../netfilter/iptables-state.ts';
+import { kubeProxyNftState, parseNftJson } from '../../netfilter/nft.ts';
+import type { Check, CheckContext } from '../check.ts';
+import { camelReason, fromFindings } from '../check.ts';
+
+/** How to read the rules: fixed mode/binary, or `auto`. */
+export interface RulesCheckOptions {
+  readonly proxyMode: 'auto' | 'iptables' | 'nftables';
+  /** `auto`, or the iptables-save binary to use. */
+  readonly iptablesSave: string;
+  /** Where kube-proxy answers `/proxyMode` (its metrics address), for `auto`. */
+  readonly kubeProxyMetrics: string;
+}
+
+const MAX_RULES_OUTPUT = 512 * 1024 * 1024;
+
+/** Reads the node's kube-proxy state, or says why it cannot. */
+export async function readActual(
+  ctx: CheckContext,
+  opts: RulesCheckOptions,
+): Promise<{ actual: KubeProxyActual; source: string } | { unknown: string; reason: string }> {
+  let mode = opts.proxyMode;
+  if (mode === 'auto') {
+    const res = await ctx.httpGet(opts.kubeProxyMetrics.replace(/\/metrics$/, '/proxyMode'), {
+      timeoutMs: 2_000,
+    });
+    const answer = res.ok ? res.body.trim() : '';
+    mode = answer === 'nftables' ? 'nftables' : 'iptables';
+  }
+  if (mode === 'nftables') {
+    const res = await ctx.exec('nft', ['-j', 'list', 'table', 'ip', 'kube-proxy'], {
+      timeoutMs: ctx.timeoutMs,
+      maxOutputBytes: MAX_RULES_OUTPUT,
+    });
+    if (res.code !== 0 && /No such file or directory|does not exist/i.test(res.stderr)) {
+      // The table is missing: kube-proxy has not programmed anything. That is a finding, not an unknown.
+      return {
+        actual: { mode, state: kubeProxyNftState(parseNftJson('{"nftables":[]}')) },
+        source: 'nft (no kube-proxy table)',
+      };
+    }
+    if (res.code !== 0)
+      return {
+        unknown: `nft failed: ${res.stderr.trim().split('\n')[0] ?? `exit ${res.code}`}`,
+        reason: 'NftUnavailable',
+      };
+    return {
+      actual: { mode, state: kubeProxyNftState(parseNftJson(res.stdout)) },
+      source: 'nft -j list table ip kube-proxy',
+    };
+  }
+  const candidates =
+    opts.iptablesSave === 'auto' ? ['iptables-nft-save', 'iptables-legacy-save'] : [opts.iptablesSave];
+  let firstError = '';
+  for (const bin of candidates) {
+    const res = await ctx
+      .exec(bin, [], { timeoutMs: ctx.timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT })
+      .catch((err: unknown) => ({
+        code: -1,
+        stdout: '',
+        stderr: err instanceof Error ? err.message : String(err),
+      }));
+    if (res.code !== 0) {
+      firstError ||= `${bin}: ${res.stderr.trim().split('\n')[0] ?? `exit ${res.code}`}`;
+      continue;
+    }
+    const state = readIptablesState(res.stdout);
+    // auto: the backend that holds kube-proxy's rules is the one kube-proxy writes to.
+    if (
+      opts.iptablesSave !== 'auto' ||
+      hasKubeProxyRules(state) ||
+      bin === candidates[candidates.length - 1]
+    ) {
+      return { actual: { mode: 'iptables', state }, source: bin };
+    }
+  }
+  return { unknown: `cannot read iptables rules (${firstError})`, reason: 'IptablesSaveUnavailable' };
+}
+
+/** The check. */
+export function kubeProxyRulesCheck(opts: RulesCheckOptions): Check {
+  return {
+    name: 'kube-proxy-rules',
+    gating: true,
+    async run(ctx) {
+      const read = await readActual(ctx, opts);
+      if ('unknown' in read) return { status: 'Unknown', reason: read.reason, message: read.unknown };
+      const cluster = ctx.cluster();
+      const expected = expectedServicePorts(cluster, { nodeName: ctx.nodeName });
+      const findings = [
+        ...checkKubeProxyStructure(read.actual),
+        ...diffKubeProxy(read.actual, expected, { maxEvidence: 10 }),
+      ];
+      return fromFindings(
+        findings,
+        {
+          reason: 'KubeProxyRulesComplete',
+          message: `${expected.ports.length} service port(s) programmed (${read.source})`,
+        },
+        (f) => camelReason(f.code),
+      );
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/** `netwarden agent`: the node agent (a DaemonSet with host networking; a process in the lab). */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { Agent, WatchCaches } from '../agent/agent.ts';
+import { AGENT_OPTIONS, type AgentOptionName, envName, flagName, loadAgentConfig } from '../agent/config.ts';
+import { startServer } from '../agent/server.ts';
+import { agentChecks } from '../checks/registry.ts';
+import { systemClock } from '../core/clock.ts';
+import { run } from '../host/exec.ts';
+import { httpGet } from '../host/http.ts';
+import { tcpConnectStaggered } from '../host/tcp.ts';
+import { connect } from '../kube/connect.ts';
+
+/** Reads the regular files of a folder (the CNI config dir); throws ENOENT/EACCES as is. */
+async function readDir(path: string): Promise<{ name: string; text: string }[]> {
+  const names = (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  return Promise.all(names.map(async (name) => ({ name, text: await readFile(join(path, name), 'utf8') })));
+}
+
+/** Adds `agent` to the program: every option with its env name and default in --help. */
+export function registerAgentCommand(program: Command): void {
+  const cmd = program
+    .command('agent')
+    .description(
+      "verify this node's network data path continuously and gate the node (condition + taint) until it works",
+    );
+  for (const [key, opt] of Object.entries(AGENT_OPTIONS)) {
+    const isBool = 'default' in opt && (opt.default === 'true' || opt.default === 'false');
+    const flag = isBool ? `${flagName(key)} [bool]` : `${flagName(key)} <value>`;
+    const dflt = 'default' in opt ? ` (default: ${opt.default === '' ? '""' : opt.default})` : '';
+    cmd.option(flag, `${opt.help}; env ${envName(key)}${dflt}`);
+  }
+  cmd.addHelpText(
+    'after',
+    `
+Writes on its Node: condition netwarden.dev/DataPathReady, taint netwarden.dev/datapath-unready:NoSchedule,
+annotations netwarden.dev/boot-id and netwarden.dev/datapath-ready-at. A new boot (status.nodeInfo.bootID)
+closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/rbac.yaml.
+Serves /metrics, /healthz, /readyz and /status on --listen. Flags win over env, env over defaults.
+
+Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubeconfig --listen 127.0.0.1:9746`,
+  );
+  cmd.action(async (flags: Partial<Record<AgentOptionName, string | boolean>>) => {
+    const normalized: Partial<Record<AgentOptionName, string | boolean>> = {};
+    for (const [k, v] of Object.entries(flags)) normalized[k as AgentOptionName] = v === true ? 'true' : v;
+    const cfg = loadAgentConfig(normalized, process.env);
+    const log = pino({ base: { node: cfg.nodeName } });
+    const apis = connect({
+      kubeconfigPath: cfg.kubeconfig,
+      controller: 'netwarden.dev/agent',
+      instance: cfg.nodeName,
+    });
+    const registry = new Registry();
+    const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGraceMs });
+    const agent = new Agent({
+      cfg,
+      nodes: apis.nodes,
+      events: apis.events,
+      caches,
+      checks: agentChecks(cfg),
+      checkContext: {
+        exec: (c, a, o) => run(c, a, o),
+        httpGet: (u, o) => httpGet(u, o),
+        tcp: (h, p, t) => tcpConnectStaggered(h, p, t),
+        readDir,
+        nowMs: () => systemClock.now(),
+      },
+      clock: systemClock,
+      log,
+      registry,
+    });
+    const poke = (): void => agent.poke();
+    const watches = await Promise.all([
+      apis.nodes.watch(
+        caches.handlers('nodes', poke),
+        cfg.nodeSelector ? { labelSelector: cfg.nodeSelector } : {},
+      ),
+      apis.services.watchServices(caches.handlers('services', poke)),
+      apis.services.watchEndpointSlices(caches.handlers('slices', poke)),
+      apis.pods.watchOnNode(cfg.nodeName, caches.handlers('pods')),
+    ]);
+    const server = await startServer(cfg.listen, registry, agent);
+    log.info({ listen: cfg.listen, mode: cfg.mode, taint: cfg.taint, dryRun: cfg.dryRun }, 'agent started');
+    const stop = (): void => agent.stop();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    await agent.run();
+    server.close();
+    await Promise.all(watches.map((w) => w.stop()));
+    log.info('agent stopped');
+  });
+}

@@ -1,0 +1,50 @@
+/** Services and EndpointSlices of the whole cluster, watched: the expected side of kube-proxy's rules. */
+import { apiError, type KubeClient } from './client.ts';
+import type { EndpointSlice, Service } from './types.ts';
+import { Reflector, type ReflectorHandlers } from './watch.ts';
+
+/** Watches of the objects kube-proxy programs from. A test drives handlers directly instead. */
+export interface ServiceWatchApi {
+  watchServices(handlers: ReflectorHandlers<Service>): Promise<Reflector<Service>>;
+  watchEndpointSlices(handlers: ReflectorHandlers<EndpointSlice>): Promise<Reflector<EndpointSlice>>;
+}
+
+/** ServiceWatchApi over a real API server. */
+export class KubeServiceWatchApi implements ServiceWatchApi {
+  readonly #client: KubeClient;
+
+  constructor(client: KubeClient) {
+    this.#client = client;
+  }
+
+  async watchServices(handlers: ReflectorHandlers<Service>): Promise<Reflector<Service>> {
+    const transport = this.#client.transport<Service>('/api/v1/services', async () => {
+      try {
+        const list = await this.#client.core.listServiceForAllNamespaces({});
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      } catch (err) {
+        throw apiError('list services', err);
+      }
+    });
+    const reflector = new Reflector(transport, handlers);
+    await reflector.start();
+    return reflector;
+  }
+
+  async watchEndpointSlices(handlers: ReflectorHandlers<EndpointSlice>): Promise<Reflector<EndpointSlice>> {
+    const transport = this.#client.transport<EndpointSlice>(
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      async () => {
+        try {
+          const list = await this.#client.discovery.listEndpointSliceForAllNamespaces({});
+          return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+        } catch (err) {
+          throw apiError('list endpointslices', err);
+        }
+      },
+    );
+    const reflector = new Reflector(transport, handlers);
+    await reflector.start();
+    return reflector;
+  }
+}

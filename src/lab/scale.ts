@@ -1,0 +1,56 @@
+/**
+ * Many Services at once, for scale benchmarks: selector-less ClusterIP Services with hand-written
+ * EndpointSlices (so no pods are needed), created through the real API server and programmed by
+ * the real kube-proxy.
+ */
+import type { ObjectApi } from '../kube/objects.ts';
+
+/** Creates `count` Services in `namespace`, each with `endpoints` ready endpoints (fake pod IPs). */
+export async function createSyntheticServices(
+  objects: ObjectApi,
+  namespace: string,
+  count: number,
+  endpoints: number,
+  opts: { concurrency?: number; onProgress?: (done: number) => void } = {},
+): Promise<void> {
+  await objects.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const name = `svc-${i}`;
+      await objects.create({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace },
+        spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+      });
+      await objects.create({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: `${name}-1`,
+          namespace,
+          labels: {
+            'kubernetes.io/service-name': name,
+            'endpointslice.kubernetes.io/managed-by': 'netwarden-bench',
+          },
+        },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: Array.from({ length: endpoints }, (_, e) => {
+          const n = i * endpoints + e;
+          return {
+            addresses: [`10.${200 + ((n >> 16) & 31)}.${(n >> 8) & 255}.${n & 255}`],
+            conditions: { ready: true },
+          };
+        }),
+      });
+      done++;
+      if (done % 500 === 0) opts.onProgress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
+}
