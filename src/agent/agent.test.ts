@@ -31,6 +31,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     node: () => fake.nodes.get('n1'),
     nodes: () => [...fake.nodes.values()],
     cluster: () => ({ services: [], endpointSlices: [], pods: [] }),
+    pods: () => [],
     synced: () => true,
   };
   const status = { value: 'Ok' as CheckStatus };

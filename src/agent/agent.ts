@@ -28,10 +28,11 @@ import { describeError } from '../errors.ts';
 import type { EventApi } from '../kube/events.ts';
 import { annotationsPatch, conditionPatch, taintPatch } from '../kube/node-patches.ts';
 import type { NodeApi } from '../kube/nodes.ts';
-import { type EndpointSlice, type Node, type Pod, type Service, timeMs } from '../kube/types.ts';
+import type { EndpointSlice, Node, Pod, Service } from '../kube/types.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
+import type { Repair, RepairRound } from './repair.ts';
 
 /** An unchanged condition is re-written this often, so its lastHeartbeatTime shows the agent is alive. */
 const CONDITION_HEARTBEAT_MS = 60_000;
@@ -41,6 +42,8 @@ export interface AgentCaches {
   node(): Node | undefined;
   nodes(): readonly Node[];
   cluster(): ClusterState;
+  /** Pods bound to this node. */
+  pods(): readonly Pod[];
   synced(): boolean;
 }
 
@@ -55,6 +58,8 @@ export interface AgentDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly registry: Registry;
+  /** Recycling of pods that got their network too early (off when absent). */
+  readonly repair?: Repair;
 }
 
 /** One line of this boot's timeline (/status). */
@@ -104,6 +109,7 @@ export class Agent {
   #wake: (() => void) | undefined;
   #pokeTimer: NodeJS.Timeout | undefined;
   #dryRunView: Partial<GateNodeView> = {};
+  #repair: RepairRound | undefined;
   readonly #advisory = new Map<string, CheckResult>();
   readonly #advisoryRunning = new Set<string>();
 
@@ -147,7 +153,7 @@ export class Agent {
         this.#d.log.debug({ roundMs: Math.round(roundMs), slow }, 'slow round');
       }
       // Fast while closed or while an open gate is failing (so it re-closes promptly), slow when all is well.
-      const steady = this.#memory?.closed === false && this.#memory.failures === 0;
+      const steady = this.#memory?.closed === false && this.#memory.failures === 0 && !this.#repair?.pending;
       const pause = steady ? this.#d.cfg.steadyIntervalMs : this.#d.cfg.checkIntervalMs;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pause);
@@ -199,6 +205,15 @@ export class Agent {
     if (this.#d.cfg.dryRun) this.#dryRunView = simulate(view, decision);
     this.#memory = decision.memory;
     this.#rounds++;
+    // Repair only once this boot's data path is verified (the gate is open): a pod recycled
+    // earlier would get its network too early as well.
+    if (this.#d.repair && !decision.memory.closed && !newBoot) {
+      try {
+        this.#repair = await this.#d.repair.round(caches.node() ?? node, caches.pods(), caches.cluster());
+      } catch (err) {
+        this.#d.log.error({ err: describeError(err) }, 'repair round failed');
+      }
+    }
     this.metrics.recordChecks(results);
     this.metrics.rounds.inc({ verdict: verdict.status });
     this.metrics.gateClosed.set(decision.memory.closed ? 1 : 0);
@@ -237,6 +252,21 @@ export class Agent {
             verdict: last.verdict,
             condition: last.decision.condition,
             checks: last.results.map((r) => ({ ...r, evidence: r.evidence?.slice(0, 20) ?? [] })),
+          }
+        : null,
+      repair: this.#repair
+        ? {
+            pending: this.#repair.pending,
+            nodeProbe: this.#repair.nodeProbe ?? null,
+            decisions: this.#repair.decisions
+              .filter((d) => d.action !== 'skip' || d.reason === 'Healthy')
+              .map((d) => ({
+                pod: d.pod.key,
+                action: d.action,
+                reason: d.reason,
+                explanation: d.explanation,
+              })),
+            report: this.#repair.report ?? null,
           }
         : null,
       timeline: this.#timeline,
@@ -278,6 +308,18 @@ export class Agent {
     const gating = await Promise.all(
       checks.filter((c) => c.gating).map((c) => runCheck(c, ctx, cfg.checkTimeoutMs)),
     );
+    // Pods recycled twice on this boot and still broken: the node is not fixed by recycling.
+    const notHealed = this.#d.repair?.notHealed ?? [];
+    if (notHealed.length > 0) {
+      gating.push({
+        check: 'repair',
+        gating: true,
+        status: 'Failing',
+        reason: 'RecyclingDidNotHeal',
+        message: `replacements of ${notHealed.join(', ')} are broken too; recycling stopped for this boot`,
+        durationMs: 0,
+      });
+    }
     return [...gating, ...this.#advisory.values()];
   }
 
@@ -478,11 +520,4 @@ export class WatchCaches implements AgentCaches {
       onSynced: () => this.#synced.add(kind),
     };
   }
-}
-
-/** Milliseconds of the `datapath-ready-at` annotation, if this boot was verified. */
-export function datapathReadyAtMs(node: Node | undefined): number | undefined {
-  if (!node) return undefined;
-  const v = gateNodeView(node);
-  return v.bootId !== undefined && v.annotatedBootId === v.bootId ? timeMs(v.readyAt) : undefined;
 }

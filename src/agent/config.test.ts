@@ -25,6 +25,12 @@ describe('agent config', () => {
     });
   });
 
+  it('backs every configuration field with an option (nothing silently undefined)', () => {
+    const cfg = loadAgentConfig({ nodeName: 'n1' }, {});
+    const undefinedFields = Object.entries(cfg).filter(([k, v]) => v === undefined && k !== 'kubeconfig');
+    expect(undefinedFields).toEqual([]);
+  });
+
   it('fails closed naming every bad flag with its env name', () => {
     expect(() => loadAgentConfig({ mode: 'sometimes', checkInterval: 'fast' }, {})).toThrow(
       /--node-name \(NETWARDEN_NODE_NAME\) is required.*--mode \(NETWARDEN_MODE\) = "sometimes".*--check-interval \(NETWARDEN_CHECK_INTERVAL\) = "fast": "fast" is not a duration/,

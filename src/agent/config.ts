@@ -68,6 +68,11 @@ export const AGENT_OPTIONS = {
     default: '10s',
     help: 'deadline of each check; a check that exceeds it is Unknown',
   },
+  syncGrace: {
+    schema: duration(600_000),
+    default: '10s',
+    help: "a Service or EndpointSlice changed less than this ago is not expected in the kernel yet (kube-proxy's sync latency)",
+  },
   openAfterPasses: {
     schema: int(1, 100),
     default: '2',
@@ -119,10 +124,37 @@ export const AGENT_OPTIONS = {
     default: 'http://127.0.0.1:61679',
     help: 'AWS VPC CNI ipamd introspection (checked only when the CNI config is the VPC CNI); empty disables',
   },
+  cniHealthUrl: {
+    schema: z.union([z.literal(''), z.string().url()]),
+    default: '',
+    help: "an HTTP endpoint that answers 200 once this node's CNI daemon is ready (e.g. calico-node's felix http://localhost:9099/readiness); checked when set",
+  },
   clusterDnsCheck: {
     schema: bool,
     default: 'true',
     help: 'resolve kubernetes.default through the cluster DNS (advisory: never gates)',
+  },
+  recycle: {
+    schema: bool,
+    default: 'true',
+    help: "evict pods that got their network before this boot's data path was verified and are broken (PDB-safe)",
+  },
+  recycleMaxConcurrent: {
+    schema: int(1, 100),
+    default: '2',
+    help: 'recycles in flight at once on this node',
+  },
+  recyclePerMinute: { schema: int(1, 1000), default: '10', help: 'recycles per minute on this node' },
+  recyclePerBoot: { schema: int(1, 10000), default: '50', help: 'recycles per boot of this node' },
+  notReadyGrace: {
+    schema: duration(3_600_000),
+    default: '2m',
+    help: 'a pod not Ready this long after the data path was verified counts as broken',
+  },
+  podNetnsLocator: {
+    schema: z.string().regex(/^(proc|lab:nw[0-9a-f]{6})$/, 'must be proc or lab:<run id>'),
+    default: 'proc',
+    help: "how to find a pod's network namespace: proc (a container process's /proc/<pid>/ns/net via its cgroup; needs hostPID) or lab:<run id>",
   },
 } as const satisfies Record<string, Option>;
 
@@ -150,7 +182,14 @@ export interface AgentConfig {
   readonly kubeProxyMetrics: string;
   readonly cniConfDir: string;
   readonly ipamdUrl: string;
+  readonly cniHealthUrl: string;
   readonly clusterDnsCheck: boolean;
+  readonly recycle: boolean;
+  readonly recycleMaxConcurrent: number;
+  readonly recyclePerMinute: number;
+  readonly recyclePerBoot: number;
+  readonly notReadyGraceMs: number;
+  readonly podNetnsLocator: string;
 }
 
 /** `checkInterval` → `--check-interval`. */
@@ -210,6 +249,13 @@ export function loadAgentConfig(
     kubeProxyMetrics: raw.kubeProxyMetrics as string,
     cniConfDir: raw.cniConfDir as string,
     ipamdUrl: raw.ipamdUrl as string,
+    cniHealthUrl: raw.cniHealthUrl as string,
     clusterDnsCheck: raw.clusterDnsCheck as boolean,
+    recycle: raw.recycle as boolean,
+    recycleMaxConcurrent: raw.recycleMaxConcurrent as number,
+    recyclePerMinute: raw.recyclePerMinute as number,
+    recyclePerBoot: raw.recyclePerBoot as number,
+    notReadyGraceMs: raw.notReadyGrace as number,
+    podNetnsLocator: raw.podNetnsLocator as string,
   };
 }

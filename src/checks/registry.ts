@@ -20,7 +20,7 @@ export function agentChecks(cfg: AgentConfig): Check[] {
       kubeProxyMetrics: cfg.kubeProxyMetrics,
     }),
     kubeProxySyncCheck(cfg.kubeProxyMetrics),
-    cniCheck(cfg.cniConfDir, cfg.ipamdUrl),
+    cniCheck(cfg.cniConfDir, cfg.ipamdUrl, cfg.cniHealthUrl),
     apiViaServiceCheck,
     apiDirectCheck,
   ];

@@ -2,22 +2,71 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Agent, WatchCaches } from '../agent/agent.ts';
-import { AGENT_OPTIONS, type AgentOptionName, envName, flagName, loadAgentConfig } from '../agent/config.ts';
+import {
+  AGENT_OPTIONS,
+  type AgentConfig,
+  type AgentOptionName,
+  envName,
+  flagName,
+  loadAgentConfig,
+} from '../agent/config.ts';
+import { Recycler } from '../agent/recycler.ts';
+import { Repair } from '../agent/repair.ts';
 import { startServer } from '../agent/server.ts';
 import { agentChecks } from '../checks/registry.ts';
 import { systemClock } from '../core/clock.ts';
+import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { run } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
+import {
+  LabNetnsLocator,
+  type NetnsLocator,
+  netnsLocationAt,
+  ProcNetnsLocator,
+  probeNetns,
+} from '../host/netns-probe.ts';
 import { tcpConnectStaggered } from '../host/tcp.ts';
-import { connect } from '../kube/connect.ts';
+import { connect, type KubeApis } from '../kube/connect.ts';
 
 /** Reads the regular files of a folder (the CNI config dir); throws ENOENT/EACCES as is. */
 async function readDir(path: string): Promise<{ name: string; text: string }[]> {
   const names = (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   return Promise.all(names.map(async (name) => ({ name, text: await readFile(join(path, name), 'utf8') })));
+}
+
+/** Wires repair: the recycler over the real Eviction and Event APIs, netns probes, the locator. */
+function makeRepair(cfg: AgentConfig, apis: KubeApis, registry: Registry, log: Logger): Repair {
+  const locator: NetnsLocator = cfg.podNetnsLocator.startsWith('lab:')
+    ? new LabNetnsLocator({ runId: cfg.podNetnsLocator.slice(4), nodeName: cfg.nodeName })
+    : new ProcNetnsLocator({});
+  const recycler = new Recycler({
+    evictions: apis.eviction,
+    events: apis.events,
+    clock: systemClock,
+    registry,
+    nodeName: cfg.nodeName,
+    dryRun: cfg.dryRun,
+    limits: {
+      ...DEFAULT_RECYCLE_LIMITS,
+      maxConcurrent: cfg.recycleMaxConcurrent,
+      maxPerMinute: cfg.recyclePerMinute,
+      maxPerBoot: cfg.recyclePerBoot,
+      // A PDB refusal while replacements start clears within seconds: retry soon, doubling.
+      backoffBaseMs: 2_000,
+    },
+  });
+  return new Repair({
+    recycler,
+    locator,
+    selfNetns: () => netnsLocationAt('/proc/self/ns/net', 'agent namespace'),
+    probe: (loc, plan) => probeNetns(loc, plan),
+    clock: systemClock,
+    log,
+    policy: { notReadyGraceMs: cfg.notReadyGraceMs },
+  });
 }
 
 /** Adds `agent` to the program: every option with its env name and default in --help. */
@@ -55,6 +104,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     });
     const registry = new Registry();
     const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGraceMs });
+    const repair = cfg.recycle ? makeRepair(cfg, apis, registry, log) : undefined;
     const agent = new Agent({
       cfg,
       nodes: apis.nodes,
@@ -71,6 +121,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       clock: systemClock,
       log,
       registry,
+      ...(repair ? { repair } : {}),
     });
     const poke = (): void => agent.poke();
     const watches = await Promise.all([

@@ -257,68 +257,56 @@ export class ControlPlane {
   }
 
   async #startControllerManager(): Promise<LabProcess> {
-    const run = this.run;
-    const kubeconfig = await this.mintUserKubeconfig('system:kube-controller-manager');
-    const port = await freePort();
-    const proc = await LabProcess.start({
-      name: 'kube-controller-manager',
-      cmd: this.#opts.binaries['kube-controller-manager'],
-      args: [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${port}`,
-        `--cert-dir=${run.path('kcm-certs')}`,
-        '--leader-elect=false',
-        '--allocate-node-cidrs=true',
-        `--cluster-cidr=${this.#opts.clusterCidr ?? CLUSTER_CIDR}`,
-        '--node-cidr-mask-size=24',
-        `--service-cluster-ip-range=${this.#opts.serviceCidr ?? SERVICE_CIDR}`,
-        `--service-account-private-key-file=${this.pki.saPrivateKey}`,
-        `--root-ca-file=${this.pki.ca.cert}`,
-        `--cluster-signing-cert-file=${this.pki.ca.cert}`,
-        `--cluster-signing-key-file=${this.pki.ca.key}`,
-        '--use-service-account-credentials=true',
-        '--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
-        ...(this.#opts.controllerManagerArgs ?? []),
-      ],
-      env: run.env(),
-      logFile: run.path('logs', 'kube-controller-manager.log'),
-    });
+    const proc = await this.#startController('kube-controller-manager', [
+      '--allocate-node-cidrs=true',
+      `--cluster-cidr=${this.#opts.clusterCidr ?? CLUSTER_CIDR}`,
+      '--node-cidr-mask-size=24',
+      `--service-cluster-ip-range=${this.#opts.serviceCidr ?? SERVICE_CIDR}`,
+      `--service-account-private-key-file=${this.pki.saPrivateKey}`,
+      `--root-ca-file=${this.pki.ca.cert}`,
+      `--cluster-signing-cert-file=${this.pki.ca.cert}`,
+      `--cluster-signing-key-file=${this.pki.ca.key}`,
+      '--use-service-account-credentials=true',
+      '--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+      ...(this.#opts.controllerManagerArgs ?? []),
+    ]);
     this.#controllerManager = proc;
-    await waitReady(
-      proc,
-      `https://127.0.0.1:${port}/healthz`,
-      undefined,
-      60_000,
-      (b) => b.trim() === 'ok',
-      true,
-    );
-    this.#opts.log?.(`kube-controller-manager healthy on :${port}`);
     return proc;
   }
 
   async #startScheduler(): Promise<LabProcess> {
+    const proc = await this.#startController('kube-scheduler', []);
+    this.#scheduler = proc;
+    return proc;
+  }
+
+  /**
+   * Starts kube-controller-manager or kube-scheduler with its own identity (the user the
+   * bootstrap RBAC policy expects), a free secure port on loopback, and waits for /healthz.
+   */
+  async #startController(
+    name: 'kube-controller-manager' | 'kube-scheduler',
+    extra: string[],
+  ): Promise<LabProcess> {
     const run = this.run;
-    const kubeconfig = await this.mintUserKubeconfig('system:kube-scheduler');
+    const kubeconfig = await this.mintUserKubeconfig(`system:${name}`);
     const port = await freePort();
     const proc = await LabProcess.start({
-      name: 'kube-scheduler',
-      cmd: this.#opts.binaries['kube-scheduler'],
+      name,
+      cmd: this.#opts.binaries[name],
       args: [
         `--kubeconfig=${kubeconfig}`,
         `--authentication-kubeconfig=${kubeconfig}`,
         `--authorization-kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
         `--secure-port=${port}`,
-        `--cert-dir=${run.path('scheduler-certs')}`,
+        `--cert-dir=${run.path(`${name}-certs`)}`,
         '--leader-elect=false',
+        ...extra,
       ],
       env: run.env(),
-      logFile: run.path('logs', 'kube-scheduler.log'),
+      logFile: run.path('logs', `${name}.log`),
     });
-    this.#scheduler = proc;
     await waitReady(
       proc,
       `https://127.0.0.1:${port}/healthz`,
@@ -327,7 +315,7 @@ export class ControlPlane {
       (b) => b.trim() === 'ok',
       true,
     );
-    this.#opts.log?.(`kube-scheduler healthy on :${port}`);
+    this.#opts.log?.(`${name} healthy on :${port}`);
     return proc;
   }
 }

@@ -132,6 +132,7 @@ export class LabNode {
       logFile: run.path('logs', `kubelet-${name}.log`),
     });
     this.#emit('kubelet-started');
+    await this.#startCniDaemon(cniReadyFile(cfg));
     if (this.spec.agent) await this.startAgent();
     this.#after(opts.cniReadyDelayMs, () => {
       writeFileSync(cniReadyFile(cfg), `${new Date().toISOString()}\n`);
@@ -192,6 +193,8 @@ export class LabNode {
         `--kubeconfig=${agent.kubeconfig}`,
         `--cni-conf-dir=${this.nodeDir}/net.d`,
         '--ipamd-url=',
+        `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
+        `--pod-netns-locator=lab:${run.id}`,
         '--listen=127.0.0.1:9746',
         ...agent.args,
         ...extraArgs,
@@ -200,6 +203,26 @@ export class LabNode {
       logFile: run.path('logs', `agent-${name}.log`),
     });
     this.#emit('agent-started');
+  }
+
+  /** The CNI daemon's health endpoint, as seen from inside the node. */
+  static readonly CNI_HEALTH_URL = 'http://127.0.0.1:61678/healthz';
+
+  async #startCniDaemon(readyFile: string): Promise<void> {
+    const { run, name } = this.spec;
+    await LabProcess.start({
+      name: `cni-daemon-${name}`,
+      cmd: 'nsenter',
+      args: [
+        `--net=/var/run/netns/${this.netns}`,
+        this.spec.nodeBinary,
+        join(this.spec.repoDir, 'src/lab/cni-daemon.ts'),
+        readyFile,
+        '127.0.0.1:61678',
+      ],
+      env: run.env({ [NODE_ENV]: name }),
+      logFile: run.path('logs', `cni-daemon-${name}.log`),
+    });
   }
 
   /** Stops the agent (as `kubectl delete pod` of the DaemonSet pod would). */

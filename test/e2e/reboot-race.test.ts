@@ -60,6 +60,7 @@ describe('reboot-race with netwarden on', () => {
       ...fast,
       netwarden: true,
       kubeProxyDelayMs: 8_000,
+      cniReadyDelayMs: 3_000,
       observeMs: 25_000,
     });
     const s = report.summary;
@@ -76,5 +77,54 @@ describe('reboot-race with netwarden on', () => {
     const readyAtMs = Date.parse(s.datapathReadyAtAnnotation ?? '') - Date.parse(report.params.rebootAt);
     expect(readyAtMs).toBeGreaterThan(kubeProxyStarted);
     expect(readyAtMs).toBeLessThanOrEqual((s.gateOpenedAtMs ?? 0) + 50);
+  });
+});
+
+describe('reboot-race with early-pods-lose-route and netwarden on (repair)', () => {
+  it('recycles exactly the broken pods, PDB-safe, leaves healthy and bare pods alone', async () => {
+    const report = await runRebootRace({
+      ...fast,
+      faults: ['early-pods-lose-route'],
+      netwarden: true,
+      tcpServers: 4,
+      kubeProxyDelayMs: 12_000,
+      cniReadyDelayMs: 5_000,
+      observeMs: 60_000,
+    });
+    const s = report.summary;
+    const recycled = (s.recycled ?? []).map((r) => r.pod);
+    // every pod sandboxed at boot on node-2 (all broken by the fault) but the bare one was recycled
+    const atBoot = new Set(
+      report.timeline
+        .filter(
+          (e) =>
+            e.event === 'sandbox-created' &&
+            e.node === 'node-2' &&
+            e.tMs < (s.gateOpenedAtMs ?? 0) &&
+            !/early-ok|bare/.test(e.pod ?? ''),
+        )
+        .map((e) => e.pod),
+    );
+    expect(new Set(recycled)).toEqual(atBoot);
+    expect(recycled.filter((p) => p?.includes('api-client'))).toHaveLength(2);
+    expect(recycled.filter((p) => p?.includes('echo'))).toHaveLength(2);
+    expect((s.recycled ?? []).every((r) => r.node === 'node-2')).toBe(true);
+    // the early but healthy pod and the bare pod were not touched
+    expect(recycled.some((p) => p?.includes('early-ok'))).toBe(false);
+    expect(s.untouchedHealthy).toBeGreaterThanOrEqual(1);
+    expect(s.reportedNotRecycled).toEqual(['default/bare-api-client']);
+    // everything else recovered, after the gate opened
+    expect(s.allReadyAtMs).not.toBeNull();
+    expect(s.recoveredMsAfterDataPathReady).not.toBeNull();
+    expect(Math.min(...(s.recycled ?? []).map((r) => r.atMs))).toBeGreaterThanOrEqual(
+      s.gateOpenedAtMs ?? Infinity,
+    );
+    // echo's budget (one down at a time) held: the second echo eviction waited for a Ready replacement
+    expect(s.pdbViolations).toBe(0);
+    const echoEvictions = (s.recycled ?? []).filter((r) => r.pod.includes('echo')).map((r) => r.atMs);
+    const echoReady = report.timeline
+      .filter((e) => e.event === 'pod-ready' && e.pod?.includes('echo') && e.tMs > (echoEvictions[0] ?? 0))
+      .map((e) => e.tMs);
+    expect(echoEvictions[1] ?? 0).toBeGreaterThan(echoReady[0] ?? Infinity);
   });
 });

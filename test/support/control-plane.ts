@@ -6,6 +6,7 @@ import { connect, type KubeApis } from '../../src/kube/connect.ts';
 import { ensureBinaries } from '../../src/lab/binaries.ts';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/lab/control-plane.ts';
 import { LabRun, pidsOfRun } from '../../src/lab/run-dir.ts';
+import { waitFor } from '../../src/lab/wait.ts';
 
 /** A started control plane with admin APIs, and its teardown. */
 export interface TestControlPlane {
@@ -41,27 +42,12 @@ export async function startTestControlPlane(
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns the value or throws. */
-export async function eventually<T>(
+export function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined | null | false>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor(what, fn, timeoutMs);
 }
 
 /** A minimal Node object for tests that have no kubelet. */

@@ -7,8 +7,11 @@ import type { Check } from '../check.ts';
 import { camelReason, fromFindings } from '../check.ts';
 import { cniConfigFindings, readCniConfigDir } from './config-dir.ts';
 
-/** The check over `confDir`; `ipamdUrl` (may be empty) is asked only for the VPC CNI. */
-export function cniCheck(confDir: string, ipamdUrl: string): Check {
+/**
+ * The check over `confDir`; `ipamdUrl` (may be empty) is asked only for the VPC CNI; `healthUrl`
+ * (may be empty) is any CNI daemon's readiness endpoint, asked when set.
+ */
+export function cniCheck(confDir: string, ipamdUrl: string, healthUrl = ''): Check {
   return {
     name: 'cni',
     gating: true,
@@ -37,7 +40,19 @@ export function cniCheck(confDir: string, ipamdUrl: string): Check {
         },
         (f) => camelReason(f.code),
       );
-      if (verdict.status !== 'Ok' || !vpcCni || !ipamdUrl) return verdict;
+      if (verdict.status !== 'Ok') return verdict;
+      if (healthUrl) {
+        const h = await ctx.httpGet(healthUrl, { timeoutMs: Math.min(ctx.timeoutMs, 3_000) });
+        if (!h.ok || h.status !== 200) {
+          const why = h.ok ? `HTTP ${h.status}: ${h.body.trim().split('\n')[0] ?? ''}` : h.error;
+          return {
+            status: 'Failing',
+            reason: 'CniDaemonNotReady',
+            message: `CNI daemon ${healthUrl}: ${why}`,
+          };
+        }
+      }
+      if (!vpcCni || !ipamdUrl) return verdict;
       const res = await ctx.httpGet(`${ipamdUrl.replace(/\/$/, '')}/v1/enis`, {
         timeoutMs: Math.min(ctx.timeoutMs, 3_000),
       });

@@ -6,6 +6,7 @@
  * a bounded window, probes the broken pods from inside, deletes one of them as the control
  * experiment, and reports a timeline and a summary.
  */
+import { TAINT_KEY } from '../../core/gate.ts';
 import { seededRandom } from '../../core/random.ts';
 import {
   type ClusterProbeConfig,
@@ -13,6 +14,7 @@ import {
   nodeProbePlan,
   probeNetns,
 } from '../../host/netns-probe.ts';
+import type { KubeObject } from '../../kube/objects.ts';
 import type { Node, Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
@@ -86,10 +88,22 @@ export interface RebootRaceReport {
     /** gateOpenedAtMs − dataPathReadyAtMs: how long after the rules were complete the gate opened. */
     gateReactionMs?: number | null;
     datapathReadyAtAnnotation?: string | null;
+    /** With --netwarden on: pods netwarden evicted (ms after the reboot). */
+    recycled?: { pod: string; node: string; atMs: number }[];
+    /** Pods on the rebooted node whose network was set up before the data path was ready, healthy, and left alone. */
+    untouchedHealthy?: number;
+    /** allReadyAtMs − dataPathReadyAtMs. */
+    recoveredMsAfterDataPathReady?: number | null;
+    /** Broken pods without a controller that netwarden reported instead of deleting. */
+    reportedNotRecycled?: string[];
+    /** Moments after the first eviction when more echo pods were unavailable than their PDB allows. */
+    pdbViolations?: number;
   };
 }
 
 const NS = 'default';
+/** With netwarden on, the run ends once all pods have been Ready this long without interruption. */
+const SETTLED_MS = 8_000;
 
 /** Runs the scenario end to end; the lab is always torn down, also on failure. */
 export async function runRebootRace(
@@ -157,7 +171,14 @@ async function scenario(
     }),
   );
   await lab.admin.objects.apply(service('echo', NS, 80, 8080));
-  const expected = params.apiClients + params.tcpServers + 1;
+  let expected = params.apiClients + params.tcpServers + 1;
+  if (params.netwarden) {
+    // Recycling must respect a budget that allows one echo pod down at a time...
+    await lab.admin.objects.apply(echoBudget());
+    // ...and leave a broken pod without a controller alone (report it).
+    await lab.admin.objects.apply(barePod(rebooted));
+    expected += 1;
+  }
   await waitFor(
     `all ${expected} pods Ready before the reboot`,
     () => tracker.live().filter((f) => f.ready).length === expected,
@@ -177,10 +198,16 @@ async function scenario(
     cniReadyDelayMs: params.cniReadyDelayMs,
   });
   const node = lab.node(rebooted);
+  // A pod that arrives after the CNI is ready but before the data path is verified (it tolerates
+  // netwarden's taint, like a DaemonSet): early, yet healthy — netwarden must not touch it.
+  let earlyOk = false;
+  const earlyAt = node.bootedAt + params.cniReadyDelayMs + 1_000;
+  const expectEarlyOk = params.netwarden && params.cniReadyDelayMs + 2_000 < params.kubeProxyDelayMs;
 
   // Observe: data path readiness (rules for every Service) and whether all pods are Ready again.
   let dataPathReadyAt: number | null = null;
   let allReadyAt: number | null = null;
+  const pdbSamples: { at: number; unavailable: number }[] = [];
   const end = t0 + params.observeMs;
   while (Date.now() < end) {
     if (dataPathReadyAt === null && node.kubeProxy?.running) {
@@ -194,10 +221,29 @@ async function scenario(
         });
       }
     }
-    if (allReadyAt === null && allReadyAfterBoot(tracker, rebooted, t0, expected)) {
+    if (expectEarlyOk && !earlyOk && Date.now() >= earlyAt) {
+      earlyOk = true;
+      await lab.admin.objects.apply(earlyHealthy(rebooted));
+      tracker.add(Date.now(), {
+        event: 'early-healthy-created',
+        node: rebooted,
+        detail: 'tolerates the gate taint; sandboxed after the CNI is ready',
+      });
+    }
+    const want = expected + (earlyOk ? 1 : 0);
+    // All Ready counts from the last time the cluster entered that state: a later eviction (netwarden
+    // recycling a Ready pod whose network is broken) starts it over.
+    const allReady = allReadyAfterBoot(tracker, rebooted, t0, want);
+    if (allReady && allReadyAt === null) {
       allReadyAt = Date.now();
       tracker.add(allReadyAt, { event: 'all-pods-ready' });
+    } else if (!allReady && allReadyAt !== null) {
+      allReadyAt = null;
+      tracker.add(Date.now(), { event: 'pods-not-all-ready' });
     }
+    // With netwarden, stop once everything has stayed Ready for a while (repair is done).
+    if (params.netwarden && allReadyAt !== null && Date.now() - allReadyAt > SETTLED_MS) break;
+    if (params.netwarden) pdbSamples.push(echoUnavailable(tracker, params.tcpServers));
     await new Promise((r) => setTimeout(r, 250));
   }
   for (const e of nodeEvents)
@@ -223,7 +269,7 @@ async function scenario(
   // Control experiment: delete one broken, controller-owned pod; a new sandbox should heal it.
   let controlExperiment: RebootRaceReport['summary']['controlExperiment'] = null;
   let healedByDelete = 0;
-  const candidates = brokenFacts.filter((f) => f.key.startsWith(`${NS}/api-client-`));
+  const candidates = params.netwarden ? [] : brokenFacts.filter((f) => f.key.startsWith(`${NS}/api-client-`));
   if (candidates.length > 0) {
     const victim = candidates[Math.floor(random() * candidates.length)] ?? candidates[0];
     if (victim) {
@@ -267,6 +313,7 @@ async function scenario(
       controlExperiment,
       ...(params.netwarden
         ? {
+            ...repairSummary(tracker, rebooted, t0, dataPathReadyAt, allReadyAt, pdbSamples),
             gateClosedAtMs: rel(gate.closedAt, t0),
             gateOpenedAtMs: rel(gate.openedAt, t0),
             gateReactionMs:
@@ -312,9 +359,104 @@ async function probePod(
   };
 }
 
+/** Echo's budget: one pod down at a time (IfHealthyBudget: only Ready pods count as healthy). */
+function echoBudget(): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: 'echo', namespace: NS },
+    spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'echo' } } },
+  };
+}
+
+/** A broken-to-be api-client pod without a controller, bound to `node`. */
+function barePod(node: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'bare-api-client', namespace: NS, labels: { 'netwarden.dev/scenario-role': 'bare' } },
+    spec: {
+      nodeName: node,
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 2,
+      containers: [
+        {
+          name: 'api-client',
+          image: 'lab/api-client',
+          readinessProbe: { tcpSocket: { port: 8081 }, periodSeconds: 1, failureThreshold: 2 },
+        },
+      ],
+    },
+  };
+}
+
+/** A healthy tcp-server that tolerates netwarden's taint, pinned to `node`. */
+function earlyHealthy(node: string): KubeObject {
+  const d = spreadDeployment({
+    name: 'early-ok',
+    namespace: NS,
+    image: 'lab/tcp-server',
+    replicas: 1,
+    port: 8080,
+    nodeSelector: { 'kubernetes.io/hostname': node },
+  });
+  const spec = (
+    d.spec as { template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } }
+  ).template;
+  spec.metadata.labels['netwarden.dev/scenario-role'] = 'early-healthy';
+  spec.spec.tolerations = [{ key: TAINT_KEY, operator: 'Exists', effect: 'NoSchedule' }];
+  return d;
+}
+
+/** Echo pods unavailable now (the PDB's view: replicas minus Ready). */
+function echoUnavailable(tracker: PodTracker, replicas: number): { at: number; unavailable: number } {
+  const ready = tracker.live().filter((f) => f.app === 'echo' && f.ready).length;
+  return { at: Date.now(), unavailable: Math.max(0, replicas - ready) };
+}
+
+/** The repair part of the summary. */
+function repairSummary(
+  tracker: PodTracker,
+  node: string,
+  t0: number,
+  dataPathReadyAt: number | null,
+  allReadyAt: number | null,
+  pdbSamples: readonly { at: number; unavailable: number }[],
+): Partial<RebootRaceReport['summary']> {
+  const all = [...tracker.facts.values()];
+  const recycled = all
+    .filter((f) => f.evictedAt !== undefined)
+    .map((f) => ({ pod: f.key, node: f.node, atMs: (f.evictedAt ?? t0) - t0 }))
+    .sort((a, b) => a.atMs - b.atMs);
+  const readyAt = dataPathReadyAt ?? Number.POSITIVE_INFINITY;
+  const untouchedHealthy = all.filter(
+    (f) =>
+      f.node === node &&
+      !f.deleted &&
+      f.evictedAt === undefined &&
+      f.ready &&
+      f.sandboxAt !== undefined &&
+      f.sandboxAt >= t0 - 1000 &&
+      f.sandboxAt < readyAt,
+  ).length;
+  const firstEviction = recycled[0] ? t0 + recycled[0].atMs : Number.POSITIVE_INFINITY;
+  return {
+    recycled,
+    untouchedHealthy,
+    recoveredMsAfterDataPathReady:
+      allReadyAt !== null && dataPathReadyAt !== null ? allReadyAt - dataPathReadyAt : null,
+    reportedNotRecycled: all
+      .filter((f) => f.role === 'bare' && !f.deleted && f.evictedAt === undefined && !f.ready)
+      .map((f) => f.key),
+    pdbViolations: pdbSamples.filter((s) => s.at > firstEviction && s.unavailable > 1).length,
+  };
+}
+
 /** Every pod Ready, and every pod of the rebooted node running in a sandbox made after the reboot. */
 function allReadyAfterBoot(tracker: PodTracker, node: string, t0: number, expected: number): boolean {
-  const live = tracker.live();
+  // A bare pod is left broken on purpose (reported, not recycled): it does not count.
+  const live = tracker.live().filter((f) => f.role !== 'bare');
+  expected -= tracker.live().length - live.length;
   if (live.length < expected) return false;
   return live.every(
     (f) => f.ready && (f.node !== node || (f.sandboxAt !== undefined && f.sandboxAt >= t0 - 1000)),

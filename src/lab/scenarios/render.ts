@@ -6,6 +6,16 @@ const secs = (ms: number | null): string => (ms === null ? 'never' : `${(ms / 10
 /** The verdict in one or two sentences. */
 export function verdict(r: RebootRaceReport): string {
   const s = r.summary;
+  if (r.params.netwarden) {
+    const n = s.recycled?.length ?? 0;
+    const left = s.brokenPods.filter((b) => !(s.reportedNotRecycled ?? []).includes(b.pod));
+    if (left.length > 0)
+      return `NOT REPAIRED: ${left.map((b) => b.pod).join(', ')} still broken after ${secs(r.params.observeMs)}; netwarden recycled ${n} pod(s).`;
+    return (
+      `REPAIRED: netwarden kept ${r.params.rebootedNode} gated from ${secs(s.gateClosedAtMs ?? null)} to ${secs(s.gateOpenedAtMs ?? null)} and recycled ${n} broken pod(s); ` +
+      `all Ready ${secs(s.recoveredMsAfterDataPathReady ?? null)} after the data path was; reported without touching: ${s.reportedNotRecycled?.join(', ') || 'none'}.`
+    );
+  }
   const window = secs(r.params.observeMs);
   if (s.brokenPods.length === 0) {
     const healed =
@@ -56,6 +66,13 @@ export function renderText(r: RebootRaceReport): string {
       ? [
           `netwarden gate on ${p.rebootedNode}: closed at ${secs(s.gateClosedAtMs ?? null)}, opened at ${secs(s.gateOpenedAtMs ?? null)}` +
             (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : ''),
+        ]
+      : []),
+    ...(s.recycled
+      ? [
+          `netwarden recycled ${s.recycled.length} pod(s): ${s.recycled.map((x) => `${x.pod} at ${secs(x.atMs)}`).join(', ') || 'none'}; ` +
+            `left alone: ${s.untouchedHealthy} early but healthy; reported (no controller): ${s.reportedNotRecycled?.join(', ') || 'none'}; ` +
+            `all Ready ${secs(s.recoveredMsAfterDataPathReady ?? null)} after the data path was ready; PDB violations: ${s.pdbViolations}`,
         ]
       : []),
     '',

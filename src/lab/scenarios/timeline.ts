@@ -29,6 +29,12 @@ export interface PodFacts {
   brokeAfterBoot: boolean;
   deleted: boolean;
   createdAfterReboot: boolean;
+  /** Evicted through the Eviction API (the DisruptionTarget condition says so), e.g. by netwarden. */
+  evictedAt: number | undefined;
+  /** The scenario's role label (`netwarden.dev/scenario-role`), if any. */
+  role: string | undefined;
+  /** The app label. */
+  app: string | undefined;
 }
 
 const isReady = (p: Pod): boolean =>
@@ -83,6 +89,9 @@ export class PodTracker {
         brokeAfterBoot: false,
         deleted: false,
         createdAfterReboot: started,
+        evictedAt: undefined,
+        role: pod.metadata?.labels?.['netwarden.dev/scenario-role'],
+        app: pod.metadata?.labels?.app,
       };
       this.facts.set(uid, f);
       if (started) this.add(ms, { event: 'pod-created', pod: key, ...(node ? { node } : {}) });
@@ -115,6 +124,19 @@ export class PodTracker {
       if (this.#afterBoot(f)) f.brokeAfterBoot = true;
     }
     f.crashLooping = looping;
+    const evicted = pod.status?.conditions?.some(
+      (c) => c.type === 'DisruptionTarget' && c.status === 'True' && c.reason === 'EvictionByEvictionAPI',
+    );
+    if (evicted && f.evictedAt === undefined) {
+      f.evictedAt = ms;
+      if (started)
+        this.add(ms, {
+          event: 'pod-evicted',
+          pod: key,
+          node,
+          detail: 'Eviction API (DisruptionTarget: EvictionByEvictionAPI)',
+        });
+    }
     const ready = isReady(pod);
     if (ready !== f.ready) {
       if (started) this.add(ms, { event: ready ? 'pod-ready' : 'pod-not-ready', pod: key, node });

@@ -1,0 +1,135 @@
+/**
+ * Repair, once per agent round while the node's data path is verified on this boot: pick the pods
+ * that got their network too early and are broken (core/recycle-policy.ts), probe suspects from
+ * inside their own network namespace (host/netns-probe.ts), and recycle them within the limits
+ * (recycler.ts). Node probe failing means the node is broken: nothing is recycled.
+ */
+import type { Logger } from 'pino';
+import { kubernetesService } from '../checks/api/check.ts';
+import { clusterDnsIp } from '../checks/dns/check.ts';
+import type { Clock } from '../core/clock.ts';
+import type { ProbeOutcome } from '../core/probe.ts';
+import { type LimiterState, limiterForBoot } from '../core/rate-limit.ts';
+import {
+  type RecycleDecision,
+  type RecyclePolicyOptions,
+  recycleNodeFromNode,
+  selectRecycleCandidates,
+} from '../core/recycle-policy.ts';
+import {
+  type ClusterProbeConfig,
+  type NetnsLocation,
+  type NetnsLocator,
+  nodeProbePlan,
+  type ProbePlan,
+  podProbePlan,
+} from '../host/netns-probe.ts';
+import type { Node, Pod } from '../kube/types.ts';
+import type { ClusterState } from '../netfilter/cluster-state.ts';
+import type { RecycleRoundReport, Recycler } from './recycler.ts';
+
+/** How probes run: injectable for tests. */
+export type ProbeRunner = (location: NetnsLocation, plan: ProbePlan) => Promise<ProbeOutcome>;
+
+/** What repair needs. */
+export interface RepairDeps {
+  readonly recycler: Recycler;
+  readonly locator: NetnsLocator;
+  /** The agent's own namespace (the node's). */
+  readonly selfNetns: () => Promise<NetnsLocation | undefined>;
+  readonly probe: ProbeRunner;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** At most this many pods are probed per round (each probe costs a short-lived process). */
+  readonly maxProbesPerRound?: number;
+  readonly policy?: Partial<RecyclePolicyOptions>;
+}
+
+/** What one repair round did. */
+export interface RepairRound {
+  readonly decisions: readonly RecycleDecision[];
+  readonly report: RecycleRoundReport | undefined;
+  readonly nodeProbe: ProbeOutcome | undefined;
+  /** Repair has work left (candidates or evictions in flight): the agent keeps the fast cadence. */
+  readonly pending: boolean;
+}
+
+/** Runs repair rounds; keeps the limiter state between them (rebuilt per boot). */
+export class Repair {
+  readonly #d: RepairDeps;
+  #state: LimiterState | undefined;
+
+  constructor(deps: RepairDeps) {
+    this.#d = deps;
+  }
+
+  /** Owners the loop breaker gave up on for this boot (node condition: RecyclingDidNotHeal). */
+  notHealed: readonly string[] = [];
+
+  /** One round over the node's pods. Does nothing until this boot's data path is verified. */
+  async round(node: Node, pods: readonly Pod[], cluster: ClusterState): Promise<RepairRound> {
+    const rn = recycleNodeFromNode(node);
+    if (rn.datapathReadyAtMs === undefined)
+      return { decisions: [], report: undefined, nodeProbe: undefined, pending: false };
+    this.#state = limiterForBoot(this.#state, rn.bootId ?? '');
+    const now = this.#d.clock.now();
+
+    // First without probes, to find the pods worth probing: those whose network is suspect.
+    const options = this.#d.policy ?? {};
+    const first = selectRecycleCandidates({ node: rn, pods, now, options });
+    const suspects = first.filter(
+      (d) => d.action === 'recycle' || d.reason === 'Healthy' || d.reason === 'NotReadyWithinGrace',
+    );
+    let nodeProbe: ProbeOutcome | undefined;
+    const podProbes = new Map<string, ProbeOutcome>();
+    const cfg = probeConfig(cluster);
+    if (suspects.length > 0 && cfg) {
+      const plans = new Map(pods.map((p) => [p.metadata?.uid ?? '', podProbePlan(p, cfg).plan]));
+      const self = await this.#d.selfNetns();
+      if (self) nodeProbe = await this.#d.probe(self, nodeProbePlan(cfg, [...plans.values()]));
+      const uids = suspects.slice(0, this.#d.maxProbesPerRound ?? 8).map((d) => d.pod.uid);
+      const located = await this.#d.locator.locate(uids);
+      await Promise.all(
+        uids.map(async (uid) => {
+          const loc = located.get(uid);
+          const plan = plans.get(uid);
+          if (loc && plan) podProbes.set(uid, await this.#d.probe(loc, plan));
+        }),
+      );
+    }
+    const decisions = selectRecycleCandidates({
+      node: rn,
+      pods,
+      ...(nodeProbe ? { nodeProbe } : {}),
+      podProbes,
+      now,
+      options,
+    });
+    const { state, report } = await this.#d.recycler.round({
+      decisions,
+      state: this.#state,
+      livePodUids: new Set(pods.map((p) => p.metadata?.uid ?? '')),
+      datapathReadyAtMs: rn.datapathReadyAtMs,
+    });
+    this.#state = state;
+    this.notHealed = report.notHealed;
+    for (const e of report.evicted) this.#d.log.info({ pod: e.pod.key, reason: e.reason }, 'recycled pod');
+    for (const r of report.reported)
+      this.#d.log.info({ pod: r.pod.key, reason: r.reason }, 'broken pod reported, not recycled');
+    const pending = decisions.some((d) => d.action === 'recycle') || report.inFlight > 0;
+    return { decisions, report, nodeProbe, pending };
+  }
+}
+
+/** Probe targets from the cluster: the kube-dns Service IP and the kubernetes Service; undefined until known. */
+export function probeConfig(cluster: ClusterState): ClusterProbeConfig | undefined {
+  const dns = clusterDnsIp(cluster.services);
+  const api = kubernetesService(cluster.services);
+  if (!dns || !api) return undefined;
+  return {
+    dnsServer: dns,
+    clusterDomain: 'cluster.local',
+    kubernetesService: { host: api.ip, port: api.port },
+    timeoutMs: 2_000,
+  };
+}
