@@ -32,6 +32,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     nodes: () => [...fake.nodes.values()],
     cluster: () => ({ services: [], endpointSlices: [], pods: [] }),
     pods: () => [],
+    generation: () => 0,
     synced: () => true,
   };
   const status = { value: 'Ok' as CheckStatus };

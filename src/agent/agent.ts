@@ -44,6 +44,8 @@ export interface AgentCaches {
   cluster(): ClusterState;
   /** Pods bound to this node. */
   pods(): readonly Pod[];
+  /** Moves whenever a Service or EndpointSlice changes. */
+  generation(): number;
   synced(): boolean;
 }
 
@@ -54,7 +56,7 @@ export interface AgentDeps {
   readonly events: EventApi;
   readonly caches: AgentCaches;
   readonly checks: readonly Check[];
-  readonly checkContext: Omit<CheckContext, 'cluster' | 'nodeName' | 'timeoutMs'>;
+  readonly checkContext: Omit<CheckContext, 'cluster' | 'nodeName' | 'timeoutMs' | 'steady' | 'clusterGeneration'>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly registry: Registry;
@@ -296,6 +298,8 @@ export class Agent {
       nodeName: cfg.nodeName,
       timeoutMs: cfg.checkTimeoutMs,
       cluster: () => caches.cluster(),
+      steady: this.#memory?.closed === false && this.#memory.failures === 0,
+      clusterGeneration: caches.generation(),
     };
     for (const check of checks.filter((c) => !c.gating)) {
       if (this.#advisoryRunning.has(check.name)) continue;
@@ -452,6 +456,8 @@ export class WatchCaches implements AgentCaches {
   readonly #synced = new Set<string>();
   /** `namespace/service` → when it (or one of its slices) last changed after the initial list. */
   readonly #changedAt = new Map<string, number>();
+  #generation = 0;
+  #unsettledKey = '';
   readonly #expect: number;
   readonly #settleMs: number;
   readonly #now: () => number;
@@ -475,6 +481,12 @@ export class WatchCaches implements AgentCaches {
     const unsettled = new Set(
       [...this.#changedAt].filter(([, at]) => now - at < this.#settleMs).map(([k]) => k),
     );
+    // A Service that just settled changes the expected state without any watch event.
+    const key = [...unsettled].sort().join(',');
+    if (key !== this.#unsettledKey) {
+      this.#unsettledKey = key;
+      this.#generation++;
+    }
     const serviceKey = (s: EndpointSlice): string =>
       `${s.metadata?.namespace}/${s.metadata?.labels?.['kubernetes.io/service-name'] ?? ''}`;
     return {
@@ -487,6 +499,9 @@ export class WatchCaches implements AgentCaches {
   }
   synced(): boolean {
     return this.#synced.size >= this.#expect;
+  }
+  generation(): number {
+    return this.#generation;
   }
   /** Pods of this node. */
   pods(): readonly Pod[] {
@@ -514,6 +529,7 @@ export class WatchCaches implements AgentCaches {
               ? key
               : `${ev.object.metadata?.namespace ?? ''}/${labels?.['kubernetes.io/service-name'] ?? ''}`;
           this.#changedAt.set(svc, this.#now());
+          this.#generation++;
         }
         onChange?.();
       },

@@ -25,6 +25,13 @@ export interface CheckContext {
   readonly readDir: (path: string) => Promise<{ name: string; text: string }[]>;
   readonly timeoutMs: number;
   readonly nowMs: () => number;
+  /**
+   * The gate is open and the last rounds passed: checks may use a cheaper form, as long as they
+   * do the full one regularly and whenever `clusterGeneration` moves.
+   */
+  readonly steady: boolean;
+  /** Changes whenever a Service or EndpointSlice changes (the expected state moved). */
+  readonly clusterGeneration: number;
 }
 
 /** One check. */

@@ -11,15 +11,16 @@ export async function createSyntheticServices(
   namespace: string,
   count: number,
   endpoints: number,
-  opts: { concurrency?: number; onProgress?: (done: number) => void } = {},
+  opts: { concurrency?: number; onProgress?: (done: number) => void; startAt?: number } = {},
 ): Promise<void> {
   await objects.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  let next = 0;
+  const start = opts.startAt ?? 0;
+  let next = start;
   let done = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
       const i = next++;
-      if (i >= count) return;
+      if (i >= start + count) return;
       const name = `svc-${i}`;
       await objects.create({
         apiVersion: 'v1',

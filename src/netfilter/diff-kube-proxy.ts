@@ -24,6 +24,12 @@ export type KubeProxyActual =
 export interface KubeProxyDiffOptions {
   /** Evidence lines per finding (default 20). */
   readonly maxEvidence?: number;
+  /**
+   * `full` (default) checks every ClusterIP port down to its endpoints. `services` checks only
+   * that each ClusterIP port is captured (KUBE-SERVICES jump or REJECT/DROP; nftables map element):
+   * the cheap steady-state check over a partial read (`iptables -S KUBE-SERVICES`, one nft map).
+   */
+  readonly depth?: 'full' | 'services';
 }
 
 function subjectsOf(problems: readonly { readonly port: ExpectedServicePort }[], max: number): Subject[] {
@@ -93,6 +99,7 @@ function checkIptablesPort(
   s: IptablesNodeState,
   natChains: ReadonlySet<string>,
   p: ExpectedServicePort,
+  servicesOnly = false,
 ): PortProblem[] {
   const key = serviceKey(p.clusterIP, p.protocol, p.port);
   const jumps = s.clusterIpRules.get(key) ?? [];
@@ -126,6 +133,7 @@ function checkIptablesPort(
       : `${describePort(p)}: missing ${expectedIptablesRule(p)}`;
     return [...out, { kind: 'missing', port: p, line }];
   }
+  if (servicesOnly) return out;
   if (!natChains.has(p.iptablesChain)) {
     return [
       ...out,
@@ -152,7 +160,7 @@ function checkIptablesPort(
   return out;
 }
 
-function checkNftPort(s: NftKubeProxyState, p: ExpectedServicePort): PortProblem[] {
+function checkNftPort(s: NftKubeProxyState, p: ExpectedServicePort, servicesOnly = false): PortProblem[] {
   const key = serviceKey(p.clusterIP, p.protocol, p.port);
   const el = s.serviceIps.get(key);
   const noEp = s.noEndpointServices.get(key);
@@ -182,6 +190,7 @@ function checkNftPort(s: NftKubeProxyState, p: ExpectedServicePort): PortProblem
       : `${describePort(p)}: missing service-ips element ${p.clusterIP} . ${p.protocol} . ${p.port} : goto ${p.nftChain}`;
     return [...out, { kind: 'missing', port: p, line }];
   }
+  if (servicesOnly) return out;
   if (!s.chains.has(p.nftChain))
     return [
       ...out,
@@ -216,9 +225,9 @@ export function diffKubeProxy(
   const problems: PortProblem[] = [];
   if (actual.mode === 'iptables') {
     const natChains = actual.state.chains.get('nat') ?? new Set<string>();
-    for (const p of ports) problems.push(...checkIptablesPort(actual.state, natChains, p));
+    for (const p of ports) problems.push(...checkIptablesPort(actual.state, natChains, p, opts.depth === 'services'));
   } else {
-    for (const p of ports) problems.push(...checkNftPort(actual.state, p));
+    for (const p of ports) problems.push(...checkNftPort(actual.state, p, opts.depth === 'services'));
   }
   const of = (kind: ProblemKind): PortProblem[] => problems.filter((x) => x.kind === kind);
   const finding = (list: readonly PortProblem[], rest: Omit<Finding, 'evidence' | 'subjects'>): Finding[] =>

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecResult } from '../../host/exec.ts';
+import { expectedServicePorts } from '../../netfilter/expected.ts';
+import { renderKubeProxyIptables } from '../../netfilter/render-ruleset.ts';
+import { smallCluster } from '../../netfilter/testing.ts';
+import type { CheckContext } from '../check.ts';
+import { kubeProxyRulesCheck } from './rules-check.ts';
+
+const cluster = smallCluster('node-a');
+const dump = renderKubeProxyIptables(expectedServicePorts(cluster, { nodeName: 'node-a' }));
+
+/** `iptables -t <table> -S <chain>` as iptables prints it, from an iptables-save dump. */
+function listChain(text: string, table: string, chain: string): string {
+  const section = text.split(`*${table}\n`)[1]?.split('COMMIT')[0] ?? '';
+  const builtin = ['PREROUTING', 'OUTPUT', 'INPUT', 'FORWARD', 'POSTROUTING'].includes(chain);
+  const head = builtin ? `-P ${chain} ACCEPT` : `-N ${chain}`;
+  return [head, ...section.split('\n').filter((l) => l.startsWith(`-A ${chain} `))].join('\n');
+}
+
+function ctx(state: { dump: string; steady: boolean; generation: number; calls: string[] }): CheckContext {
+  const ok = (stdout: string): ExecResult => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false, truncated: false, durationMs: 1 });
+  return {
+    nodeName: 'node-a',
+    cluster: () => cluster,
+    exec: async (cmd, args) => {
+      state.calls.push([cmd, ...args].join(' '));
+      if (cmd.endsWith('-save')) return ok(state.dump);
+      const table = args[args.indexOf('-t') + 1] ?? '';
+      const chain = args[args.indexOf('-S') + 1] ?? '';
+      return ok(listChain(state.dump, table, chain));
+    },
+    httpGet: async () => ({ ok: true, status: 200, body: 'iptables', durationMs: 1 }),
+    tcp: async () => ({ ok: true, ms: 1 }),
+    readDir: async () => [],
+    timeoutMs: 5_000,
+    nowMs: () => Date.now(),
+    steady: state.steady,
+    clusterGeneration: state.generation,
+  };
+}
+
+describe('kube-proxy-rules check', () => {
+  it('does the full diff while gating, then the cheap capture check in steady state', async () => {
+    const check = kubeProxyRulesCheck({ proxyMode: 'auto', iptablesSave: 'auto', kubeProxyMetrics: 'http://127.0.0.1:10249/metrics' });
+    const state = { dump, steady: false, generation: 1, calls: [] as string[] };
+    expect(await check.run(ctx(state))).toMatchObject({ status: 'Ok', reason: 'KubeProxyRulesComplete' });
+    expect(state.calls).toEqual(['iptables-nft-save']);
+
+    state.steady = true;
+    state.calls = [];
+    const quick = await check.run(ctx(state));
+    expect(quick).toMatchObject({ status: 'Ok', message: expect.stringContaining('quick check') });
+    expect(state.calls.every((c) => c.startsWith('iptables-nft -w 5 -t'))).toBe(true);
+
+    // a ClusterIP rule disappears: the cheap check sees it
+    state.dump = dump.split('\n').filter((l) => !(l.startsWith('-A KUBE-SERVICES') && l.includes('default/kubernetes'))).join('\n');
+    expect(await check.run(ctx(state))).toMatchObject({ status: 'Failing', reason: 'KubeProxyRulesMissing' });
+
+    // the expected state moved: back to the full read
+    state.dump = dump;
+    state.calls = [];
+    state.generation = 2;
+    await check.run(ctx(state));
+    expect(state.calls).toEqual(['iptables-nft-save']);
+  });
+
+  it('is Unknown when no iptables-save can run', async () => {
+    const check = kubeProxyRulesCheck({ proxyMode: 'iptables', iptablesSave: '/nonexistent/iptables-save', kubeProxyMetrics: 'http://x/metrics' });
+    const c = { ...ctx({ dump, steady: false, generation: 1, calls: [] }), exec: async () => { throw new Error('cannot run /nonexistent/iptables-save: not found'); } };
+    expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'IptablesSaveUnavailable' });
+  });
+});
