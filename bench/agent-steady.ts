@@ -6,14 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { parseDuration } from '../src/core/duration.ts';
+import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '1000,10000' }, window: { type: 'string', default: '60s' } } });
+const { values } = parseArgs({
+  options: { steps: { type: 'string', default: '1000,10000' }, window: { type: 'string', default: '60s' } },
+});
 const steps = (values.steps ?? '').split(',').map(Number);
 const windowMs = parseDuration(values.window ?? '60s') as number;
 const TICKS = 100; // USER_HZ
@@ -21,11 +23,18 @@ const TICKS = 100; // USER_HZ
 /** utime+stime and cutime+cstime (seconds) and RSS (MB) of a process. */
 function usage(pid: number): { self: number; children: number; rssMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
   // fields after ")": state=0 … utime=11 stime=12 cutime=13 cstime=14
-  return { self: ((f[11] ?? 0) + (f[12] ?? 0)) / TICKS, children: ((f[13] ?? 0) + (f[14] ?? 0)) / TICKS, rssMb: rssKb / 1024 };
+  return {
+    self: ((f[11] ?? 0) + (f[12] ?? 0)) / TICKS,
+    children: ((f[13] ?? 0) + (f[14] ?? 0)) / TICKS,
+    rssMb: rssKb / 1024,
+  };
 }
 
 const lab = await Lab.up({ nodes: 1, netwarden: {}, log: (l) => console.error(l) });
@@ -33,11 +42,29 @@ try {
   const node = lab.node('node-1');
   let created = 0;
   for (const total of steps) {
-    await createSyntheticServices(lab.admin.objects, 'bench', total - created, 5, { concurrency: 24, onProgress: (n) => console.error(`  +${n}`), startAt: created });
+    await createSyntheticServices(lab.admin.objects, 'bench', total - created, 5, {
+      concurrency: 24,
+      onProgress: (n) => console.error(`  +${n}`),
+      startAt: created,
+    });
     created = total;
     console.error(`${total} services created; waiting for kube-proxy and the gate`);
-    await waitFor('kube-proxy to program every Service', async () => (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), 'node-1')).length === 0, 30 * 60_000, 5_000);
-    await waitFor('the gate open', async () => (await lab.admin.nodes.get('node-1'))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)?.status === 'True', 10 * 60_000, 1_000);
+    await waitFor(
+      'kube-proxy to program every Service',
+      async () =>
+        (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), 'node-1'))
+          .length === 0,
+      30 * 60_000,
+      5_000,
+    );
+    await waitFor(
+      'the gate open',
+      async () =>
+        (await lab.admin.nodes.get('node-1'))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)
+          ?.status === 'True',
+      10 * 60_000,
+      1_000,
+    );
     await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
     const pid = node.agent?.pid;
     if (!pid) throw new Error('no agent process');

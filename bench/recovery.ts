@@ -7,9 +7,15 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
-import { REBOOT_RACE_DEFAULTS, type RebootRaceParams, runRebootRace } from '../src/lab/scenarios/reboot-race.ts';
+import {
+  REBOOT_RACE_DEFAULTS,
+  type RebootRaceParams,
+  runRebootRace,
+} from '../src/lab/scenarios/reboot-race.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, observe: { type: 'string', default: '60s' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '10' }, observe: { type: 'string', default: '60s' } },
+});
 const runs = Number(values.runs);
 const observeMs = parseDuration(values.observe ?? '60s') as number;
 const base: RebootRaceParams = {
@@ -21,7 +27,8 @@ const base: RebootRaceParams = {
   observeMs,
 };
 
-const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? Number.NaN;
+const q = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? Number.NaN;
 const on: number[] = [];
 const reaction: number[] = [];
 let onNotRecovered = 0;
@@ -33,12 +40,20 @@ for (let i = 0; i < runs; i++) {
   if (s.recoveredMsAfterDataPathReady != null) on.push(s.recoveredMsAfterDataPathReady);
   else onNotRecovered++;
   if (s.gateReactionMs != null) reaction.push(s.gateReactionMs);
-  console.error(`on  #${i + 1}: recovered ${s.recoveredMsAfterDataPathReady ?? 'never'} ms after data path ready; recycled ${s.recycled?.length ?? 0}; PDB violations ${s.pdbViolations}; gate reaction ${s.gateReactionMs} ms`);
+  console.error(
+    `on  #${i + 1}: recovered ${s.recoveredMsAfterDataPathReady ?? 'never'} ms after data path ready; recycled ${s.recycled?.length ?? 0}; PDB violations ${s.pdbViolations}; gate reaction ${s.gateReactionMs} ms`,
+  );
   const off = await runRebootRace({ ...base, netwarden: false, seed: i + 1 });
   if (off.summary.allReadyAtMs !== null) offRecovered++;
   offBroken.push(off.summary.brokenPods.length);
-  console.error(`off #${i + 1}: all Ready ${off.summary.allReadyAtMs ?? 'never'} within ${observeMs} ms; ${off.summary.brokenPods.length} pod(s) still broken at the end`);
+  console.error(
+    `off #${i + 1}: all Ready ${off.summary.allReadyAtMs ?? 'never'} within ${observeMs} ms; ${off.summary.brokenPods.length} pod(s) still broken at the end`,
+  );
 }
-console.log(`recoveredMsAfterDataPathReady with netwarden on: median ${q(on, 0.5)} ms, p95 ${q(on, 0.95)} ms over ${on.length} runs (${onNotRecovered} did not recover within ${observeMs / 1000} s)`);
+console.log(
+  `recoveredMsAfterDataPathReady with netwarden on: median ${q(on, 0.5)} ms, p95 ${q(on, 0.95)} ms over ${on.length} runs (${onNotRecovered} did not recover within ${observeMs / 1000} s)`,
+);
 console.log(`gate reaction in the same runs: median ${q(reaction, 0.5)} ms, p95 ${q(reaction, 0.95)} ms`);
-console.log(`with netwarden off: recovered within ${observeMs / 1000} s in ${offRecovered} of ${runs} runs; broken pods at the end: median ${q(offBroken, 0.5)}`);
+console.log(
+  `with netwarden off: recovered within ${observeMs / 1000} s in ${offRecovered} of ${runs} runs; broken pods at the end: median ${q(offBroken, 0.5)}`,
+);

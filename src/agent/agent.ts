@@ -56,7 +56,10 @@ export interface AgentDeps {
   readonly events: EventApi;
   readonly caches: AgentCaches;
   readonly checks: readonly Check[];
-  readonly checkContext: Omit<CheckContext, 'cluster' | 'nodeName' | 'timeoutMs' | 'steady' | 'clusterGeneration'>;
+  readonly checkContext: Omit<
+    CheckContext,
+    'cluster' | 'nodeName' | 'timeoutMs' | 'steady' | 'clusterGeneration'
+  >;
   readonly clock: Clock;
   readonly log: Logger;
   readonly registry: Registry;

@@ -119,18 +119,7 @@ export class LabNode {
     };
     const cfgPath = join(this.bootDir, 'kubelet.json');
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    this.kubelet = await LabProcess.start({
-      name: `kubelet-${name}`,
-      cmd: 'nsenter',
-      args: [
-        `--net=/var/run/netns/${this.netns}`,
-        this.spec.nodeBinary,
-        join(this.spec.repoDir, 'src/lab/kubelet/main.ts'),
-        cfgPath,
-      ],
-      env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `kubelet-${name}.log`),
-    });
+    this.kubelet = await this.#startScript('kubelet', 'src/lab/kubelet/main.ts', [cfgPath]);
     this.#emit('kubelet-started');
     await this.#startCniDaemon(cniReadyFile(cfg));
     if (this.spec.agent) await this.startAgent();
@@ -181,27 +170,18 @@ export class LabNode {
     const agent = this.spec.agent;
     if (!agent || this.agent?.running) return;
     const { run, name } = this.spec;
-    this.agent = await LabProcess.start({
-      name: `agent-${name}`,
-      cmd: 'nsenter',
-      args: [
-        `--net=/var/run/netns/${this.netns}`,
-        this.spec.nodeBinary,
-        join(this.spec.repoDir, 'src/cli/main.ts'),
-        'agent',
-        `--node-name=${name}`,
-        `--kubeconfig=${agent.kubeconfig}`,
-        `--cni-conf-dir=${this.nodeDir}/net.d`,
-        '--ipamd-url=',
-        `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
-        `--pod-netns-locator=lab:${run.id}`,
-        '--listen=127.0.0.1:9746',
-        ...agent.args,
-        ...extraArgs,
-      ],
-      env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `agent-${name}.log`),
-    });
+    this.agent = await this.#startScript('agent', 'src/cli/main.ts', [
+      'agent',
+      `--node-name=${name}`,
+      `--kubeconfig=${agent.kubeconfig}`,
+      `--cni-conf-dir=${this.nodeDir}/net.d`,
+      '--ipamd-url=',
+      `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
+      `--pod-netns-locator=lab:${run.id}`,
+      '--listen=127.0.0.1:9746',
+      ...agent.args,
+      ...extraArgs,
+    ]);
     this.#emit('agent-started');
   }
 
@@ -209,25 +189,29 @@ export class LabNode {
   static readonly CNI_HEALTH_URL = 'http://127.0.0.1:61678/healthz';
 
   async #startCniDaemon(readyFile: string): Promise<void> {
-    const { run, name } = this.spec;
-    await LabProcess.start({
-      name: `cni-daemon-${name}`,
-      cmd: 'nsenter',
-      args: [
-        `--net=/var/run/netns/${this.netns}`,
-        this.spec.nodeBinary,
-        join(this.spec.repoDir, 'src/lab/cni-daemon.ts'),
-        readyFile,
-        '127.0.0.1:61678',
-      ],
-      env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `cni-daemon-${name}.log`),
-    });
+    await this.#startScript('cni-daemon', 'src/lab/cni-daemon.ts', [readyFile, '127.0.0.1:61678']);
   }
 
   /** Stops the agent (as `kubectl delete pod` of the DaemonSet pod would). */
   async stopAgent(): Promise<void> {
     await this.agent?.stop();
+  }
+
+  /** Starts one of the lab's own Node.js programs in the node's network namespace (nsenter keeps the root mount namespace). */
+  #startScript(component: string, script: string, args: readonly string[]): Promise<LabProcess> {
+    const { run, name } = this.spec;
+    return LabProcess.start({
+      name: `${component}-${name}`,
+      cmd: 'nsenter',
+      args: [
+        `--net=/var/run/netns/${this.netns}`,
+        this.spec.nodeBinary,
+        join(this.spec.repoDir, script),
+        ...args,
+      ],
+      env: run.env({ [NODE_ENV]: name }),
+      logFile: run.path('logs', `${component}-${name}.log`),
+    });
   }
 
   /** Stops kube-proxy only (its rules stay in the kernel until flushed). */

@@ -225,7 +225,8 @@ export function diffKubeProxy(
   const problems: PortProblem[] = [];
   if (actual.mode === 'iptables') {
     const natChains = actual.state.chains.get('nat') ?? new Set<string>();
-    for (const p of ports) problems.push(...checkIptablesPort(actual.state, natChains, p, opts.depth === 'services'));
+    for (const p of ports)
+      problems.push(...checkIptablesPort(actual.state, natChains, p, opts.depth === 'services'));
   } else {
     for (const p of ports) problems.push(...checkNftPort(actual.state, p, opts.depth === 'services'));
   }

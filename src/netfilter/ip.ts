@@ -4,6 +4,8 @@
  * carry. Everything is normalised to the same shapes so the pod checks do not care which form
  * they got. Host addresses are written without `/32`.
  */
+
+import { isObj, str } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import type { ParseWarning } from './iptables-save.ts';
 
@@ -54,11 +56,6 @@ export interface Parsed<T> {
   readonly items: readonly T[];
   readonly warnings: readonly ParseWarning[];
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 
 function stripHost(addr: string): string {
   return addr.endsWith('/32') ? addr.slice(0, -3) : addr.endsWith('/128') ? addr.slice(0, -4) : addr;

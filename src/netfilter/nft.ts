@@ -3,6 +3,8 @@
  * the `service-ips` and `no-endpoint-services` verdict maps, the `cluster-ips` set, chains and the
  * endpoints each service chain dispatches to.
  */
+
+import { isObj, type JsonObject as Obj, str } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import type { ParseWarning } from './iptables-save.ts';
 import { serviceKey } from './iptables-state.ts';
@@ -56,11 +58,6 @@ export interface NftRuleset {
   readonly rules: readonly NftRule[];
   readonly warnings: readonly ParseWarning[];
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 
 function keyParts(v: unknown): string[] {
   if (isObj(v) && Array.isArray(v.concat)) return v.concat.map((p) => keyParts(p).join(','));

@@ -3,6 +3,8 @@
  * first valid file by name (libcni sorts `*.conf`, `*.conflist`, `*.json`), so with several configs
  * the order decides which CNI pods get — the root of hybrid VPC CNI + Calico mistakes.
  */
+
+import { isObj, type JsonObject as Obj } from '../../core/json.ts';
 import { capEvidence, type Finding } from '../../doctor/findings.ts';
 
 /** One file in the directory. */
@@ -32,8 +34,6 @@ export interface CniConfigDir {
 }
 
 const CONFIG_EXT = /\.(conf|conflist|json)$/;
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses and validates one CNI config file (`.conf` single plugin or `.conflist`). */
 export function parseCniConfig(file: CniFile): CniConfig {

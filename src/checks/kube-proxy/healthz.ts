@@ -4,6 +4,8 @@
  * `"nodeEligible"`, and 1.31+ `json.Marshal(ProxyHealth)` with RFC 3339 times and per-family status.
  * A 200 does not prove rules were ever programmed (kube-proxy is "healthy while starting up").
  */
+
+import { isObj } from '../../core/json.ts';
 import { NetwardenError } from '../../errors.ts';
 
 /** Which body format was seen. */
@@ -46,9 +48,6 @@ export function parseGoTime(text: string): number | undefined {
   }
   return undefined;
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses a healthz/livez body. Throws `input-unreadable` when it is not a JSON object. */
 export function parseKubeProxyHealthz(body: string): KubeProxyHealthz {

@@ -18,7 +18,15 @@ function listChain(text: string, table: string, chain: string): string {
 }
 
 function ctx(state: { dump: string; steady: boolean; generation: number; calls: string[] }): CheckContext {
-  const ok = (stdout: string): ExecResult => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false, truncated: false, durationMs: 1 });
+  const ok = (stdout: string): ExecResult => ({
+    code: 0,
+    signal: null,
+    stdout,
+    stderr: '',
+    timedOut: false,
+    truncated: false,
+    durationMs: 1,
+  });
   return {
     nodeName: 'node-a',
     cluster: () => cluster,
@@ -41,7 +49,11 @@ function ctx(state: { dump: string; steady: boolean; generation: number; calls: 
 
 describe('kube-proxy-rules check', () => {
   it('does the full diff while gating, then the cheap capture check in steady state', async () => {
-    const check = kubeProxyRulesCheck({ proxyMode: 'auto', iptablesSave: 'auto', kubeProxyMetrics: 'http://127.0.0.1:10249/metrics' });
+    const check = kubeProxyRulesCheck({
+      proxyMode: 'auto',
+      iptablesSave: 'auto',
+      kubeProxyMetrics: 'http://127.0.0.1:10249/metrics',
+    });
     const state = { dump, steady: false, generation: 1, calls: [] as string[] };
     expect(await check.run(ctx(state))).toMatchObject({ status: 'Ok', reason: 'KubeProxyRulesComplete' });
     expect(state.calls).toEqual(['iptables-nft-save']);
@@ -53,7 +65,10 @@ describe('kube-proxy-rules check', () => {
     expect(state.calls.every((c) => c.startsWith('iptables-nft -w 5 -t'))).toBe(true);
 
     // a ClusterIP rule disappears: the cheap check sees it
-    state.dump = dump.split('\n').filter((l) => !(l.startsWith('-A KUBE-SERVICES') && l.includes('default/kubernetes'))).join('\n');
+    state.dump = dump
+      .split('\n')
+      .filter((l) => !(l.startsWith('-A KUBE-SERVICES') && l.includes('default/kubernetes')))
+      .join('\n');
     expect(await check.run(ctx(state))).toMatchObject({ status: 'Failing', reason: 'KubeProxyRulesMissing' });
 
     // the expected state moved: back to the full read
@@ -65,8 +80,17 @@ describe('kube-proxy-rules check', () => {
   });
 
   it('is Unknown when no iptables-save can run', async () => {
-    const check = kubeProxyRulesCheck({ proxyMode: 'iptables', iptablesSave: '/nonexistent/iptables-save', kubeProxyMetrics: 'http://x/metrics' });
-    const c = { ...ctx({ dump, steady: false, generation: 1, calls: [] }), exec: async () => { throw new Error('cannot run /nonexistent/iptables-save: not found'); } };
+    const check = kubeProxyRulesCheck({
+      proxyMode: 'iptables',
+      iptablesSave: '/nonexistent/iptables-save',
+      kubeProxyMetrics: 'http://x/metrics',
+    });
+    const c = {
+      ...ctx({ dump, steady: false, generation: 1, calls: [] }),
+      exec: async () => {
+        throw new Error('cannot run /nonexistent/iptables-save: not found');
+      },
+    };
     expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'IptablesSaveUnavailable' });
   });
 });

@@ -107,7 +107,12 @@ export async function readCapture(ctx: CheckContext, saveBin: string): Promise<K
   ];
   const out: Record<string, string[]> = { nat: [], filter: [] };
   for (const [table, chain] of chains) {
-    const res = await ctx.exec(ipt, ['-w', '5', '-t', table, '-S', chain], { timeoutMs: ctx.timeoutMs, maxOutputBytes: 64 * 1024 * 1024 }).catch(() => undefined);
+    const res = await ctx
+      .exec(ipt, ['-w', '5', '-t', table, '-S', chain], {
+        timeoutMs: ctx.timeoutMs,
+        maxOutputBytes: 64 * 1024 * 1024,
+      })
+      .catch(() => undefined);
     if (!res || res.code !== 0) {
       if (table === 'filter') continue; // no filter KUBE-SERVICES chain: no service without endpoints
       return undefined;
@@ -118,7 +123,9 @@ export async function readCapture(ctx: CheckContext, saveBin: string): Promise<K
       else if (line.startsWith('-A ')) out[table]?.push(line);
     }
   }
-  const text = ['*nat', ...(out.nat ?? []), 'COMMIT', '*filter', ...(out.filter ?? []), 'COMMIT', ''].join('\n');
+  const text = ['*nat', ...(out.nat ?? []), 'COMMIT', '*filter', ...(out.filter ?? []), 'COMMIT', ''].join(
+    '\n',
+  );
   return { mode: 'iptables', state: readIptablesState(text) };
 }
 
@@ -141,24 +148,44 @@ export function kubeProxyRulesCheck(opts: RulesCheckOptions): Check {
       if (quick && lastFull) {
         const actual = await readCapture(ctx, lastFull.source);
         if (actual) {
-          const findings = [...checkKubeProxyStructure(actual), ...diffKubeProxy(actual, expected, { maxEvidence: 10, depth: 'services' })];
+          const findings = [
+            ...checkKubeProxyStructure(actual),
+            ...diffKubeProxy(actual, expected, { maxEvidence: 10, depth: 'services' }),
+          ];
           return fromFindings(
             findings,
-            { reason: 'KubeProxyRulesComplete', message: `${expected.ports.length} service port(s) captured (quick check; ${lastFull.source})` },
+            {
+              reason: 'KubeProxyRulesComplete',
+              message: `${expected.ports.length} service port(s) captured (quick check; ${lastFull.source})`,
+            },
             (f) => camelReason(f.code),
           );
         }
       }
       const read = await readActual(ctx, opts);
       if ('unknown' in read) return { status: 'Unknown', reason: read.reason, message: read.unknown };
-      const findings = [...checkKubeProxyStructure(read.actual), ...diffKubeProxy(read.actual, expected, { maxEvidence: 10 })];
+      const findings = [
+        ...checkKubeProxyStructure(read.actual),
+        ...diffKubeProxy(read.actual, expected, { maxEvidence: 10 }),
+      ];
       const result = fromFindings(
         findings,
-        { reason: 'KubeProxyRulesComplete', message: `${expected.ports.length} service port(s) programmed (${read.source})` },
+        {
+          reason: 'KubeProxyRulesComplete',
+          message: `${expected.ports.length} service port(s) programmed (${read.source})`,
+        },
         (f) => camelReason(f.code),
       );
       // Only a passing full read vouches for the cheap checks that follow.
-      lastFull = result.status === 'Ok' ? { at: ctx.nowMs(), generation: ctx.clusterGeneration, source: read.source, mode: read.actual.mode } : undefined;
+      lastFull =
+        result.status === 'Ok'
+          ? {
+              at: ctx.nowMs(),
+              generation: ctx.clusterGeneration,
+              source: read.source,
+              mode: read.actual.mode,
+            }
+          : undefined;
       return result;
     },
   };

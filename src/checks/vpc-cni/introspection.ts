@@ -3,11 +3,10 @@
  * They tell which pod IPs ipamd assigned on this node and on which ENI device — the input of the
  * per-pod rule expectations (device number > 0 ⇒ a `1536: from <ip> lookup N+1` rule).
  */
+
+import { isObj } from '../../core/json.ts';
 import { NetwardenError } from '../../errors.ts';
 import type { PodAssignment } from '../../netfilter/pods.ts';
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function json(text: string, what: string): unknown {
   try {
