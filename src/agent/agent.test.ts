@@ -129,3 +129,44 @@ describe('Agent.round', () => {
     expect((agent.status() as { gate: { closed: boolean } }).gate.closed).toBe(false);
   });
 });
+
+describe('WatchCaches', () => {
+  const svc = (name: string) => ({
+    metadata: { name, namespace: 'default' },
+    spec: { clusterIP: '10.96.1.1', ports: [{ port: 80 }] },
+  });
+  const slice = (svcName: string) => ({
+    metadata: {
+      name: `${svcName}-1`,
+      namespace: 'default',
+      labels: { 'kubernetes.io/service-name': svcName },
+    },
+    endpoints: [],
+  });
+
+  it('leaves recently changed Services out of the expected state until they settle, and moves the generation', async () => {
+    const { WatchCaches } = await import('./agent.ts');
+    let now = 1_000_000;
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
+    const services = c.handlers('services');
+    const slices = c.handlers('slices');
+    services.onEvent({ type: 'ADDED', object: svc('old') });
+    services.onSynced();
+    slices.onSynced();
+    expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['old']); // initial list counts as settled
+    const g0 = c.generation();
+    services.onEvent({ type: 'ADDED', object: svc('new') });
+    slices.onEvent({ type: 'MODIFIED', object: slice('old') });
+    expect(c.generation()).toBeGreaterThan(g0);
+    expect(c.cluster().services).toEqual([]); // both changed just now
+    const g1 = c.generation();
+    now += 10_001;
+    expect(c.generation()).toBeGreaterThan(g1); // settling alone moves it
+    expect(
+      c
+        .cluster()
+        .services.map((s) => s.metadata?.name)
+        .sort(),
+    ).toEqual(['new', 'old']);
+  });
+});

@@ -461,6 +461,7 @@ export class WatchCaches implements AgentCaches {
   readonly #changedAt = new Map<string, number>();
   #generation = 0;
   #unsettledKey = '';
+  #selfBoot: string | undefined;
   readonly #expect: number;
   readonly #settleMs: number;
   readonly #now: () => number;
@@ -481,15 +482,7 @@ export class WatchCaches implements AgentCaches {
   }
   cluster(): ClusterState {
     const now = this.#now();
-    const unsettled = new Set(
-      [...this.#changedAt].filter(([, at]) => now - at < this.#settleMs).map(([k]) => k),
-    );
-    // A Service that just settled changes the expected state without any watch event.
-    const key = [...unsettled].sort().join(',');
-    if (key !== this.#unsettledKey) {
-      this.#unsettledKey = key;
-      this.#generation++;
-    }
+    const unsettled = this.#refreshSettled(now);
     const serviceKey = (s: EndpointSlice): string =>
       `${s.metadata?.namespace}/${s.metadata?.labels?.['kubernetes.io/service-name'] ?? ''}`;
     return {
@@ -504,7 +497,24 @@ export class WatchCaches implements AgentCaches {
     return this.#synced.size >= this.#expect;
   }
   generation(): number {
+    this.#refreshSettled(this.#now());
     return this.#generation;
+  }
+
+  /** The Services still settling; moves the generation when that set changes. */
+  #refreshSettled(now: number): Set<string> {
+    const unsettled = new Set<string>();
+    for (const [k, at] of this.#changedAt) {
+      if (now - at < this.#settleMs) unsettled.add(k);
+      else this.#changedAt.delete(k); // settled: forget it, the map stays small
+    }
+    // A Service that just settled changes the expected state without any watch event.
+    const key = [...unsettled].sort().join(',');
+    if (key !== this.#unsettledKey) {
+      this.#unsettledKey = key;
+      this.#generation++;
+    }
+    return unsettled;
   }
   /** Pods of this node. */
   pods(): readonly Pod[] {
@@ -534,7 +544,16 @@ export class WatchCaches implements AgentCaches {
           this.#changedAt.set(svc, this.#now());
           this.#generation++;
         }
-        onChange?.();
+        // Of the nodes, only a new boot of this one wakes the loop early (the gate must close at
+        // once); the kubelet's periodic status updates must not turn into extra rounds.
+        if (kind !== 'nodes') onChange?.();
+        else if (k === this.#self) {
+          const boot = (ev.object as Node).status?.nodeInfo?.bootID;
+          if (boot !== this.#selfBoot) {
+            this.#selfBoot = boot;
+            onChange?.();
+          }
+        }
       },
       onSynced: () => this.#synced.add(kind),
     };

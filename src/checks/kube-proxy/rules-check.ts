@@ -9,7 +9,7 @@ import {
   diffKubeProxy,
   type KubeProxyActual,
 } from '../../netfilter/diff-kube-proxy.ts';
-import { expectedServicePorts } from '../../netfilter/expected.ts';
+import { type ExpectedServices, expectedServicePorts } from '../../netfilter/expected.ts';
 import { hasKubeProxyRules, readIptablesState } from '../../netfilter/iptables-state.ts';
 import { kubeProxyNftState, parseNftJson } from '../../netfilter/nft.ts';
 import type { Check, CheckContext } from '../check.ts';
@@ -133,12 +133,19 @@ export async function readCapture(ctx: CheckContext, saveBin: string): Promise<K
 export function kubeProxyRulesCheck(opts: RulesCheckOptions): Check {
   const fullEveryMs = opts.fullEveryMs ?? 5 * 60_000;
   let lastFull: { at: number; generation: number; source: string; mode: 'iptables' | 'nftables' } | undefined;
+  let cached: { generation: number; expected: ExpectedServices } | undefined;
   return {
     name: 'kube-proxy-rules',
     gating: true,
     async run(ctx) {
-      const cluster = ctx.cluster();
-      const expected = expectedServicePorts(cluster, { nodeName: ctx.nodeName });
+      // The expected state only changes with the cluster generation: compute it once per change.
+      if (cached?.generation !== ctx.clusterGeneration) {
+        cached = {
+          generation: ctx.clusterGeneration,
+          expected: expectedServicePorts(ctx.cluster(), { nodeName: ctx.nodeName }),
+        };
+      }
+      const expected = cached.expected;
       const quick =
         ctx.steady &&
         lastFull !== undefined &&

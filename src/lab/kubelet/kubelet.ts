@@ -17,7 +17,11 @@ import { cniReadyFile, conflistPath, type KubeletConfig } from './config.ts';
 import { PodWorker } from './pod-worker.ts';
 
 const LEASE_RENEW_MS = 10_000;
-const NODE_STATUS_MS = 10_000;
+/**
+ * Like the kubelet with its Lease (nodeStatusReportFrequency): liveness is the Lease; the Node's
+ * status is re-posted only now and then (and on changes, e.g. the network becoming ready).
+ */
+const NODE_STATUS_MS = 60_000;
 const TICK_MS = 200;
 
 /** The conflist the lab's CNI uses on a node with `podCidr` (ptp + host-local, then the VPC rules). */
