@@ -169,4 +169,22 @@ describe('WatchCaches', () => {
         .sort(),
     ).toEqual(['new', 'old']);
   });
+
+  it('answers cluster() from one view until a watch event, and drops managedFields', async () => {
+    const { WatchCaches } = await import('./agent.ts');
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => 5_000_000 });
+    const pods = c.handlers('pods');
+    const withFields = {
+      ...svc('a'),
+      metadata: { ...svc('a').metadata, managedFields: [{ manager: 'kubectl' }] },
+    };
+    c.handlers('services').onEvent({ type: 'ADDED', object: withFields });
+    const first = c.cluster();
+    expect(c.cluster()).toBe(first);
+    expect(first.services[0]?.metadata).not.toHaveProperty('managedFields');
+    pods.onEvent({ type: 'ADDED', object: { metadata: { name: 'p', namespace: 'default' } } });
+    const second = c.cluster();
+    expect(second).not.toBe(first);
+    expect(second.pods).toHaveLength(1);
+  });
 });

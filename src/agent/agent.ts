@@ -460,6 +460,8 @@ export class WatchCaches implements AgentCaches {
   /** `namespace/service` → when it (or one of its slices) last changed after the initial list. */
   readonly #changedAt = new Map<string, number>();
   #generation = 0;
+  /** The last {@link cluster} answer; dropped by any Service, EndpointSlice or Pod event. */
+  #clusterView: { generation: number; state: ClusterState } | undefined;
   #unsettledKey = '';
   #selfBoot: string | undefined;
   readonly #expect: number;
@@ -483,15 +485,19 @@ export class WatchCaches implements AgentCaches {
   cluster(): ClusterState {
     const now = this.#now();
     const unsettled = this.#refreshSettled(now);
+    // Several checks ask each round; rebuilding thousands of entries each time is pure garbage.
+    if (this.#clusterView?.generation === this.#generation) return this.#clusterView.state;
     const serviceKey = (s: EndpointSlice): string =>
       `${s.metadata?.namespace}/${s.metadata?.labels?.['kubernetes.io/service-name'] ?? ''}`;
-    return {
+    const state: ClusterState = {
       services: [...this.#services.values()].filter(
         (s) => !unsettled.has(`${s.metadata?.namespace}/${s.metadata?.name}`),
       ),
       endpointSlices: [...this.#slices.values()].filter((s) => !unsettled.has(serviceKey(s))),
       pods: [...this.#pods.values()],
     };
+    this.#clusterView = { generation: this.#generation, state };
+    return state;
   }
   synced(): boolean {
     return this.#synced.size >= this.#expect;
@@ -533,8 +539,11 @@ export class WatchCaches implements AgentCaches {
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
         const k = kind === 'nodes' ? (ev.object.metadata?.name ?? '') : key;
+        // managedFields are often the largest part of an object and nothing here reads them.
+        if (ev.object.metadata) delete (ev.object.metadata as { managedFields?: unknown }).managedFields;
         if (ev.type === 'DELETED') map.delete(k);
         else map.set(k, ev.object);
+        if (kind !== 'nodes') this.#clusterView = undefined;
         if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
           const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;
           const svc =

@@ -1,10 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../host/exec.ts';
 import { expectedServicePorts } from '../../netfilter/expected.ts';
 import { renderKubeProxyIptables } from '../../netfilter/render-ruleset.ts';
 import { smallCluster } from '../../netfilter/testing.ts';
 import type { CheckContext } from '../check.ts';
-import { kubeProxyRulesCheck } from './rules-check.ts';
+import { CAPTURE_SCRIPT, kubeProxyRulesCheck, splitCaptureOutput } from './rules-check.ts';
 
 const cluster = smallCluster('node-a');
 const dump = renderKubeProxyIptables(expectedServicePorts(cluster, { nodeName: 'node-a' }));
@@ -33,9 +37,13 @@ function ctx(state: { dump: string; steady: boolean; generation: number; calls: 
     exec: async (cmd, args) => {
       state.calls.push([cmd, ...args].join(' '));
       if (cmd.endsWith('-save')) return ok(state.dump);
-      const table = args[args.indexOf('-t') + 1] ?? '';
-      const chain = args[args.indexOf('-S') + 1] ?? '';
-      return ok(listChain(state.dump, table, chain));
+      // sh -c CAPTURE_SCRIPT sh <iptables> <table> <chain> …: answer as the script would
+      const pairs = args.slice(4);
+      let out = '';
+      for (let i = 0; i + 1 < pairs.length; i += 2) {
+        out += `#netwarden-chain ${pairs[i]} ${pairs[i + 1]}\n${listChain(state.dump, pairs[i] ?? '', pairs[i + 1] ?? '')}\n#netwarden-exit 0\n`;
+      }
+      return ok(out);
     },
     httpGet: async () => ({ ok: true, status: 200, body: 'iptables', durationMs: 1 }),
     tcp: async () => ({ ok: true, ms: 1 }),
@@ -62,7 +70,10 @@ describe('kube-proxy-rules check', () => {
     state.calls = [];
     const quick = await check.run(ctx(state));
     expect(quick).toMatchObject({ status: 'Ok', message: expect.stringContaining('quick check') });
-    expect(state.calls.every((c) => c.startsWith('iptables-nft -w 5 -t'))).toBe(true);
+    expect(state.calls).toHaveLength(1);
+    expect(state.calls[0]).toMatch(
+      /^sh -c .* sh iptables-nft nat PREROUTING nat OUTPUT nat KUBE-SERVICES filter KUBE-SERVICES$/s,
+    );
 
     // a ClusterIP rule disappears: the cheap check sees it
     state.dump = dump
@@ -92,5 +103,32 @@ describe('kube-proxy-rules check', () => {
       },
     };
     expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'IptablesSaveUnavailable' });
+  });
+});
+
+describe('CAPTURE_SCRIPT', () => {
+  it('runs under a real sh: one section per chain with its exit code, names passed as data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nw-capture-'));
+    const fake = join(dir, 'iptables');
+    // prints its arguments; fails for the chain MISSING like iptables does
+    writeFileSync(
+      fake,
+      '#!/bin/sh\ncase "$*" in *MISSING*) echo "no chain" >&2; exit 1;; esac\necho "-A $*"\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const stdout = execFileSync(
+      'sh',
+      ['-c', CAPTURE_SCRIPT, 'sh', fake, 'nat', 'OUTPUT', 'filter', 'MISSING', 'nat', '$(touch x)'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const got = splitCaptureOutput(stdout);
+    expect(got.get('nat OUTPUT')).toEqual({ lines: ['-A -w 5 -t nat -S OUTPUT'], exit: 0 });
+    expect(got.get('filter MISSING')).toEqual({ lines: [], exit: 1 });
+    expect(got.get('nat $(touch x)')).toEqual({ lines: ['-A -w 5 -t nat -S $(touch x)'], exit: 0 });
+    rmSync(dir, { recursive: true });
   });
 });
