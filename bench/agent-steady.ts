@@ -2,9 +2,10 @@
  * Agent steady-state cost: CPU (its own and its children's: iptables-save, nft) and RSS while the
  * gate is open, at 1,000 and then 10,000 ClusterIP Services (5 endpoints each), programmed by the
  * lab's real kube-proxy. Prints figures only.
- * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--steps 1000,10000] [--window 60s]
+ * With --save DIR, also records the last step's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
+ * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--steps 1000,10000] [--window 60s] [--save DIR]
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
@@ -12,9 +13,14 @@ import { Lab } from '../src/lab/lab.ts';
 import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
+import { recordRuleset } from './lib/ruleset.ts';
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '1000,10000' }, window: { type: 'string', default: '60s' } },
+  options: {
+    steps: { type: 'string', default: '1000,10000' },
+    window: { type: 'string', default: '60s' },
+    save: { type: 'string' },
+  },
 });
 const steps = (values.steps ?? '').split(',').map(Number);
 const windowMs = parseDuration(values.window ?? '60s') as number;
@@ -81,6 +87,10 @@ try {
       `${total} Services × 5 endpoints, gate open, ${Math.round(secs)} s window: agent CPU ${(((b.self - a.self) / secs) * 100).toFixed(2)}% of a core ` +
         `(+ ${(((b.children - a.children) / secs) * 100).toFixed(2)}% in its children: iptables-save/nft), RSS ${Math.round(b.rssMb)} MB (max ${Math.round(maxRss)} MB)`,
     );
+  }
+  if (values.save) {
+    mkdirSync(values.save, { recursive: true });
+    await recordRuleset(lab, 'node-1', values.save);
   }
 } finally {
   await lab.down();

@@ -4,13 +4,13 @@
  * (--file/--cluster-state). Prints figures only.
  * Usage: sudo node_modules/.bin/node bench/kube-proxy-scale.ts [--services 10000] [--endpoints 5] [--out DIR]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { run } from '../src/host/exec.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
+import { recordRuleset } from './lib/ruleset.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,37 +45,10 @@ try {
     5_000,
   );
   const programmed = performance.now();
-  const saveTimes: number[] = [];
-  let dump = '';
-  for (let i = 0; i < 3; i++) {
-    const res = await run(
-      '/usr/bin/time',
-      ['-f', '%e %M', 'ip', 'netns', 'exec', node.netns, 'iptables-save'],
-      {
-        timeoutMs: 120_000,
-        maxOutputBytes: 512 * 1024 * 1024,
-      },
-    );
-    saveTimes.push(Number(res.stderr.trim().split('\n').pop()?.split(' ')[0]) * 1000);
-    dump = res.stdout;
-  }
-  writeFileSync(`${out}/iptables-save.txt`, dump);
-  const cluster = await clusterState(lab.admin.objects);
-  writeFileSync(
-    `${out}/cluster-state.json`,
-    JSON.stringify({ kind: 'List', items: [...cluster.services, ...cluster.endpointSlices] }),
-  );
-  const lines = dump.split('\n').length;
-  saveTimes.sort((a, b) => a - b);
   console.log(
     `kube-proxy (real, iptables mode) programmed ${services} Services × ${endpoints} endpoints ${((programmed - created) / 1000).toFixed(0)} s after the last create`,
   );
-  console.log(
-    `iptables-save in the node: ${lines} lines, ${(dump.length / 1e6).toFixed(1)} MB, median ${Math.round(saveTimes[1] ?? 0)} ms over 3 runs`,
-  );
-  console.log(
-    `saved to ${out}/iptables-save.txt and ${out}/cluster-state.json; next: node bench/doctor-parse.ts --file ${out}/iptables-save.txt --cluster-state ${out}/cluster-state.json`,
-  );
+  await recordRuleset(lab, 'node-1', out);
 } finally {
   await lab.down();
 }
