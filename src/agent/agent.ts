@@ -113,6 +113,7 @@ export class Agent {
   #stopped = false;
   #wake: (() => void) | undefined;
   #pokeTimer: NodeJS.Timeout | undefined;
+  #settledPokeTimer: NodeJS.Timeout | undefined;
   #dryRunView: Partial<GateNodeView> = {};
   #repair: RepairRound | undefined;
   readonly #advisory = new Map<string, CheckResult>();
@@ -128,16 +129,26 @@ export class Agent {
     return this.#d.caches.synced() && this.#rounds > 0;
   }
 
-  /**
-   * Asks for a round soon (a Service, EndpointSlice or Node changed): while the gate is open, a
-   * change is checked once it has settled instead of waiting for the steady interval.
-   */
+  /** Asks for a round soon (this node rebooted: the gate must close at once). */
   poke(): void {
     if (this.#pokeTimer) return;
     this.#pokeTimer = setTimeout(() => {
       this.#pokeTimer = undefined;
       this.#wake?.();
     }, this.#d.cfg.checkIntervalMs);
+  }
+
+  /**
+   * A Service or EndpointSlice changed: asks for one round once the change has settled
+   * (`--sync-grace`), so the kernel is checked against it without waiting for the steady
+   * interval. Coalesced: during churn at most one extra round per grace period.
+   */
+  pokeWhenSettled(): void {
+    if (this.#settledPokeTimer) return;
+    this.#settledPokeTimer = setTimeout(() => {
+      this.#settledPokeTimer = undefined;
+      this.#wake?.();
+    }, this.#d.cfg.syncGraceMs + this.#d.cfg.checkIntervalMs);
   }
 
   /** Runs rounds until {@link stop}; never throws (a failed round is logged and retried). */
@@ -175,6 +186,7 @@ export class Agent {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#pokeTimer);
+    clearTimeout(this.#settledPokeTimer);
     this.#wake?.();
   }
 

@@ -18,7 +18,7 @@ describe('agent config', () => {
       checkIntervalMs: 100,
       mode: 'bootstrap',
       taint: false,
-      steadyIntervalMs: 10_000,
+      steadyIntervalMs: 30_000,
       openAfterPasses: 2,
       maxGatedFraction: 0.334,
       listen: '0.0.0.0:9746',

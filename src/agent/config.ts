@@ -60,8 +60,8 @@ export const AGENT_OPTIONS = {
   },
   steadyInterval: {
     schema: duration(3_600_000),
-    default: '10s',
-    help: 'pause between rounds while the gate is open (a Service or EndpointSlice change triggers a round sooner)',
+    default: '30s',
+    help: 'pause between rounds while the gate is open: how soon a later breakage is noticed (a Service or EndpointSlice change triggers a round once it has settled)',
   },
   checkTimeout: {
     schema: duration(120_000),

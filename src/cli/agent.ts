@@ -123,17 +123,18 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       registry,
       ...(repair ? { repair } : {}),
     });
-    // Only a change of this node wakes the loop early (a new boot must close the gate at once).
-    // Service and EndpointSlice changes are checked at the next round once they have settled
-    // (--sync-grace): waking on each of them would turn Service churn into a busy loop.
+    // A new boot of this node wakes the loop at once (the gate must close before pods arrive).
+    // Service and EndpointSlice changes wake it once they have settled (--sync-grace), coalesced:
+    // waking on each of them would turn Service churn into a busy loop.
     const poke = (): void => agent.poke();
+    const pokeWhenSettled = (): void => agent.pokeWhenSettled();
     const watches = await Promise.all([
       apis.nodes.watch(
         caches.handlers('nodes', poke),
         cfg.nodeSelector ? { labelSelector: cfg.nodeSelector } : {},
       ),
-      apis.services.watchServices(caches.handlers('services')),
-      apis.services.watchEndpointSlices(caches.handlers('slices')),
+      apis.services.watchServices(caches.handlers('services', pokeWhenSettled)),
+      apis.services.watchEndpointSlices(caches.handlers('slices', pokeWhenSettled)),
       apis.pods.watchOnNode(cfg.nodeName, caches.handlers('pods')),
     ]);
     const server = await startServer(cfg.listen, registry, agent);

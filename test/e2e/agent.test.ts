@@ -56,7 +56,7 @@ describe('node agent', () => {
         const g = await get('node-2');
         return g.status === 'False' && g.tainted;
       },
-      30_000,
+      60_000, // the open gate notices at its next steady round (--steady-interval 30 s)
     );
     expect((await get('node-2')).reason).toMatch(/^KubeProxy/);
 
@@ -137,7 +137,7 @@ describe('node agent', () => {
         const gs = await Promise.all(broken.map(get));
         return gs.every((g) => g.status === 'False');
       },
-      45_000,
+      75_000, // next steady round (30 s) + closing rounds + the breaker's decision
     );
     // Let simultaneous decisions settle, then sample for a few seconds.
     await new Promise((r) => setTimeout(r, 3_000));
