@@ -10,10 +10,9 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
-import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
-import { recordRuleset } from './lib/ruleset.ts';
+import { recordRuleset, waitProgrammed } from './lib/ruleset.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,14 +54,7 @@ try {
     });
     created = total;
     console.error(`${total} services created; waiting for kube-proxy and the gate`);
-    await waitFor(
-      'kube-proxy to program every Service',
-      async () =>
-        (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), 'node-1'))
-          .length === 0,
-      30 * 60_000,
-      5_000,
-    );
+    await waitProgrammed(lab, 'node-1');
     await waitFor(
       'the gate open',
       async () =>

@@ -7,10 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Lab } from '../src/lab/lab.ts';
-import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
-import { waitFor } from '../src/lab/wait.ts';
-import { recordRuleset } from './lib/ruleset.ts';
+import { recordRuleset, waitProgrammed } from './lib/ruleset.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +24,6 @@ mkdirSync(out, { recursive: true });
 
 const lab = await Lab.up({ nodes: 1, log: (l) => console.error(l) });
 try {
-  const node = lab.node('node-1');
   const t0 = performance.now();
   await createSyntheticServices(lab.admin.objects, 'bench', services, endpoints, {
     concurrency: 24,
@@ -36,14 +33,7 @@ try {
   console.error(
     `created ${services} Services + EndpointSlices in ${((created - t0) / 1000).toFixed(0)} s; waiting for kube-proxy`,
   );
-  await waitFor(
-    'kube-proxy to program every Service',
-    async () =>
-      (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), 'node-1'))
-        .length === 0,
-    30 * 60_000,
-    5_000,
-  );
+  await waitProgrammed(lab, 'node-1');
   const programmed = performance.now();
   console.log(
     `kube-proxy (real, iptables mode) programmed ${services} Services × ${endpoints} endpoints ${((programmed - created) / 1000).toFixed(0)} s after the last create`,

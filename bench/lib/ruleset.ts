@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { run } from '../../src/host/exec.ts';
 import type { Lab } from '../../src/lab/lab.ts';
-import { clusterState } from '../../src/lab/observe.ts';
+import { clusterState, kubeProxyProblems } from '../../src/lab/observe.ts';
+import { waitFor } from '../../src/lab/wait.ts';
 
 /** Saves `<out>/iptables-save.txt` and `<out>/cluster-state.json`; prints the dump's size and timing. */
 export async function recordRuleset(lab: Lab, nodeName: string, out: string): Promise<void> {
@@ -36,5 +37,18 @@ export async function recordRuleset(lab: Lab, nodeName: string, out: string): Pr
   );
   console.log(
     `saved to ${out}/iptables-save.txt and ${out}/cluster-state.json; next: node bench/doctor-parse.ts --file ${out}/iptables-save.txt --cluster-state ${out}/cluster-state.json`,
+  );
+}
+
+/** Waits (≤ 30 min) until the node's real kube-proxy (iptables mode) has programmed every Service. */
+export async function waitProgrammed(lab: Lab, nodeName: string): Promise<void> {
+  const node = lab.node(nodeName);
+  await waitFor(
+    'kube-proxy to program every Service',
+    async () =>
+      (await kubeProxyProblems(node.netns, 'iptables', await clusterState(lab.admin.objects), nodeName))
+        .length === 0,
+    30 * 60_000,
+    5_000,
   );
 }

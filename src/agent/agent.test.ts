@@ -5,6 +5,7 @@ import type { Check } from '../checks/check.ts';
 import type { CheckStatus } from '../core/check.ts';
 import { ManualClock } from '../core/clock.ts';
 import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../core/gate.ts';
+import { execResult } from '../host/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import type { Node } from '../kube/types.ts';
 import { Agent, type AgentCaches } from './agent.ts';
@@ -44,15 +45,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     caches,
     checks: [scripted('kube-proxy-rules', status)],
     checkContext: {
-      exec: async () => ({
-        code: 0,
-        signal: null,
-        stdout: '',
-        stderr: '',
-        timedOut: false,
-        truncated: false,
-        durationMs: 0,
-      }),
+      exec: async () => execResult(),
       httpGet: async () => ({ ok: false, error: 'unused', durationMs: 0 }),
       tcp: async () => ({ ok: false, error: 'unused', ms: 0 }),
       readDir: async () => [],

@@ -26,6 +26,7 @@ import {
   probePods,
   probeResultFromExec,
 } from './netns-probe.ts';
+import { execResult } from './testing.ts';
 
 const UID = '1c3e5f4a-2b6d-4c8e-9f10-123456789abc';
 const UID_ = UID.replaceAll('-', '_');
@@ -189,16 +190,7 @@ describe('probe plans', () => {
 
 describe('probeResultFromExec', () => {
   const plan: ProbePlan = podProbePlan(podWith('app'), cfg).plan;
-  const res = (o: Partial<ExecResult>): ExecResult => ({
-    code: 0,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    timedOut: false,
-    truncated: false,
-    durationMs: 120,
-    ...o,
-  });
+  const res = (o: Partial<ExecResult>): ExecResult => execResult({ durationMs: 120, ...o });
   const results = (dnsOk: boolean, tcpOk: boolean) =>
     `${JSON.stringify({
       results: [

@@ -5,7 +5,7 @@
  * they got. Host addresses are written without `/32`.
  */
 
-import { isObj, str } from '../core/json.ts';
+import { isObj, parseJsonInput, str } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import type { ParseWarning } from './iptables-save.ts';
 
@@ -62,15 +62,7 @@ function stripHost(addr: string): string {
 }
 
 function jsonArray(text: string, what: string): unknown[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new NetwardenError(
-      'input-unreadable',
-      `${what}: not JSON (${(err as Error).message.slice(0, 80)})`,
-    );
-  }
+  const doc = parseJsonInput(text, what);
   if (!Array.isArray(doc)) throw new NetwardenError('input-unreadable', `${what}: expected a JSON array`);
   return doc;
 }

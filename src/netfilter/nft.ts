@@ -4,7 +4,7 @@
  * endpoints each service chain dispatches to.
  */
 
-import { isObj, type JsonObject as Obj, str } from '../core/json.ts';
+import { isObj, type JsonObject as Obj, parseJsonInput, str } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import type { ParseWarning } from './iptables-save.ts';
 import { serviceKey } from './iptables-state.ts';
@@ -141,15 +141,7 @@ function scanExpr(v: unknown, targets: string[], dnat: string[], depth: number):
 
 /** Parses `nft -j list …` output. Throws `input-unreadable` when it is not an nftables JSON document. */
 export function parseNftJson(text: string, source = 'nft -j output'): NftRuleset {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new NetwardenError(
-      'input-unreadable',
-      `${source}: not JSON (${(err as Error).message.slice(0, 80)})`,
-    );
-  }
+  const doc = parseJsonInput(text, source);
   if (!isObj(doc) || !Array.isArray(doc.nftables)) {
     throw new NetwardenError(
       'input-unreadable',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../host/exec.ts';
+import { execResult } from '../../host/testing.ts';
 import { expectedServicePorts } from '../../netfilter/expected.ts';
 import { renderKubeProxyIptables } from '../../netfilter/render-ruleset.ts';
 import { smallCluster } from '../../netfilter/testing.ts';
@@ -22,15 +23,7 @@ function listChain(text: string, table: string, chain: string): string {
 }
 
 function ctx(state: { dump: string; steady: boolean; generation: number; calls: string[] }): CheckContext {
-  const ok = (stdout: string): ExecResult => ({
-    code: 0,
-    signal: null,
-    stdout,
-    stderr: '',
-    timedOut: false,
-    truncated: false,
-    durationMs: 1,
-  });
+  const ok = (stdout: string): ExecResult => execResult({ stdout });
   return {
     nodeName: 'node-a',
     cluster: () => cluster,
