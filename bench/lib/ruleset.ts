@@ -29,7 +29,18 @@ export async function recordRuleset(lab: Lab, nodeName: string, out: string): Pr
   const cluster = await clusterState(lab.admin.objects);
   writeFileSync(
     `${out}/cluster-state.json`,
-    JSON.stringify({ kind: 'List', items: [...cluster.services, ...cluster.endpointSlices] }),
+    // Typed list items carry no kind; the doctor's cluster-state reader sorts objects by it.
+    JSON.stringify({
+      kind: 'List',
+      items: [
+        ...cluster.services.map((s) => ({ kind: 'Service', apiVersion: 'v1', ...s })),
+        ...cluster.endpointSlices.map((s) => ({
+          kind: 'EndpointSlice',
+          apiVersion: 'discovery.k8s.io/v1',
+          ...s,
+        })),
+      ],
+    }),
   );
   saveTimes.sort((a, b) => a - b);
   console.log(
