@@ -16,7 +16,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterState } from '../src/netfilter/cluster-state.ts';
-import { parseClusterState } from '../src/netfilter/cluster-state.ts';
+import { parseClusterState, serializeClusterState } from '../src/netfilter/cluster-state.ts';
 import { diffKubeProxy } from '../src/netfilter/diff-kube-proxy.ts';
 import { expectedServicePorts } from '../src/netfilter/expected.ts';
 import { streamIptablesSave } from '../src/netfilter/iptables-save.ts';
@@ -134,10 +134,7 @@ async function main(): Promise<void> {
       const endpoints = Number(arg('--endpoints') ?? 5);
       cluster = syntheticCluster(services, endpoints);
       clusterFile = join(work, 'cluster.json');
-      writeFileSync(
-        clusterFile,
-        JSON.stringify({ kind: 'List', items: [...cluster.services, ...cluster.endpointSlices] }),
-      );
+      writeFileSync(clusterFile, serializeClusterState(cluster));
     }
     if (!file) {
       const restore = renderKubeProxyIptables(expectedServicePorts(cluster), {

@@ -7,6 +7,7 @@ import { run } from '../../src/host/exec.ts';
 import type { Lab } from '../../src/lab/lab.ts';
 import { clusterState, kubeProxyProblems } from '../../src/lab/observe.ts';
 import { waitFor } from '../../src/lab/wait.ts';
+import { serializeClusterState } from '../../src/netfilter/cluster-state.ts';
 
 /** Saves `<out>/iptables-save.txt` and `<out>/cluster-state.json`; prints the dump's size and timing. */
 export async function recordRuleset(lab: Lab, nodeName: string, out: string): Promise<void> {
@@ -27,21 +28,7 @@ export async function recordRuleset(lab: Lab, nodeName: string, out: string): Pr
   }
   writeFileSync(`${out}/iptables-save.txt`, dump);
   const cluster = await clusterState(lab.admin.objects);
-  writeFileSync(
-    `${out}/cluster-state.json`,
-    // Typed list items carry no kind; the doctor's cluster-state reader sorts objects by it.
-    JSON.stringify({
-      kind: 'List',
-      items: [
-        ...cluster.services.map((s) => ({ kind: 'Service', apiVersion: 'v1', ...s })),
-        ...cluster.endpointSlices.map((s) => ({
-          kind: 'EndpointSlice',
-          apiVersion: 'discovery.k8s.io/v1',
-          ...s,
-        })),
-      ],
-    }),
-  );
+  writeFileSync(`${out}/cluster-state.json`, serializeClusterState(cluster));
   saveTimes.sort((a, b) => a - b);
   console.log(
     `iptables-save in the node: ${dump.split('\n').length} lines, ${(dump.length / 1e6).toFixed(1)} MB, median ${Math.round(saveTimes[1] ?? 0)} ms over 3 runs`,

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isNetwardenError } from '../errors.ts';
-import { parseClusterState, splitJsonDocuments } from './cluster-state.ts';
-import { service, slice } from './testing.ts';
+import { parseClusterState, serializeClusterState, splitJsonDocuments } from './cluster-state.ts';
+import { service, slice, smallCluster } from './testing.ts';
 
 describe('parseClusterState', () => {
   const svc = service('a', 's', '10.96.0.5', [{ port: 80 }]);
@@ -60,5 +60,25 @@ describe('parseClusterState', () => {
 
   it('splits documents without being fooled by braces in strings', () => {
     expect(splitJsonDocuments('{"a":"}{"} {"b":[1]}')).toEqual(['{"a":"}{"}', '{"b":[1]}']);
+  });
+});
+
+describe('serializeClusterState', () => {
+  it('reads back as the same objects, even when they came without a kind', () => {
+    const state = smallCluster('node-a');
+    const strip = <T extends object>(objs: readonly T[]) =>
+      objs.map(({ kind: _, ...o }: T & { kind?: unknown }) => o);
+    const kindless = {
+      services: strip(state.services),
+      endpointSlices: strip(state.endpointSlices),
+      pods: strip(state.pods),
+    } as typeof state;
+    const back = parseClusterState(serializeClusterState(kindless));
+    expect(back.warnings).toEqual([]);
+    expect(back.state.services.map((s) => s.metadata?.name)).toEqual(
+      state.services.map((s) => s.metadata?.name),
+    );
+    expect(back.state.endpointSlices).toHaveLength(state.endpointSlices.length);
+    expect(back.state.pods).toHaveLength(state.pods.length);
   });
 });

@@ -3,6 +3,7 @@
  * `kubectl get -o json` output (a List, several Lists, or concatenated documents) or handed over by
  * a caller that listed them from the API.
  */
+import { isObj } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
 
@@ -21,12 +22,6 @@ export interface ClusterStateRead {
 }
 
 const MAX_DOCUMENTS = 64;
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Splits concatenated JSON documents (`kubectl get a -o json; kubectl get b -o json`). */
 export function splitJsonDocuments(text: string): string[] {
@@ -118,4 +113,22 @@ export function parseClusterState(text: string, source = 'cluster state'): Clust
     );
   }
   return { state: { services, endpointSlices, pods }, warnings };
+}
+
+/**
+ * The inverse of {@link parseClusterState}: a `kubectl get -o json`-shaped List. Objects listed
+ * through a typed client carry no `kind`, and the reader sorts objects by it, so it is set here.
+ */
+export function serializeClusterState(state: ClusterState): string {
+  const typed = <T extends object>(kind: string, apiVersion: string, objs: readonly T[]) =>
+    objs.map((o) => ({ ...o, kind, apiVersion }));
+  return JSON.stringify({
+    kind: 'List',
+    apiVersion: 'v1',
+    items: [
+      ...typed('Service', 'v1', state.services),
+      ...typed('EndpointSlice', 'discovery.k8s.io/v1', state.endpointSlices),
+      ...typed('Pod', 'v1', state.pods),
+    ],
+  });
 }
