@@ -112,8 +112,8 @@ export class Agent {
   #rounds = 0;
   #stopped = false;
   #wake: (() => void) | undefined;
-  #pokeTimer: NodeJS.Timeout | undefined;
-  #settledPokeTimer: NodeJS.Timeout | undefined;
+  /** Pending early wake-ups, one per cause, so a slow one never delays an urgent one. */
+  readonly #wakeTimers = new Map<'boot' | 'settled', NodeJS.Timeout>();
   #dryRunView: Partial<GateNodeView> = {};
   #repair: RepairRound | undefined;
   readonly #advisory = new Map<string, CheckResult>();
@@ -131,11 +131,7 @@ export class Agent {
 
   /** Asks for a round soon (this node rebooted: the gate must close at once). */
   poke(): void {
-    if (this.#pokeTimer) return;
-    this.#pokeTimer = setTimeout(() => {
-      this.#pokeTimer = undefined;
-      this.#wake?.();
-    }, this.#d.cfg.checkIntervalMs);
+    this.#wakeIn('boot', this.#d.cfg.checkIntervalMs);
   }
 
   /**
@@ -144,11 +140,18 @@ export class Agent {
    * interval. Coalesced: during churn at most one extra round per grace period.
    */
   pokeWhenSettled(): void {
-    if (this.#settledPokeTimer) return;
-    this.#settledPokeTimer = setTimeout(() => {
-      this.#settledPokeTimer = undefined;
-      this.#wake?.();
-    }, this.#d.cfg.syncGraceMs + this.#d.cfg.checkIntervalMs);
+    this.#wakeIn('settled', this.#d.cfg.syncGraceMs + this.#d.cfg.checkIntervalMs);
+  }
+
+  #wakeIn(cause: 'boot' | 'settled', ms: number): void {
+    if (this.#wakeTimers.has(cause)) return;
+    this.#wakeTimers.set(
+      cause,
+      setTimeout(() => {
+        this.#wakeTimers.delete(cause);
+        this.#wake?.();
+      }, ms),
+    );
   }
 
   /** Runs rounds until {@link stop}; never throws (a failed round is logged and retried). */
@@ -185,8 +188,8 @@ export class Agent {
   /** Stops after the current round. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#pokeTimer);
-    clearTimeout(this.#settledPokeTimer);
+    for (const t of this.#wakeTimers.values()) clearTimeout(t);
+    this.#wakeTimers.clear();
     this.#wake?.();
   }
 
