@@ -413,6 +413,7 @@ async function createObject(admin: KubeApis, obj: KubeObject): Promise<void> {
 async function recordCluster(plan: ClusterPlan, bins: ResolvedBinaries): Promise<void> {
   const runDir = await LabRun.create();
   closeOnSignal = runDir;
+  console.log(`cluster ${plan.name}: lab run ${runDir.id} in ${runDir.dir}`);
   try {
     const cp = await ControlPlane.start({ run: runDir, binaries: bins.paths, serviceCidr: plan.serviceCidr });
     const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
@@ -483,6 +484,15 @@ if (process.getuid?.() !== 0) {
   console.error('record-kube-proxy: run as root (network namespaces, iptables)');
   process.exit(2);
 }
-const bins = await ensureBinaries({ log: (l) => console.error(l) });
 const only = process.argv[2];
-for (const plan of PLANS) if (!only || only === plan.name) await recordCluster(plan, bins);
+if (only && !PLANS.some((p) => p.name === only)) {
+  console.error(`record-kube-proxy: no cluster "${only}" (have ${PLANS.map((p) => p.name).join(', ')})`);
+  process.exit(2);
+}
+const bins = await ensureBinaries({ log: (l) => console.error(l) });
+try {
+  for (const plan of PLANS) if (!only || only === plan.name) await recordCluster(plan, bins);
+} catch (err) {
+  console.error(`record-kube-proxy: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
