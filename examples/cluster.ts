@@ -5,6 +5,7 @@
  * definition, used by examples/generate.ts (cluster-state.json, bundles) and by
  * examples/record-kube-proxy.ts (the objects the real kube-proxy is shown).
  */
+import { service, type TestPort } from '../src/netfilter/testing.ts';
 
 /** The example node. */
 export const NODE = 'ip-10-0-81-194.ec2.internal';
@@ -35,12 +36,6 @@ export const PODS: readonly PodDef[] = [
   { ns: 'app', name: 'web-7c9d8f6b5-fghij', ip: '10.0.87.240', device: 1, app: 'web' },
 ];
 
-interface PortDef {
-  readonly name?: string;
-  readonly port: number;
-  readonly protocol?: string;
-}
-
 /** A plain Kubernetes object, as `kubectl get -o json` prints it. */
 export type ExampleObject = {
   apiVersion: string;
@@ -48,24 +43,14 @@ export type ExampleObject = {
   metadata: { namespace?: string; name: string; labels?: Record<string, string> };
 } & Record<string, unknown>;
 
-function svc(ns: string, name: string, ip: string, ports: readonly PortDef[]): ExampleObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { namespace: ns, name },
-    spec: {
-      type: 'ClusterIP',
-      clusterIP: ip,
-      clusterIPs: [ip],
-      ports: ports.map((p) => ({ protocol: 'TCP', ...p })),
-    },
-  };
+function svc(ns: string, name: string, ip: string, ports: readonly TestPort[]): ExampleObject {
+  return { apiVersion: 'v1', ...service(ns, name, ip, ports) } as ExampleObject;
 }
 
 function slice(
   ns: string,
   name: string,
-  ports: readonly PortDef[],
+  ports: readonly TestPort[],
   eps: readonly { ip: string; node?: string; ready?: boolean }[],
 ): ExampleObject {
   return {
@@ -86,7 +71,7 @@ const local = (app: string) => PODS.filter((p) => p.app === app).map((p) => ({ i
 
 /** The Services and EndpointSlices of the example cluster. */
 export function serviceObjects(): ExampleObject[] {
-  const dnsPorts = [
+  const dnsPorts: TestPort[] = [
     { name: 'dns', port: 53, protocol: 'UDP' },
     { name: 'dns-tcp', port: 53 },
     { name: 'metrics', port: 9153 },
