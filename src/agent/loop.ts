@@ -24,11 +24,11 @@ import {
   TAINT_EFFECT,
   TAINT_KEY,
 } from '../core/gate.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import { describeError } from '../errors.ts';
 import type { EventApi } from '../kube/events.ts';
 import { annotationsPatch, conditionPatch, taintPatch } from '../kube/node-patches.ts';
 import type { NodeApi } from '../kube/nodes.ts';
-import type { Node, Pod } from '../kube/types.ts';
 import type { AgentCaches } from './caches.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';

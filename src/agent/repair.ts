@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
 import { type ClusterProbeConfig, nodeProbePlan, type ProbePlan, podProbePlan } from '../core/probe-plan.ts';
 import { type LimiterState, limiterForBoot } from '../core/rate-limit.ts';
@@ -23,7 +24,6 @@ import {
 } from '../core/recycle-state.ts';
 import { clusterDnsIp, kubernetesService } from '../core/well-known-services.ts';
 import type { NetnsLocation, NetnsLocator } from '../host/netns-locator.ts';
-import type { Node, Pod } from '../kube/types.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import type { RecycleRoundReport, Recycler } from './recycler.ts';
 

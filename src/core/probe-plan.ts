@@ -5,7 +5,7 @@
  * gets the union of its pods' plans, so each pod failure can be compared with the node reaching the
  * same target.
  */
-import type { Pod } from '../kube/types.ts';
+import type { Pod } from '../core/objects.ts';
 
 /** Pod annotation with extra TCP targets, e.g. `10.0.0.5:5672,vault.vault.svc:8200`. */
 export const PROBE_TARGETS_ANNOTATION = 'netwarden.dev/probe-targets';

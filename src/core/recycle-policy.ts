@@ -20,7 +20,7 @@
  * the pod: recycling cannot help and the gate must stay closed).
  */
 
-import { type Node, type Pod, type PodCondition, timeMs } from '../kube/types.ts';
+import { type Node, type Pod, type PodCondition, timeMs } from '../core/objects.ts';
 import { formatDuration } from './duration.ts';
 import type { Finding, FindingCode } from './findings.ts';
 import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from './gate.ts';
