@@ -92,6 +92,7 @@ const calicoNodeDaemonSet = {
           {
             name: 'calico-node',
             image: 'docker.io/calico/node:v3.24.6',
+            resources: { requests: { cpu: '250m' } },
             env: [
               {
                 name: 'FELIX_IPTABLESBACKEND',
@@ -159,6 +160,8 @@ describe('readComponentVersions', () => {
     expect(c?.edition).toBe('open-source');
     expect(c?.image.version && formatVersion(c.image.version)).toBe('3.24.6');
     expect(c?.unresolvedEnv).toEqual(['FELIX_TYPHACN (secretKeyRef)']);
+    expect(c?.cpuRequest).toBe('250m');
+    expect(got.vpcCni?.cpuRequest).toBeUndefined();
   });
 
   it('notes which components were read from a DaemonSet instead of a Pod on the node', () => {

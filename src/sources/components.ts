@@ -52,6 +52,8 @@ export interface ComponentBase {
   readonly env: Readonly<Record<string, string>>;
   /** Variables whose value the cluster state does not hold, with where it comes from (`NAME (fieldRef)`). */
   readonly unresolvedEnv: readonly string[];
+  /** `resources.requests.cpu` as written (`60m`, `0.1`); absent when not requested. */
+  readonly cpuRequest?: string;
   /** The container's readiness when read from a Pod with status. */
   readonly ready?: boolean;
   readonly restarts?: number;
@@ -290,6 +292,8 @@ function base(ctx: Ctx, f: Found): ComponentBase {
   const argv = [...strings(f.container.command), ...strings(f.container.args)];
   const { env, unresolved } = readEnv(ctx, f);
   const status = containerStatus(f, name);
+  const resources = isObj(f.container.resources) ? f.container.resources : undefined;
+  const cpu = resources && isObj(resources.requests) ? str(resources.requests.cpu) : undefined;
   return {
     source: f.source,
     container: name,
@@ -298,6 +302,7 @@ function base(ctx: Ctx, f: Found): ComponentBase {
     flags: parseFlags(argv),
     env,
     unresolvedEnv: unresolved,
+    ...(cpu !== undefined ? { cpuRequest: cpu } : {}),
     ...status,
   };
 }

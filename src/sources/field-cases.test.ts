@@ -68,9 +68,10 @@ describe('field-case fixtures: the versions they quote', () => {
   });
 
   it('reads the UDP conntrack entry of kubernetes#126468 as a ClusterIP flow that was never DNATed', () => {
-    const line = read('kube-proxy-first-sync-race', 'conntrack-unreplied-126468.txt')
-      .split('\n')
-      .find((l) => l.startsWith('udp')) ?? '';
+    const line =
+      read('kube-proxy-first-sync-race', 'conntrack-unreplied-126468.txt')
+        .split('\n')
+        .find((l) => l.startsWith('udp')) ?? '';
     const [orig, reply] = [...line.matchAll(/src=(\S+) dst=(\S+)/g)].map((m) => ({ src: m[1], dst: m[2] }));
     expect(line).toContain('[UNREPLIED]');
     // The reply comes from the address the client dialled: no endpoint was substituted.
