@@ -5,8 +5,8 @@
  * (recycler.ts). Node probe failing means the node is broken: nothing is recycled.
  */
 import type { Logger } from 'pino';
-import { kubernetesService } from '../checks/api/check.ts';
-import { clusterDnsIp } from '../checks/dns/check.ts';
+import { kubernetesService } from '../checks/api.ts';
+import { clusterDnsIp } from '../checks/dns.ts';
 import type { Clock } from '../core/clock.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
 import { type LimiterState, limiterForBoot } from '../core/rate-limit.ts';

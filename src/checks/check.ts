@@ -4,7 +4,7 @@
  * check is configuration, not an import side effect.
  */
 import type { CheckResult, CheckStatus } from '../core/check.ts';
-import type { Finding } from '../doctor/findings.ts';
+import type { Finding } from '../core/findings.ts';
 import type { ExecResult } from '../host/exec.ts';
 import type { HttpResult } from '../host/http.ts';
 import type { TcpResult } from '../host/tcp.ts';

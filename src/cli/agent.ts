@@ -14,9 +14,9 @@ import {
   loadAgentConfig,
 } from '../agent/config.ts';
 import { Recycler } from '../agent/recycler.ts';
+import { agentChecks } from '../agent/registry.ts';
 import { Repair } from '../agent/repair.ts';
 import { startServer } from '../agent/server.ts';
-import { agentChecks } from '../checks/registry.ts';
 import { systemClock } from '../core/clock.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { run } from '../host/exec.ts';

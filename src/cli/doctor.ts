@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { hasProblems } from '../core/findings.ts';
 import { analyzeNode } from '../doctor/analyze.ts';
 import { readBundle } from '../doctor/bundle.ts';
-import { hasProblems } from '../doctor/findings.ts';
 import type { NodeInputs } from '../doctor/inputs.ts';
 import { collectLive } from '../doctor/live.ts';
 import { render } from '../doctor/render.ts';

@@ -3,18 +3,8 @@
  * parsing it delegates to; the same function serves bundles and live nodes. Every input is
  * optional: a missing file removes the checks that need it and nothing else.
  */
-import { cniConfigFindings, readCniConfigDir } from '../checks/cni/config-dir.ts';
-import { parseKubeProxyHealthz } from '../checks/kube-proxy/healthz.ts';
-import { assessKubeProxySync, kubeProxyMetrics, parsePrometheusText } from '../checks/kube-proxy/metrics.ts';
-import {
-  parseEnvSettings,
-  parseIpamCheckpoint,
-  parseIpamdEnis,
-  parseIpamdPods,
-  withDeviceNumbers,
-} from '../checks/vpc-cni/introspection.ts';
-import { parseSandboxFailures, sandboxFailureFindings } from '../checks/vpc-cni/kubelet.ts';
-import { parseVpcCniLog, vpcCniLogFindings } from '../checks/vpc-cni/logs.ts';
+
+import { capEvidence, type Finding, sortFindings } from '../core/findings.ts';
 import { describeError } from '../errors.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import {
@@ -39,7 +29,18 @@ import {
   expectedPodNetworks,
   type PodAssignment,
 } from '../netfilter/pods.ts';
-import { capEvidence, type Finding, sortFindings } from './findings.ts';
+import { cniConfigFindings, readCniConfigDir } from '../sources/cni-config.ts';
+import { parseKubeProxyHealthz } from '../sources/kube-proxy-healthz.ts';
+import { assessKubeProxySync, kubeProxyMetrics, parsePrometheusText } from '../sources/kube-proxy-metrics.ts';
+import { parseSandboxFailures, sandboxFailureFindings } from '../sources/kubelet-log.ts';
+import {
+  parseEnvSettings,
+  parseIpamCheckpoint,
+  parseIpamdEnis,
+  parseIpamdPods,
+  withDeviceNumbers,
+} from '../sources/vpc-cni-introspection.ts';
+import { parseVpcCniLog, vpcCniLogFindings } from '../sources/vpc-cni-logs.ts';
 import { INPUT_FILES, type NodeInputs } from './inputs.ts';
 
 /** Options of one analysis. */

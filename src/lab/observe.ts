@@ -4,7 +4,7 @@
  * data path in scenarios.
  */
 
-import type { Finding } from '../doctor/findings.ts';
+import type { Finding } from '../core/findings.ts';
 import { run } from '../host/exec.ts';
 import type { KubeObjectLister } from '../kube/objects.ts';
 import type { EndpointSlice, Pod, Service } from '../kube/types.ts';

@@ -8,7 +8,7 @@
  * - rule `1536: from P lookup N+1` only when P sits on a secondary ENI (device number N > 0);
  * - with Calico policy: filter chains `cali-fw-V` and `cali-tw-V`.
  */
-import { capEvidence, type Finding, type Subject } from '../doctor/findings.ts';
+import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
 import type { Pod } from '../kube/types.ts';
 import { vpcCniVethName } from './chain-names.ts';
 import type { IpLink, IpRoute, IpRule } from './ip.ts';

@@ -3,8 +3,8 @@
  * format (`2018-05-12T00:59:59Z [INFO] msg`), plus grouping of errors by message template and
  * detection of "ipamd unreachable" (the CNI binary cannot dial 127.0.0.1:50051).
  */
-import { capEvidence, type Finding } from '../../doctor/findings.ts';
-import type { ParseWarning } from '../../netfilter/iptables-save.ts';
+import { capEvidence, type Finding } from '../core/findings.ts';
+import type { ParseWarning } from '../netfilter/iptables-save.ts';
 
 /** A log level, lower-cased (`debug`, `info`, `warn`, `error`, `fatal`…). */
 export type LogLevel = string;

@@ -4,9 +4,10 @@
  * reads `kubeproxy_sync_proxy_rules_last_timestamp_seconds`. Connection refused means kube-proxy
  * is not running: Failing, not Unknown.
  */
-import type { Check } from '../check.ts';
-import { camelReason, fromFindings } from '../check.ts';
-import { assessKubeProxySync, kubeProxyMetrics, parsePrometheusText } from './metrics.ts';
+
+import { assessKubeProxySync, kubeProxyMetrics, parsePrometheusText } from '../sources/kube-proxy-metrics.ts';
+import type { Check } from './check.ts';
+import { camelReason, fromFindings } from './check.ts';
 
 /** The check, reading `metricsUrl`. */
 export function kubeProxySyncCheck(metricsUrl: string): Check {

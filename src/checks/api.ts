@@ -3,8 +3,8 @@
  * Service's ClusterIP (through kube-proxy's rules) and to the API server endpoint itself. "Direct
  * works, ClusterIP fails" points at kube-proxy; both failing points at the network or the API.
  */
-import type { EndpointSlice, Service } from '../../kube/types.ts';
-import type { Check, CheckContext } from '../check.ts';
+import type { EndpointSlice, Service } from '../kube/types.ts';
+import type { Check, CheckContext } from './check.ts';
 
 /** The `default/kubernetes` Service's ClusterIP and port, from the informer's view. */
 export function kubernetesService(services: readonly Service[]): { ip: string; port: number } | undefined {

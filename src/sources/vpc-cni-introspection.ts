@@ -4,9 +4,9 @@
  * per-pod rule expectations (device number > 0 ⇒ a `1536: from <ip> lookup N+1` rule).
  */
 
-import { isObj } from '../../core/json.ts';
-import { NetwardenError } from '../../errors.ts';
-import type { PodAssignment } from '../../netfilter/pods.ts';
+import { isObj } from '../core/json.ts';
+import { NetwardenError } from '../errors.ts';
+import type { PodAssignment } from '../netfilter/pods.ts';
 
 function json(text: string, what: string): unknown {
   try {

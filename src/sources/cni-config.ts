@@ -4,8 +4,8 @@
  * the order decides which CNI pods get — the root of hybrid VPC CNI + Calico mistakes.
  */
 
-import { isObj, type JsonObject as Obj } from '../../core/json.ts';
-import { capEvidence, type Finding } from '../../doctor/findings.ts';
+import { capEvidence, type Finding } from '../core/findings.ts';
+import { isObj, type JsonObject as Obj } from '../core/json.ts';
 
 /** One file in the directory. */
 export interface CniFile {

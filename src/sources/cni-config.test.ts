@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cniConfigFindings, parseCniConfig, readCniConfigDir } from './config-dir.ts';
+import { cniConfigFindings, parseCniConfig, readCniConfigDir } from './cni-config.ts';
 
 const AWS = JSON.stringify({
   cniVersion: '0.4.0',

@@ -3,9 +3,10 @@
  * config sorting first); when it is the AWS VPC CNI, ipamd answers its introspection endpoint.
  * An unreadable folder is Unknown (permission), an empty or missing one is Failing.
  */
-import type { Check } from '../check.ts';
-import { camelReason, fromFindings } from '../check.ts';
-import { cniConfigFindings, readCniConfigDir } from './config-dir.ts';
+
+import { cniConfigFindings, readCniConfigDir } from '../sources/cni-config.ts';
+import type { Check } from './check.ts';
+import { camelReason, fromFindings } from './check.ts';
 
 /**
  * The check over `confDir`; `ipamdUrl` (may be empty) is asked only for the VPC CNI; `healthUrl`

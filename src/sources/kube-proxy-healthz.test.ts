@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isNetwardenError } from '../../errors.ts';
-import { parseGoTime, parseKubeProxyHealthz } from './healthz.ts';
+import { isNetwardenError } from '../errors.ts';
+import { parseGoTime, parseKubeProxyHealthz } from './kube-proxy-healthz.ts';
 
 describe('parseGoTime', () => {
   it.each([
@@ -22,7 +22,7 @@ describe('parseGoTime', () => {
 
 describe('parseKubeProxyHealthz', () => {
   it('reads the real pre-1.28 body (Go time strings with m=+…)', () => {
-    const body = readFileSync(new URL('../fixtures/kube-proxy-healthz-pre-1.28.txt', import.meta.url), 'utf8')
+    const body = readFileSync(new URL('./fixtures/kube-proxy-healthz-pre-1.28.txt', import.meta.url), 'utf8')
       .split('\n')
       .find((l) => l.startsWith('{')) as string;
     const h = parseKubeProxyHealthz(body);

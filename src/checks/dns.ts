@@ -3,8 +3,8 @@
  * themselves wait for gated nodes): an A query for kubernetes.default.svc.<domain> sent from the
  * node to the cluster DNS Service IP.
  */
-import type { Service } from '../../kube/types.ts';
-import type { Check } from '../check.ts';
+import type { Service } from '../kube/types.ts';
+import type { Check } from './check.ts';
 
 /** The kube-dns Service IP, from the informer's view. */
 export function clusterDnsIp(services: readonly Service[]): string | undefined {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSandboxFailures, sandboxFailureFindings } from './kubelet.ts';
+import { parseSandboxFailures, sandboxFailureFindings } from './kubelet-log.ts';
 
 // The fixture's first lines ("# source", "# context") are provenance, not kubelet output.
 const event = readFileSync(
-  new URL('../fixtures/kubelet-event-aws-cni-add-failed.txt', import.meta.url),
+  new URL('./fixtures/kubelet-event-aws-cni-add-failed.txt', import.meta.url),
   'utf8',
 )
   .split('\n')

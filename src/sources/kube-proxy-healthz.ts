@@ -5,8 +5,8 @@
  * A 200 does not prove rules were ever programmed (kube-proxy is "healthy while starting up").
  */
 
-import { isObj } from '../../core/json.ts';
-import { NetwardenError } from '../../errors.ts';
+import { isObj } from '../core/json.ts';
+import { NetwardenError } from '../errors.ts';
 
 /** Which body format was seen. */
 export type HealthzFormat = 'pre-1.28' | '1.28-1.30' | '1.31+';

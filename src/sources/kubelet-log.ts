@@ -3,7 +3,7 @@
  * klog lines, and `kubectl describe pod` / event text (FailedCreatePodSandBox). Recognises the VPC CNI's
  * "failed to assign an IP address to container" and "ipamd not listening on 127.0.0.1:50051".
  */
-import { capEvidence, type Finding, type Subject } from '../../doctor/findings.ts';
+import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
 
 /** What went wrong for one sandbox. */
 export type SandboxFailureKind = 'ip-assign-failed' | 'ipamd-unreachable' | 'sandbox-network-failed';

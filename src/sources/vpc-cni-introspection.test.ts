@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isNetwardenError } from '../../errors.ts';
+import { isNetwardenError } from '../errors.ts';
 import {
   parseEnvSettings,
   parseIpamCheckpoint,
   parseIpamdEnis,
   parseIpamdPods,
   withDeviceNumbers,
-} from './introspection.ts';
+} from './vpc-cni-introspection.ts';
 
 const ENIS = JSON.stringify({
   TotalIPs: 10,

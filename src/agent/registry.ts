@@ -2,14 +2,15 @@
  * The explicit list of the agent's checks, built from its configuration. Adding a check means
  * adding it here; nothing registers itself on import.
  */
-import type { AgentConfig } from '../agent/config.ts';
+
+import { apiDirectCheck, apiViaServiceCheck } from '../checks/api.ts';
+import type { Check } from '../checks/check.ts';
+import { cniCheck } from '../checks/cni.ts';
+import { clusterDnsCheck } from '../checks/dns.ts';
+import { kubeProxyRulesCheck } from '../checks/kube-proxy-rules.ts';
+import { kubeProxySyncCheck } from '../checks/kube-proxy-sync.ts';
 import { queryA } from '../host/dns.ts';
-import { apiDirectCheck, apiViaServiceCheck } from './api/check.ts';
-import type { Check } from './check.ts';
-import { cniCheck } from './cni/check.ts';
-import { clusterDnsCheck } from './dns/check.ts';
-import { kubeProxyRulesCheck } from './kube-proxy/rules-check.ts';
-import { kubeProxySyncCheck } from './kube-proxy/sync-check.ts';
+import type { AgentConfig } from './config.ts';
 
 /** The checks the agent runs each round, in order. */
 export function agentChecks(cfg: AgentConfig): Check[] {

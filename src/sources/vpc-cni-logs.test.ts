@@ -7,10 +7,10 @@ import {
   messageTemplate,
   parseVpcCniLog,
   vpcCniLogFindings,
-} from './logs.ts';
+} from './vpc-cni-logs.ts';
 
 const fixture = (n: string): string =>
-  readFileSync(new URL(`../fixtures/${n}`, import.meta.url), 'utf8')
+  readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8')
     .split('\n')
     .filter((l) => !l.startsWith('# '))
     .join('\n');

@@ -2,8 +2,8 @@
  * Prometheus text-format parser and the kube-proxy sync metrics read from it
  * (`kubeproxy_sync_proxy_rules_last_timestamp_seconds` and friends, with or without `ip_family`).
  */
-import type { Finding } from '../../doctor/findings.ts';
-import type { ParseWarning } from '../../netfilter/iptables-save.ts';
+import type { Finding } from '../core/findings.ts';
+import type { ParseWarning } from '../netfilter/iptables-save.ts';
 
 /** One sample. */
 export interface PromSample {

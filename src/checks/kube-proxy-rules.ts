@@ -8,12 +8,12 @@ import {
   checkKubeProxyStructure,
   diffKubeProxy,
   type KubeProxyActual,
-} from '../../netfilter/diff-kube-proxy.ts';
-import { type ExpectedServices, expectedServicePorts } from '../../netfilter/expected.ts';
-import { hasKubeProxyRules, readIptablesState } from '../../netfilter/iptables-state.ts';
-import { kubeProxyNftState, parseNftJson } from '../../netfilter/nft.ts';
-import type { Check, CheckContext } from '../check.ts';
-import { camelReason, fromFindings } from '../check.ts';
+} from '../netfilter/diff-kube-proxy.ts';
+import { type ExpectedServices, expectedServicePorts } from '../netfilter/expected.ts';
+import { hasKubeProxyRules, readIptablesState } from '../netfilter/iptables-state.ts';
+import { kubeProxyNftState, parseNftJson } from '../netfilter/nft.ts';
+import type { Check, CheckContext } from './check.ts';
+import { camelReason, fromFindings } from './check.ts';
 
 /** How to read the rules: fixed mode/binary, or `auto`. */
 export interface RulesCheckOptions {
