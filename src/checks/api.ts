@@ -3,30 +3,8 @@
  * Service's ClusterIP (through kube-proxy's rules) and to the API server endpoint itself. "Direct
  * works, ClusterIP fails" points at kube-proxy; both failing points at the network or the API.
  */
-import type { EndpointSlice, Service } from '../kube/types.ts';
+import { apiEndpoints, kubernetesService } from '../core/well-known-services.ts';
 import type { Check, CheckContext } from './check.ts';
-
-/** The `default/kubernetes` Service's ClusterIP and port, from the informer's view. */
-export function kubernetesService(services: readonly Service[]): { ip: string; port: number } | undefined {
-  const svc = services.find((s) => s.metadata?.namespace === 'default' && s.metadata?.name === 'kubernetes');
-  const ip = svc?.spec?.clusterIP;
-  const port = svc?.spec?.ports?.[0]?.port;
-  return ip && port ? { ip, port } : undefined;
-}
-
-/** The API server endpoints (the `kubernetes` Service's EndpointSlices). */
-export function apiEndpoints(slices: readonly EndpointSlice[]): { ip: string; port: number }[] {
-  return slices
-    .filter(
-      (s) =>
-        s.metadata?.namespace === 'default' &&
-        s.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes',
-    )
-    .flatMap((s) => {
-      const port = s.ports?.[0]?.port;
-      return port ? (s.endpoints ?? []).flatMap((e) => e.addresses.map((ip) => ({ ip, port }))) : [];
-    });
-}
 
 /**
  * A connect that started before kube-proxy's DNAT rule existed keeps its un-NATed conntrack entry:

@@ -1,70 +1,59 @@
 /**
- * Check `cni`: the CNI configuration the runtime will use exists and is valid (no conflicting
- * config sorting first); when it is the AWS VPC CNI, ipamd answers its introspection endpoint.
- * An unreadable folder is Unknown (permission), an empty or missing one is Failing.
+ * Check `cni`: is the node's CNI ready to give pods a working network? Reads the configuration
+ * folder the runtime loads, the VPC CNI's ipamd (when the selected config is the VPC CNI), the
+ * CNI daemon's readiness endpoint (when configured) and, where ipamd says SNAT is the node's job,
+ * its SNAT rules; the judgement is assess/cni.ts, the same the doctor uses.
  */
-
-import { cniConfigFindings, readCniConfigDir } from '../sources/cni-config.ts';
+import { asCheckResult } from '../assess/assessment.ts';
+import { assessCni, type CniEvidence } from '../assess/cni.ts';
+import {
+  readAwsSnatChains,
+  readCniConfDir,
+  readHealth,
+  readIpamdEnis,
+  readIpamdEnv,
+} from '../collect/cni.ts';
+import { readValue } from '../core/read.ts';
 import type { Check } from './check.ts';
-import { camelReason, fromFindings } from './check.ts';
 
-/**
- * The check over `confDir`; `ipamdUrl` (may be empty) is asked only for the VPC CNI; `healthUrl`
- * (may be empty) is any CNI daemon's readiness endpoint, asked when set.
- */
-export function cniCheck(confDir: string, ipamdUrl: string, healthUrl = ''): Check {
+/** Where the CNI is read. */
+export interface CniCheckOptions {
+  readonly confDir: string;
+  /** ipamd's introspection URL; empty disables. Asked only when the selected config is the VPC CNI. */
+  readonly ipamdUrl: string;
+  /** Any CNI daemon's readiness URL; empty disables. */
+  readonly healthUrl: string;
+  /** The iptables-save binary (`auto`: the host's default `iptables`) for the SNAT chains. */
+  readonly iptablesSave: string;
+}
+
+/** The check. */
+export function cniCheck(opts: CniCheckOptions): Check {
   return {
     name: 'cni',
     gating: true,
     async run(ctx) {
-      let files: { name: string; text: string }[];
-      try {
-        files = await ctx.readDir(confDir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') files = [];
-        else
-          return {
-            status: 'Unknown',
-            reason: 'CniConfigUnreadable',
-            message: `${confDir}: ${code ?? String(err)}`,
-          };
-      }
-      const dir = readCniConfigDir(files.map((f) => ({ name: f.name, content: f.text })));
-      const vpcCni = dir.selected?.types.includes('aws-cni') ?? false;
-      const findings = cniConfigFindings(dir, { vpcCni }, confDir);
-      const verdict = fromFindings(
-        findings,
-        {
-          reason: 'CniConfigValid',
-          message: `${dir.selected?.file ?? '?'} (${dir.selected?.types.join(', ') ?? ''})`,
-        },
-        (f) => camelReason(f.code),
-      );
-      if (verdict.status !== 'Ok') return verdict;
-      if (healthUrl) {
-        const h = await ctx.httpGet(healthUrl, { timeoutMs: Math.min(ctx.timeoutMs, 3_000) });
-        if (!h.ok || h.status !== 200) {
-          const why = h.ok ? `HTTP ${h.status}: ${h.body.trim().split('\n')[0] ?? ''}` : h.error;
-          return {
-            status: 'Failing',
-            reason: 'CniDaemonNotReady',
-            message: `CNI daemon ${healthUrl}: ${why}`,
-          };
+      const quick = Math.min(ctx.timeoutMs, 3_000);
+      const confDir = await readCniConfDir(ctx, opts.confDir);
+      const selectedAws = readValue(confDir)?.selected?.types.includes('aws-cni') ?? false;
+      const ready = ctx.node()?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      let ev: CniEvidence = {
+        confDir,
+        confDirPath: opts.confDir,
+        ...(ready !== undefined ? { kubeletReady: ready === 'True' } : {}),
+        ...(opts.healthUrl ? { daemonHealth: await readHealth(ctx, opts.healthUrl, quick) } : {}),
+      };
+      if (selectedAws && opts.ipamdUrl) {
+        const enis = await readIpamdEnis(ctx, opts.ipamdUrl, quick);
+        const env = enis.status === 'ok' ? await readIpamdEnv(ctx, opts.ipamdUrl, quick) : {};
+        ev = { ...ev, ipamd: enis, env };
+        if (env.AWS_VPC_K8S_CNI_EXTERNALSNAT?.toLowerCase() === 'false') {
+          const save = opts.iptablesSave === 'auto' ? 'iptables-save' : opts.iptablesSave;
+          const snat = readValue(await readAwsSnatChains(ctx, save, ctx.timeoutMs));
+          if (snat) ev = { ...ev, awsRules: snat.aws };
         }
       }
-      if (!vpcCni || !ipamdUrl) return verdict;
-      const res = await ctx.httpGet(`${ipamdUrl.replace(/\/$/, '')}/v1/enis`, {
-        timeoutMs: Math.min(ctx.timeoutMs, 3_000),
-      });
-      if (!res.ok || res.status !== 200) {
-        return {
-          status: 'Failing',
-          reason: 'IpamdUnreachable',
-          message: `ipamd introspection ${ipamdUrl}: ${res.ok ? `HTTP ${res.status}` : res.error}`,
-        };
-      }
-      return { ...verdict, message: `${verdict.message}; ipamd answers` };
+      return asCheckResult(assessCni(ev));
     },
   };
 }

@@ -3,14 +3,8 @@
  * themselves wait for gated nodes): an A query for kubernetes.default.svc.<domain> sent from the
  * node to the cluster DNS Service IP.
  */
-import type { Service } from '../kube/types.ts';
+import { clusterDnsIp } from '../core/well-known-services.ts';
 import type { Check } from './check.ts';
-
-/** The kube-dns Service IP, from the informer's view. */
-export function clusterDnsIp(services: readonly Service[]): string | undefined {
-  return services.find((s) => s.metadata?.namespace === 'kube-system' && s.metadata?.name === 'kube-dns')
-    ?.spec?.clusterIP;
-}
 
 /** The check; `query` sends one DNS A query and returns the first address (or throws). */
 export function clusterDnsCheck(

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cniConfigFindings, parseCniConfig, readCniConfigDir } from './cni-config.ts';
+import { cniConfigFindings } from '../assess/cni.ts';
+import { parseCniConfig, readCniConfigDir } from './cni-config.ts';
 
 const AWS = JSON.stringify({
   cniVersion: '0.4.0',

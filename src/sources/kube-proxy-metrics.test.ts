@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assessKubeProxySync, kubeProxyMetrics, parsePrometheusText } from './kube-proxy-metrics.ts';
+import { assessKubeProxySync } from '../assess/kube-proxy-sync.ts';
+import { kubeProxyMetrics, parsePrometheusText } from './kube-proxy-metrics.ts';
 
 const OLD = `# HELP kubeproxy_sync_proxy_rules_last_timestamp_seconds [ALPHA] The last time proxy rules were successfully synced
 # TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge

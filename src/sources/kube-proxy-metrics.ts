@@ -2,7 +2,6 @@
  * Prometheus text-format parser and the kube-proxy sync metrics read from it
  * (`kubeproxy_sync_proxy_rules_last_timestamp_seconds` and friends, with or without `ip_family`).
  */
-import type { Finding } from '../core/findings.ts';
 import type { ParseWarning } from '../netfilter/iptables-save.ts';
 
 /** One sample. */
@@ -80,56 +79,4 @@ export function kubeProxyMetrics(samples: readonly PromSample[]): KubeProxyMetri
     iptablesRules: rules,
     present,
   };
-}
-
-/** Thresholds of the sync assessment. */
-export interface SyncAssessOptions {
-  /** Seconds since the epoch at which the metrics were read. */
-  readonly nowSeconds: number;
-  /** Boot time of the node (seconds since the epoch), when known: a sync must be after it. */
-  readonly bootSeconds?: number;
-  /** A queued change older than this without a sync means "hung" (default 120 s, 2× a 1 m syncPeriod). */
-  readonly maxQueueLagSeconds?: number;
-}
-
-/** `kube-proxy-not-synced` findings from the metrics (none when kube-proxy looks synced). */
-export function assessKubeProxySync(m: KubeProxyMetrics, opts: SyncAssessOptions): Finding[] {
-  const findings: Finding[] = [];
-  const lag = opts.maxQueueLagSeconds ?? 120;
-  const evidence: string[] = [];
-  const families = new Set([...Object.keys(m.lastSyncSeconds), ...Object.keys(m.lastQueuedSeconds)]);
-  for (const fam of families) {
-    const last = m.lastSyncSeconds[fam];
-    const queued = m.lastQueuedSeconds[fam];
-    const label = fam ? `{ip_family="${fam}"}` : '';
-    if (last === undefined || last === 0)
-      evidence.push(
-        `kubeproxy_sync_proxy_rules_last_timestamp_seconds${label} is ${last ?? 'absent'}: no successful sync`,
-      );
-    else if (opts.bootSeconds !== undefined && last < opts.bootSeconds)
-      evidence.push(
-        `last successful sync ${new Date(last * 1000).toISOString()} is before boot ${new Date(opts.bootSeconds * 1000).toISOString()}`,
-      );
-    else if (queued !== undefined && queued - last > lag && opts.nowSeconds - queued > lag)
-      evidence.push(
-        `change queued at ${new Date(queued * 1000).toISOString()} not synced (last sync ${new Date(last * 1000).toISOString()})`,
-      );
-  }
-  if (m.restoreFailures !== undefined && m.restoreFailures > 0)
-    evidence.push(`kubeproxy_sync_proxy_rules_iptables_restore_failures_total = ${m.restoreFailures}`);
-  if (evidence.length > 0) {
-    findings.push({
-      code: 'kube-proxy-not-synced',
-      severity: evidence.every((e) =>
-        e.startsWith('kubeproxy_sync_proxy_rules_iptables_restore_failures_total'),
-      )
-        ? 'warning'
-        : 'critical',
-      title: 'kube-proxy has not completed a recent sync of its rules',
-      evidence,
-      subjects: [{ kind: 'node', name: 'kube-proxy' }],
-      fix: 'Read the kube-proxy logs on this node ("Sync failed", iptables-restore errors, API errors); fix the cause and restart kube-proxy. Pods started before the first good sync need recycling.',
-    });
-  }
-  return findings;
 }

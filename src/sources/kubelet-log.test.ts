@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSandboxFailures, sandboxFailureFindings } from './kubelet-log.ts';
+import { sandboxFailureFindings } from '../assess/logs.ts';
+import { parseSandboxFailures } from './kubelet-log.ts';
 
 // The fixture's first lines ("# source", "# context") are provenance, not kubelet output.
 const event = readFileSync(

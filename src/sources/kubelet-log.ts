@@ -3,7 +3,6 @@
  * klog lines, and `kubectl describe pod` / event text (FailedCreatePodSandBox). Recognises the VPC CNI's
  * "failed to assign an IP address to container" and "ipamd not listening on 127.0.0.1:50051".
  */
-import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
 
 /** What went wrong for one sandbox. */
 export type SandboxFailureKind = 'ip-assign-failed' | 'ipamd-unreachable' | 'sandbox-network-failed';
@@ -67,49 +66,4 @@ export function parseSandboxFailures(text: string, maxLine = 64 * 1024): Sandbox
     });
   }
   return out;
-}
-
-function pods(list: readonly SandboxFailure[], max: number): Subject[] {
-  const names = [...new Set(list.map((f) => f.pod).filter((p): p is string => p !== undefined))];
-  return names.slice(0, max).map((name) => ({ kind: 'pod', name }));
-}
-
-/** Findings from sandbox failures: `ip-assign-failed` and `ipamd-unreachable` (as the kubelet saw it). */
-export function sandboxFailureFindings(
-  failures: readonly SandboxFailure[],
-  source: string,
-  max = 10,
-): Finding[] {
-  const findings: Finding[] = [];
-  const unreachable = failures.filter((f) => f.kind === 'ipamd-unreachable');
-  const assign = failures.filter((f) => f.kind === 'ip-assign-failed');
-  const show = (f: SandboxFailure): string =>
-    `${source}:${f.line}: ${f.text.length > 400 ? `${f.text.slice(0, 400)}…` : f.text}`;
-  if (unreachable.length > 0) {
-    findings.push({
-      code: 'ipamd-unreachable',
-      severity: 'critical',
-      title: `${unreachable.length} pod sandbox(es) failed: the CNI could not reach ipamd on 127.0.0.1:50051`,
-      evidence: capEvidence(unreachable.map(show), max),
-      subjects: pods(unreachable, max),
-      fix:
-        'aws-node (ipamd) was not listening when these pods were created. Check the aws-node pod on this node and ' +
-        'ipamd.log for why it did not start (API server, EC2 API, IAM). The kubelet retries; once aws-node is Ready, ' +
-        'delete pods that still have no network.',
-    });
-  }
-  if (assign.length > 0) {
-    findings.push({
-      code: 'ip-assign-failed',
-      severity: 'critical',
-      title: `${assign.length} pod sandbox(es) failed: "failed to assign an IP address to container"`,
-      evidence: capEvidence(assign.map(show), max),
-      subjects: pods(assign, max),
-      fix:
-        'ipamd had no free IP for the pod: the node hit its ENI/IP limit (max pods), the subnet is exhausted, or ' +
-        "ipamd could not attach ENIs (EC2 API/IAM errors in ipamd.log). Check ipamd.log and the subnet's free " +
-        'addresses; consider prefix delegation or WARM_IP_TARGET tuning.',
-    });
-  }
-  return findings;
 }

@@ -1,13 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  groupErrors,
-  isIpamdUnreachable,
-  messageTemplate,
-  parseVpcCniLog,
-  vpcCniLogFindings,
-} from './vpc-cni-logs.ts';
+import { vpcCniLogFindings } from '../assess/logs.ts';
+import { groupErrors, isIpamdUnreachable, messageTemplate, parseVpcCniLog } from './vpc-cni-logs.ts';
 
 const fixture = (n: string): string =>
   readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8')

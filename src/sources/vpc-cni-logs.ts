@@ -3,7 +3,6 @@
  * format (`2018-05-12T00:59:59Z [INFO] msg`), plus grouping of errors by message template and
  * detection of "ipamd unreachable" (the CNI binary cannot dial 127.0.0.1:50051).
  */
-import { capEvidence, type Finding } from '../core/findings.ts';
 import type { ParseWarning } from '../netfilter/iptables-save.ts';
 
 /** A log level, lower-cased (`debug`, `info`, `warn`, `error`, `fatal`…). */
@@ -159,57 +158,4 @@ const UNREACHABLE =
 /** True when a message says the CNI binary could not reach ipamd. */
 export function isIpamdUnreachable(msg: string): boolean {
   return UNREACHABLE.test(msg) && !/code = (Internal|Unknown) desc = .*no available IP/i.test(msg);
-}
-
-/** Findings from the two logs: `ipamd-unreachable` (plugin.log) and `ipamd-errors` (grouped). */
-export function vpcCniLogFindings(
-  logs: {
-    readonly ipamd?: CniLog;
-    readonly plugin?: CniLog;
-    readonly ipamdPath?: string;
-    readonly pluginPath?: string;
-  },
-  opts: { readonly maxGroups?: number } = {},
-): Finding[] {
-  const findings: Finding[] = [];
-  const unreachable = (logs.plugin?.entries ?? []).filter((e) => isIpamdUnreachable(e.msg));
-  if (unreachable.length > 0) {
-    const first = unreachable[0];
-    const last = unreachable[unreachable.length - 1];
-    findings.push({
-      code: 'ipamd-unreachable',
-      severity: 'critical',
-      title: `The CNI plugin could not reach ipamd (127.0.0.1:50051) ${unreachable.length} time(s)`,
-      evidence: capEvidence(
-        [
-          `${logs.pluginPath ?? 'plugin.log'}: first ${first?.ts ?? '?'}, last ${last?.ts ?? '?'}`,
-          ...unreachable.slice(0, 5).map((e) => `line ${e.line}: ${e.msg.slice(0, 400)}`),
-        ],
-        8,
-      ),
-      subjects: [{ kind: 'node', name: 'aws-node (ipamd)' }],
-      fix:
-        'aws-node/ipamd was not running or not ready when pods were created. Check the aws-node pod on this node ' +
-        '(kubectl -n kube-system logs <aws-node pod> -c aws-node; /var/log/aws-routed-eni/ipamd.log for why it did not start: ' +
-        'API server or EC2 API reachability, IAM). Pods created meanwhile stay in ContainerCreating or, if they got an ' +
-        'address from a stale checkpoint, may lack routes: delete them once aws-node is Ready.',
-    });
-  }
-  const groups = groupErrors(logs.ipamd?.entries ?? []);
-  if (groups.length > 0) {
-    const total = groups.reduce((n, g) => n + g.count, 0);
-    const max = opts.maxGroups ?? 10;
-    findings.push({
-      code: 'ipamd-errors',
-      severity: 'warning',
-      title: `ipamd logged ${total} error(s) in ${groups.length} distinct message(s)`,
-      evidence: capEvidence(
-        groups.map((g) => `${g.count}× [${g.first ?? '?'} … ${g.last ?? '?'}] ${g.template}`),
-        max,
-      ),
-      subjects: [{ kind: 'file', name: logs.ipamdPath ?? 'ipamd.log' }],
-      fix: 'Read the most frequent messages first: EC2 API throttling or IAM errors stop ENI/IP allocation; "no available IP addresses" means the subnet or the instance ENI limit is exhausted.',
-    });
-  }
-  return findings;
 }

@@ -8,8 +8,9 @@ import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } fr
 import { execResult } from '../host/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import type { Node } from '../kube/types.ts';
-import { Agent, type AgentCaches } from './agent.ts';
+import type { AgentCaches } from './caches.ts';
 import { loadAgentConfig } from './config.ts';
+import { Agent } from './loop.ts';
 
 /** A check whose status the test sets. */
 function scripted(name: string, status: { value: CheckStatus }): Check {
@@ -138,7 +139,7 @@ describe('WatchCaches', () => {
   });
 
   it('leaves recently changed Services out of the expected state until they settle, and moves the generation', async () => {
-    const { WatchCaches } = await import('./agent.ts');
+    const { WatchCaches } = await import('./caches.ts');
     let now = 1_000_000;
     const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
     const services = c.handlers('services');
@@ -164,7 +165,7 @@ describe('WatchCaches', () => {
   });
 
   it('answers cluster() from one view until a watch event, and drops managedFields', async () => {
-    const { WatchCaches } = await import('./agent.ts');
+    const { WatchCaches } = await import('./caches.ts');
     const c = new WatchCaches('n1', { settleMs: 10_000, now: () => 5_000_000 });
     const pods = c.handlers('pods');
     const withFields = {
