@@ -26,7 +26,11 @@ describe('runCheck', () => {
     const check: Check = { name: 'slow', gating: true, run: () => new Promise(() => {}) };
     // The check never answers: without the deadline this test would hang until vitest's timeout.
     const res = await runCheck(check, ctx, 50);
-    expect(res).toMatchObject({ status: 'Unknown', reason: 'CheckTimedOut', message: 'no answer within 50 ms' });
+    expect(res).toMatchObject({
+      status: 'Unknown',
+      reason: 'CheckTimedOut',
+      message: 'no answer within 50 ms',
+    });
   });
 
   it('passes a finished result through with its name, gating flag and duration', async () => {

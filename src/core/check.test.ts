@@ -13,7 +13,12 @@ const r = (check: string, status: CheckStatus, gating = true): CheckResult => ({
 describe('combine (the verdict of one round)', () => {
   it.each<[string, CheckResult[], string, string]>([
     ['all ok', [r('a', 'Ok'), r('b', 'Ok')], 'Ok', 'DataPathVerified'],
-    ['one failing wins over unknown', [r('a', 'Unknown'), r('b', 'Failing'), r('c', 'Ok')], 'Failing', 'bFailing'],
+    [
+      'one failing wins over unknown',
+      [r('a', 'Unknown'), r('b', 'Failing'), r('c', 'Ok')],
+      'Failing',
+      'bFailing',
+    ],
     ['first failing names the reason', [r('a', 'Failing'), r('b', 'Failing')], 'Failing', 'aFailing'],
     ['unknown without failing', [r('a', 'Ok'), r('b', 'Unknown')], 'Unknown', 'bUnknown'],
     ['not applicable is left out', [r('a', 'Ok'), r('b', 'NotApplicable')], 'Ok', 'DataPathVerified'],
