@@ -2,7 +2,7 @@
  * The agent's view of the cluster, kept by its watches: its own Node, the nodes the breaker
  * counts, Services, EndpointSlices and this node's Pods.
  */
-import type { EndpointSlice, Node, Pod, Service } from '../kube/types.ts';
+import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 
 /** The caches the agent's watches fill. */

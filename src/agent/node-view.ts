@@ -13,7 +13,7 @@ import {
   TAINT_EFFECT,
   TAINT_KEY,
 } from '../core/gate.ts';
-import type { Node } from '../kube/types.ts';
+import type { Node } from '../core/objects.ts';
 
 /** The node view the gate needs, read off the Node object. */
 export function gateNodeView(node: Node): GateNodeView {

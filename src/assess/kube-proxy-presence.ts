@@ -14,8 +14,8 @@
  * 5. otherwise kube-proxy is absent by design.
  * Without a view of the cluster's pods the answer is `unknown` unless 1 or 3 decide it.
  */
-import type { Pod } from '../kube/types.ts';
-import { timeMs } from '../kube/types.ts';
+import type { Pod } from '../core/objects.ts';
+import { timeMs } from '../core/objects.ts';
 
 /** The operator's setting: judge automatically, or take kube-proxy as expected/absent. */
 export type KubeProxySetting = 'auto' | 'expected' | 'absent';

@@ -11,9 +11,9 @@
  * recycles the pod; it does not gate the node.
  */
 import { capEvidence, type Finding } from '../core/findings.ts';
+import type { Pod } from '../core/objects.ts';
 import { type Read, readValue } from '../core/read.ts';
 import { podProblemsFromFindings } from '../core/recycle-policy.ts';
-import type { Pod } from '../kube/types.ts';
 import type { IpLink, IpRoute, IpRule } from '../netfilter/ip.ts';
 import {
   checkRoutedPodConsistency,

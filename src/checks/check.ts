@@ -7,9 +7,9 @@
 
 import type { NodeIo } from '../collect/io.ts';
 import type { CheckResult } from '../core/check.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import type { HttpResult } from '../host/http.ts';
 import type { TcpResult } from '../host/tcp.ts';
-import type { Node, Pod } from '../kube/types.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 
 /** What checks may use: injected, so unit tests run them on fakes. */

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_SCRIPT, splitCaptureOutput } from '../collect/kube-proxy.ts';
+import type { Pod } from '../core/objects.ts';
 import type { ExecResult } from '../host/exec.ts';
 import { execResult } from '../host/testing.ts';
-import type { Pod } from '../kube/types.ts';
 import { smallCluster } from '../netfilter/testing.ts';
 import type { CheckContext } from './check.ts';
 import { kubeProxyCheck } from './kube-proxy.ts';
@@ -123,7 +123,7 @@ describe('kube-proxy check', () => {
         throw new Error('cannot run /nonexistent/iptables-save: not found');
       },
     };
-    expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'ToolUnavailable' });
+    expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'IptablesSaveUnavailable' });
   });
 
   it('is Unknown, never Failing, when the dump is cut at its cap or times out', async () => {

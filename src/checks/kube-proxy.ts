@@ -24,8 +24,8 @@ import {
   readKubeProxyEndpoint,
   readNftKubeProxy,
 } from '../collect/kube-proxy.ts';
+import type { Pod } from '../core/objects.ts';
 import { readValue } from '../core/read.ts';
-import type { Pod } from '../kube/types.ts';
 import { type ExpectedServices, expectedServicePorts } from '../netfilter/expected.ts';
 import { hasKubeProxyRules } from '../netfilter/iptables-state.ts';
 import type { Check, CheckContext } from './check.ts';

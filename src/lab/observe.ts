@@ -8,9 +8,9 @@ import { assessKubeProxy, type KubeProxyAssessment } from '../assess/kube-proxy.
 import type { NodeIo } from '../collect/io.ts';
 import { readIptablesDumps, readNftKubeProxy } from '../collect/kube-proxy.ts';
 import type { Finding } from '../core/findings.ts';
+import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { run } from '../host/exec.ts';
 import type { KubeObjectLister } from '../kube/objects.ts';
-import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { expectedServicePorts } from '../netfilter/expected.ts';
 

@@ -9,7 +9,7 @@
  * - with Calico policy: filter chains `cali-fw-V` and `cali-tw-V`.
  */
 import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
-import type { Pod } from '../kube/types.ts';
+import type { Pod } from '../core/objects.ts';
 import { vpcCniVethName } from './chain-names.ts';
 import type { IpLink, IpRoute, IpRule } from './ip.ts';
 

@@ -7,9 +7,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Pod } from '../../core/objects.ts';
 import { describeError } from '../../errors.ts';
 import type { KubeApis } from '../../kube/connect.ts';
-import type { Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import type { CniConfList } from '../cni.ts';
 import { ENI_TABLE } from '../network.ts';
