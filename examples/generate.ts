@@ -296,7 +296,7 @@ function introspection(pods: readonly PodDef[]): { enis: string; pods: string; c
       containerID: randomBytes(32).toString('hex'),
       ifName: 'eth0',
       ipv4: p.ip,
-      allocationTimestamp: 1795932131123456789,
+      allocationTimestamp: 1795932131123456800, // ns since the epoch (exact digits do not matter)
       metadata: { k8sPodNamespace: p.ns, k8sPodName: p.name },
     })),
   };
