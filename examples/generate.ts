@@ -444,10 +444,8 @@ try {
   write(join(HERE, 'cni-conflict'), conflict);
 
   // 4. Backend mismatch, as an archive with the collector's root folder: the host's iptables-nft has no
-  //    kube-proxy rules (only the CNI's), kube-proxy wrote iptables-legacy. The VPC CNI's rules are in
-  //    iptables-legacy too (as in the earlier sample): the doctor reads the VPC CNI's rules from the
-  //    backend kube-proxy's rules are in, so with them in iptables-nft only it would also report
-  //    aws-snat-rules-missing.
+  //    kube-proxy rules (only the CNI's), kube-proxy wrote iptables-legacy. The doctor judges the VPC
+  //    CNI's rules in the backend that holds them (here iptables-nft).
   const mismatchDir = join(HERE, '.tmp-mismatch');
   const root = 'eks_i-0abc123def4567890_2026-11-27_0615-UTC_0.7.3';
   const files = bundleFiles({ calicoPods: PODS }, {});
@@ -456,7 +454,6 @@ try {
   const legacy = recorded('kube-proxy-1.36-iptables-legacy-example.txt');
   ensureNfacct(legacy);
   inNs('iptables-legacy-restore', [], legacy);
-  inNs('iptables-legacy-restore', ['--noflush'], cniRulesRestore({}));
   const nftOut = spawnSync('ip', ['netns', 'exec', ns, 'iptables-nft-save'], { encoding: 'utf8' });
   files['networking/iptables-save.txt'] = `${nftOut.stdout}${nftOut.stderr}`;
   files['networking/iptables-legacy-save.txt'] = inNs('iptables-legacy-save', []);
