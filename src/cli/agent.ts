@@ -87,7 +87,7 @@ export function registerAgentCommand(program: Command): void {
     `
 Writes on its Node: condition netwarden.dev/DataPathReady, taint netwarden.dev/datapath-unready:NoSchedule,
 annotations netwarden.dev/boot-id and netwarden.dev/datapath-ready-at. A new boot (status.nodeInfo.bootID)
-closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/rbac.yaml.
+closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/chart/netwarden/templates/rbac.yaml.
 Serves /metrics, /healthz, /readyz and /status on --listen. Flags win over env, env over defaults.
 
 Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubeconfig --listen 127.0.0.1:9746`,

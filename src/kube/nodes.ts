@@ -11,6 +11,7 @@ import {
   conditionPatch,
   type DesiredCondition,
   type JsonPatchOp,
+  removeConditionPatch,
   taintPatch,
 } from './node-patches.ts';
 import type { Node, Taint, WriteResult } from './types.ts';
@@ -34,6 +35,8 @@ export interface NodeApi {
     condition: DesiredCondition,
     opts?: { heartbeatMs?: number },
   ): Promise<WriteResult>;
+  /** Removes the condition of this type through the status subresource (uninstall clean-up). */
+  removeCondition(name: string, type: string): Promise<WriteResult>;
   /** Sets (string) or removes (null) annotations. */
   setAnnotations(name: string, annotations: Readonly<Record<string, string | null>>): Promise<WriteResult>;
 }
@@ -126,6 +129,21 @@ export class KubeNodeApi implements NodeApi {
       );
     } catch (err) {
       throw apiError(`set condition ${condition.type} on node ${name}`, err);
+    }
+    return 'changed';
+  }
+
+  async removeCondition(name: string, type: string): Promise<WriteResult> {
+    const node = await this.#mustGet(name);
+    const patch = removeConditionPatch(node, type);
+    if (!patch) return 'unchanged';
+    try {
+      await this.#client.core.patchNodeStatus(
+        { name, body: patch },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    } catch (err) {
+      throw apiError(`remove condition ${type} from node ${name}`, err);
     }
     return 'changed';
   }
