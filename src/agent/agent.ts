@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Check, CheckContext } from '../checks/check.ts';
 import { type CheckResult, combine, type Verdict } from '../core/check.ts';
 import type { Clock } from '../core/clock.ts';
+import { crashLoopingSince } from '../core/crashloop.ts';
 import {
   BOOT_ID_ANNOTATION,
   CONDITION_TYPE,
@@ -205,6 +206,7 @@ export class Agent {
       this.#bootSeenAt = this.#d.clock.now();
       this.#timeline = [];
       this.#line('boot-seen', `bootID ${view.bootId ?? '?'}`);
+      this.metrics.recordBoot(view.bootId);
     }
     this.#memory ??= initialGateMemory(view, this.#policy());
     const newBoot = view.bootId !== undefined && view.annotatedBootId !== view.bootId;
@@ -238,6 +240,7 @@ export class Agent {
     this.metrics.rounds.inc({ verdict: verdict.status });
     this.metrics.gateClosed.set(decision.memory.closed ? 1 : 0);
     this.metrics.breakerOpen.set(decision.memory.breakerHeld ? 1 : 0);
+    this.metrics.podsCrashLoopingSinceBoot.set(crashLoopingSince(caches.pods(), this.#bootSeenAt));
     // The timeline notes every change of a check's status and of the verdict, nothing else.
     for (const r of results) {
       const before = this.#last?.results.find((x) => x.check === r.check);
