@@ -18,6 +18,7 @@ import { Repair } from '../agent/repair.ts';
 import { startServer } from '../agent/server.ts';
 import { agentChecks } from '../checks/registry.ts';
 import { systemClock } from '../core/clock.ts';
+import { AGENT_CONTROLLER } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { run } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
@@ -99,7 +100,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     const log = pino({ base: { node: cfg.nodeName } });
     const apis = connect({
       kubeconfigPath: cfg.kubeconfig,
-      controller: 'netwarden.dev/agent',
+      controller: AGENT_CONTROLLER,
       instance: cfg.nodeName,
     });
     const registry = new Registry();

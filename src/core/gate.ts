@@ -22,6 +22,8 @@ export const TAINT_KEY = 'netwarden.dev/datapath-unready';
 export const TAINT_EFFECT = 'NoSchedule';
 export const BOOT_ID_ANNOTATION = 'netwarden.dev/boot-id';
 export const READY_AT_ANNOTATION = 'netwarden.dev/datapath-ready-at';
+/** The reporting controller of the agent's Events (what `netwarden status` reads back). */
+export const AGENT_CONTROLLER = 'netwarden.dev/agent';
 
 /** Reasons the gate itself uses (checks bring their own). */
 export const REASON_NEW_BOOT = 'NewBootNotVerified';
