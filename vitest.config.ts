@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects with different costs: unit tests are pure and parallel; integration tests start a
+// Four projects with different costs: unit tests are pure and parallel; chart tests run helm and
+// promtool on the chart; integration tests start a
 // real control plane per file; e2e tests run the whole lab. The last two run one file at a time
 // because each starts real processes on a 2-core machine.
 export default defineConfig({
@@ -11,6 +12,15 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts'],
           testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          // The chart rendered and linted by the pinned helm, its alerts under promtool: seconds.
+          name: 'chart',
+          include: ['test/chart/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {
