@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Four projects with different costs: unit tests are pure and parallel; chart tests run helm and
-// promtool on the chart; integration tests start a
+// Four projects with different costs: unit tests are pure and parallel; deploy tests render the
+// chart and build the image; integration tests start a
 // real control plane per file; e2e tests run the whole lab. The last two run one file at a time
 // because each starts real processes on a 2-core machine.
 export default defineConfig({
@@ -16,10 +16,11 @@ export default defineConfig({
       },
       {
         test: {
-          // The chart rendered and linted by the pinned helm, its alerts under promtool: seconds.
-          name: 'chart',
-          include: ['test/chart/**/*.test.ts'],
-          testTimeout: 60_000,
+          // What operators install: the chart (pinned helm, promtool) and the image (built, run in a chroot).
+          name: 'deploy',
+          include: ['test/deploy/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
           hookTimeout: 120_000,
         },
       },
