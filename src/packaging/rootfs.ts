@@ -34,28 +34,36 @@ export type RootfsNode =
 export function walkExtracted(root: string): RootfsNode[] {
   const out = new Map<string, RootfsNode>();
   const visit = (rel: string): void => {
-    const abs = join(root, rel);
-    const st = lstatSync(abs);
     const path = mergedUsrPath(rel);
     if (rel !== '' && dropped(path)) return;
-    let node: RootfsNode | undefined;
-    if (st.isDirectory()) {
-      if (rel !== '' && !MERGED.includes(rel as (typeof MERGED)[number]))
-        node = { type: 'dir', path, mode: st.mode & 0o7777 };
-      for (const name of readdirSync(abs).sort()) visit(rel === '' ? name : `${rel}/${name}`);
-    } else if (st.isSymbolicLink()) {
-      node = { type: 'symlink', path, target: readlinkSync(abs) };
-    } else if (st.isFile()) {
-      node = { type: 'file', path, mode: st.mode & 0o7777, source: abs };
-    }
-    if (!node) return;
-    const seen = out.get(path);
-    if (seen && node.type !== 'dir' && !sameNode(seen, node))
-      throw new NetwardenError('image-build-failed', `${path} is shipped twice with different contents`);
-    if (!seen) out.set(path, node);
+    const { node, descend } = nodeAt(join(root, rel), rel, path);
+    if (node) add(out, node);
+    if (descend)
+      for (const name of readdirSync(join(root, rel)).sort()) visit(rel === '' ? name : `${rel}/${name}`);
   };
   visit('');
   return [...out.values()];
+}
+
+function add(out: Map<string, RootfsNode>, node: RootfsNode): void {
+  const seen = out.get(node.path);
+  if (seen && node.type !== 'dir' && !sameNode(seen, node))
+    throw new NetwardenError('image-build-failed', `${node.path} is shipped twice with different contents`);
+  if (!seen) out.set(node.path, node);
+}
+
+/** The node at `abs` (none for the root and the merged tops, which become symlinks) and whether to descend. */
+function nodeAt(abs: string, rel: string, path: string): { node?: RootfsNode; descend: boolean } {
+  const st = lstatSync(abs);
+  if (st.isDirectory()) {
+    const top = rel === '' || MERGED.includes(rel as (typeof MERGED)[number]);
+    return top ? { descend: true } : { node: { type: 'dir', path, mode: st.mode & 0o7777 }, descend: true };
+  }
+  if (st.isSymbolicLink())
+    return { node: { type: 'symlink', path, target: readlinkSync(abs) }, descend: false };
+  if (st.isFile())
+    return { node: { type: 'file', path, mode: st.mode & 0o7777, source: abs }, descend: false };
+  return { descend: false };
 }
 
 function sameNode(a: RootfsNode, b: RootfsNode): boolean {

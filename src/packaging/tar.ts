@@ -15,42 +15,48 @@ const BLOCK = 512;
 /** The tar stream of `entries` (with a trailing end-of-archive marker), as chunks. */
 export function* tarChunks(entries: Iterable<TarEntry>, mtimeSeconds = 0): Generator<Buffer> {
   for (const e of entries) {
-    const name = e.type === 'dir' ? `${e.path.replace(/\/$/, '')}/` : e.path;
-    const linkname = e.type === 'symlink' ? e.target : '';
-    const size = e.type === 'file' ? e.data.length : 0;
-    const pax: string[] = [];
-    const split = splitName(name);
-    if (!split) pax.push(paxRecord('path', name));
-    if (Buffer.byteLength(linkname) > 100) pax.push(paxRecord('linkpath', linkname));
-    if (pax.length > 0) {
-      const body = Buffer.from(pax.join(''));
-      yield header({
-        name: 'PaxHeader',
-        prefix: '',
-        size: body.length,
-        type: 'x',
-        mode: 0o644,
-        linkname: '',
-        mtimeSeconds,
-      });
-      yield* padded(body);
-    }
-    const { prefix, base } = split ?? { prefix: '', base: name.slice(-100) };
-    const mode = e.type === 'symlink' ? 0o777 : e.mode;
-    const type = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
-    yield header({
-      name: base,
-      prefix,
-      size,
-      type,
-      mode,
-      linkname: Buffer.byteLength(linkname) > 100 ? linkname.slice(0, 100) : linkname,
-      mtimeSeconds,
-    });
+    yield* entryHeaders(e, mtimeSeconds);
     if (e.type === 'file') yield* padded(e.data);
   }
   yield Buffer.alloc(BLOCK * 2);
 }
+
+/** The header block of one entry, preceded by a PAX header when a name does not fit ustar. */
+function* entryHeaders(e: TarEntry, mtimeSeconds: number): Generator<Buffer> {
+  const name = e.type === 'dir' ? `${e.path.replace(/\/$/, '')}/` : e.path;
+  const linkname = e.type === 'symlink' ? e.target : '';
+  const longLink = Buffer.byteLength(linkname) > 100;
+  const split = splitName(name);
+  const pax = [
+    ...(split ? [] : [paxRecord('path', name)]),
+    ...(longLink ? [paxRecord('linkpath', linkname)] : []),
+  ];
+  if (pax.length > 0) {
+    const body = Buffer.from(pax.join(''));
+    yield header({
+      name: 'PaxHeader',
+      prefix: '',
+      size: body.length,
+      type: 'x',
+      mode: 0o644,
+      linkname: '',
+      mtimeSeconds,
+    });
+    yield* padded(body);
+  }
+  const { prefix, base } = split ?? { prefix: '', base: name.slice(-100) };
+  yield header({
+    name: base,
+    prefix,
+    size: e.type === 'file' ? e.data.length : 0,
+    type: TYPEFLAG[e.type],
+    mode: e.type === 'symlink' ? 0o777 : e.mode,
+    linkname: longLink ? linkname.slice(0, 100) : linkname,
+    mtimeSeconds,
+  });
+}
+
+const TYPEFLAG = { file: '0', symlink: '2', dir: '5' } as const;
 
 /** ustar's name/prefix split (name ≤ 100 bytes, prefix ≤ 155, split at a `/`), or null. */
 export function splitName(path: string): { prefix: string; base: string } | null {
