@@ -122,14 +122,7 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.#mustGet(name);
     const patch = conditionPatch(node, condition, this.#clock.now(), opts.heartbeatMs);
     if (!patch) return 'unchanged';
-    try {
-      await this.#client.core.patchNodeStatus(
-        { name, body: patch },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`set condition ${condition.type} on node ${name}`, err);
-    }
+    await this.#statusPatch(name, patch, `set condition ${condition.type} on node ${name}`);
     return 'changed';
   }
 
@@ -137,14 +130,7 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.#mustGet(name);
     const patch = removeConditionPatch(node, type);
     if (!patch) return 'unchanged';
-    try {
-      await this.#client.core.patchNodeStatus(
-        { name, body: patch },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`remove condition ${type} from node ${name}`, err);
-    }
+    await this.#statusPatch(name, patch, `remove condition ${type} from node ${name}`);
     return 'changed';
   }
 
@@ -170,6 +156,18 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.get(name);
     if (!node) throw new NetwardenError('kube-api', `node ${name} not found`);
     return node;
+  }
+
+  /** A strategic-merge patch of the status subresource (conditions merge by type). */
+  async #statusPatch(name: string, body: object, what: string): Promise<void> {
+    try {
+      await this.#client.core.patchNodeStatus(
+        { name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    } catch (err) {
+      throw apiError(what, err);
+    }
   }
 
   async #jsonPatch(name: string, ops: JsonPatchOp[]): Promise<void> {

@@ -255,51 +255,43 @@ function identityFiles(): RootfsNode[] {
   ];
 }
 
+/** A pass-through stream that hashes (SHA-256) and counts what flows through it. */
+function measuring(): { stream: Transform; digest: () => string; bytes: () => number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => `sha256:${hash.digest('hex')}`, bytes: () => bytes };
+}
+
 /** Streams the tar through gzip into `file`; returns the layer's blob and diff id. */
 async function writeLayer(
   entries: Iterable<TarEntry>,
   file: string,
 ): Promise<{ info: Layer; uncompressedBytes: number }> {
-  const raw = createHash('sha256');
-  let uncompressedBytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      raw.update(chunk);
-      uncompressedBytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const gz = createHash('sha256');
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      gz.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const raw = measuring();
+  const gz = measuring();
   await pipeline(
     Readable.from(tarChunks(entries)),
-    tap,
+    raw.stream,
     createGzip({ level: 9 }),
-    count,
+    gz.stream,
     createWriteStream(file),
   );
   return {
-    info: { digest: `sha256:${gz.digest('hex')}`, size, diffId: `sha256:${raw.digest('hex')}` },
-    uncompressedBytes,
+    info: { digest: gz.digest(), size: gz.bytes(), diffId: raw.digest() },
+    uncompressedBytes: raw.bytes(),
   };
 }
 
 /** Writes a stream to `file`, returning its SHA-256 hex. */
 async function writeStream(source: Readable, file: string): Promise<string> {
-  const h = createHash('sha256');
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      h.update(chunk);
-      done(null, chunk);
-    },
-  });
-  await pipeline(source, tap, createWriteStream(file));
-  return h.digest('hex');
+  const m = measuring();
+  await pipeline(source, m.stream, createWriteStream(file));
+  return m.digest().replace(/^sha256:/, '');
 }
