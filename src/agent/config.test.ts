@@ -15,10 +15,10 @@ describe('agent config', () => {
     );
     expect(cfg).toMatchObject({
       nodeName: 'n1',
-      checkIntervalMs: 100,
+      checkInterval: 100,
       mode: 'bootstrap',
       taint: false,
-      steadyIntervalMs: 30_000,
+      steadyInterval: 30_000,
       openAfterPasses: 2,
       maxGatedFraction: 0.334,
       listen: '0.0.0.0:9746',

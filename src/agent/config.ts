@@ -73,6 +73,16 @@ export const AGENT_OPTIONS = {
     default: '10s',
     help: "a Service or EndpointSlice changed less than this ago is not expected in the kernel yet (kube-proxy's sync latency)",
   },
+  maxBootHold: {
+    schema: duration(24 * 3_600_000),
+    default: '15m',
+    help: 'a new boot is held at most this long: past it the gate opens with reason BootHoldExpired (a Warning Event and netwarden_boot_hold_expired_total), whatever the checks say',
+  },
+  bootHoldGrace: {
+    schema: duration(24 * 3_600_000),
+    default: '5m',
+    help: 'a boot hold lasting longer than this counts against --max-gated-fraction (so a full-cluster restart cannot leave most nodes tainted)',
+  },
   openAfterPasses: {
     schema: int(1, 100),
     default: '2',
@@ -96,9 +106,19 @@ export const AGENT_OPTIONS = {
   listen: {
     schema: z.string().regex(/^[^:]*:\d+$/, 'must be host:port'),
     default: '0.0.0.0:9746',
-    help: 'address of /metrics, /healthz, /readyz and /status',
+    help: 'address of /metrics, /healthz and /readyz (no pod names or evidence are served here)',
+  },
+  statusListen: {
+    schema: z.union([z.literal(''), z.string().regex(/^[^:]*:\d+$/, 'must be host:port or empty')]),
+    default: '127.0.0.1:9747',
+    help: "address of /status (this node's checks with evidence, pod names and repair decisions); localhost by default, empty disables",
   },
   dryRun: { schema: bool, default: 'false', help: 'decide and log, write nothing to the cluster' },
+  kubeProxy: {
+    schema: z.enum(['auto', 'expected', 'absent']),
+    default: 'auto',
+    help: 'whether kube-proxy serves this node; auto decides from evidence (a kube-proxy pod bound here, kube-proxy answering here, kube-proxy pods elsewhere while this node is new) and treats a cluster without kube-proxy as not applicable',
+  },
   proxyMode: {
     schema: z.enum(['auto', 'iptables', 'nftables']),
     default: 'auto',
@@ -151,6 +171,16 @@ export const AGENT_OPTIONS = {
     default: '2m',
     help: 'a pod not Ready this long after the data path was verified counts as broken',
   },
+  podReadinessGate: {
+    schema: bool,
+    default: 'true',
+    help: "set the condition netwarden.dev/PodNetworkReady on this node's pods that list it in spec.readinessGates (True once their own-namespace probe passes on this boot)",
+  },
+  probeTargetsAllowSpecial: {
+    schema: bool,
+    default: 'false',
+    help: "let pods' netwarden.dev/probe-targets name loopback, link-local or the instance metadata address (refused by default)",
+  },
   podNetnsLocator: {
     schema: z.string().regex(/^(proc|lab:nw[0-9a-f]{6})$/, 'must be proc or lab:<run id>'),
     default: 'proc',
@@ -161,36 +191,15 @@ export const AGENT_OPTIONS = {
 /** Option names. */
 export type AgentOptionName = keyof typeof AGENT_OPTIONS;
 
-/** The validated configuration. */
-export interface AgentConfig {
-  readonly nodeName: string;
-  readonly kubeconfig: string | undefined;
-  readonly mode: 'continuous' | 'bootstrap';
-  readonly taint: boolean;
-  readonly checkIntervalMs: number;
-  readonly steadyIntervalMs: number;
-  readonly checkTimeoutMs: number;
-  readonly syncGraceMs: number;
-  readonly openAfterPasses: number;
-  readonly closeAfterFailures: number;
-  readonly maxGatedFraction: number;
-  readonly nodeSelector: string;
-  readonly listen: string;
-  readonly dryRun: boolean;
-  readonly proxyMode: 'auto' | 'iptables' | 'nftables';
-  readonly iptablesSave: string;
-  readonly kubeProxyMetrics: string;
-  readonly cniConfDir: string;
-  readonly ipamdUrl: string;
-  readonly cniHealthUrl: string;
-  readonly clusterDnsCheck: boolean;
-  readonly recycle: boolean;
-  readonly recycleMaxConcurrent: number;
-  readonly recyclePerMinute: number;
-  readonly recyclePerBoot: number;
-  readonly notReadyGraceMs: number;
-  readonly podNetnsLocator: string;
-}
+/** The schema of the whole configuration, one entry per option. */
+export const AGENT_CONFIG_SCHEMA = z.object(
+  Object.fromEntries(Object.entries(AGENT_OPTIONS).map(([k, o]) => [k, o.schema])) as {
+    [K in AgentOptionName]: (typeof AGENT_OPTIONS)[K]['schema'];
+  },
+);
+
+/** The validated configuration (durations in milliseconds). */
+export type AgentConfig = z.infer<typeof AGENT_CONFIG_SCHEMA>;
 
 /** `checkInterval` → `--check-interval`. */
 export function flagName(key: string): string {
@@ -210,7 +219,7 @@ export function loadAgentConfig(
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
 ): AgentConfig {
-  const raw: Record<string, unknown> = {};
+  const given: Record<string, string | boolean> = {};
   const problems: string[] = [];
   for (const [key, opt] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, Option][]) {
     const value = flags[key] ?? env[envName(key)] ?? opt.default;
@@ -226,36 +235,10 @@ export function loadAgentConfig(
       );
       continue;
     }
-    raw[key] = parsed.data;
+    given[key] = value;
   }
   if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
-  return {
-    nodeName: raw.nodeName as string,
-    kubeconfig: raw.kubeconfig as string | undefined,
-    mode: raw.mode as AgentConfig['mode'],
-    taint: raw.taint as boolean,
-    checkIntervalMs: raw.checkInterval as number,
-    steadyIntervalMs: raw.steadyInterval as number,
-    checkTimeoutMs: raw.checkTimeout as number,
-    syncGraceMs: raw.syncGrace as number,
-    openAfterPasses: raw.openAfterPasses as number,
-    closeAfterFailures: raw.closeAfterFailures as number,
-    maxGatedFraction: raw.maxGatedFraction as number,
-    nodeSelector: raw.nodeSelector as string,
-    listen: raw.listen as string,
-    dryRun: raw.dryRun as boolean,
-    proxyMode: raw.proxyMode as AgentConfig['proxyMode'],
-    iptablesSave: raw.iptablesSave as string,
-    kubeProxyMetrics: raw.kubeProxyMetrics as string,
-    cniConfDir: raw.cniConfDir as string,
-    ipamdUrl: raw.ipamdUrl as string,
-    cniHealthUrl: raw.cniHealthUrl as string,
-    clusterDnsCheck: raw.clusterDnsCheck as boolean,
-    recycle: raw.recycle as boolean,
-    recycleMaxConcurrent: raw.recycleMaxConcurrent as number,
-    recyclePerMinute: raw.recyclePerMinute as number,
-    recyclePerBoot: raw.recyclePerBoot as number,
-    notReadyGraceMs: raw.notReadyGrace as number,
-    podNetnsLocator: raw.podNetnsLocator as string,
-  };
+  // Each value passed its own schema above (for messages naming the flag); the whole schema gives
+  // the object its inferred type.
+  return AGENT_CONFIG_SCHEMA.parse(given);
 }

@@ -37,8 +37,8 @@ Columns:
   REASON       the condition's reason, e.g. NewBootNotVerified (rebooted, checking), KubeProxyRulesMissing,
                BreakerOpen, RecyclingDidNotHeal. Gated nodes are listed below the table with the message.
   SINCE        how long the gate has been in this state (the condition's lastTransitionTime).
-  BOOT→READY   from the gate closing for the current boot to its data path being verified
-               (netwarden.dev/datapath-ready-at); "pending" while this boot is being verified.
+  BOOT→READY   from netwarden first seeing the current boot (netwarden.dev/boot-seen-at) to its
+               data path being verified (netwarden.dev/datapath-ready-at); "pending" meanwhile.
   RECYCLES     pods netwarden evicted on this node within --recycle-window (they got their network
                before the data path was ready and were broken).
   AGENT        ok, or stale when the agent has not refreshed its condition for 3 minutes.

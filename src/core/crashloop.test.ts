@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Pod } from '../kube/types.ts';
 import { crashLoopingSince } from './crashloop.ts';
+import type { Pod } from './objects.ts';
 
 const BOOT = Date.parse('2026-05-01T10:00:00Z');
 

@@ -2,7 +2,7 @@
  * Restarts tied to a boot: how many pods of a node are crash-looping on its current boot. Pure:
  * the agent passes the pods it watches and when it first saw this boot.
  */
-import { type Pod, timeMs } from '../kube/types.ts';
+import { type Pod, timeMs } from './objects.ts';
 
 /**
  * Pods with a container now waiting in CrashLoopBackOff whose last termination finished at or

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Node } from '../kube/types.ts';
 import { CONDITION_TYPE, TAINT_KEY } from './gate.ts';
 import { isClean, netwardenKeys, nodeGate } from './node-state.ts';
+import type { Node } from './objects.ts';
 
 const gated: Node = {
   metadata: {

@@ -2,8 +2,16 @@
  * What netwarden has placed on a Node, read off the Node object: the state `netwarden status`
  * shows and `netwarden cleanup` removes. Pure.
  */
-import { type Node, timeMs } from '../kube/types.ts';
-import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_EFFECT, TAINT_KEY } from './gate.ts';
+
+import {
+  BOOT_ID_ANNOTATION,
+  BOOT_SEEN_AT_ANNOTATION,
+  CONDITION_TYPE,
+  READY_AT_ANNOTATION,
+  TAINT_EFFECT,
+  TAINT_KEY,
+} from './gate.ts';
+import { type Node, timeMs } from './objects.ts';
 
 /** The prefix of every annotation netwarden writes on a Node. */
 export const ANNOTATION_PREFIX = 'netwarden.dev/';
@@ -48,6 +56,8 @@ export interface NodeGate {
   readonly verifiedBootId: string | undefined;
   /** When this boot's data path was verified (`netwarden.dev/datapath-ready-at`). */
   readonly readyAtMs: number | undefined;
+  /** When netwarden first saw this boot (`netwarden.dev/boot-seen-at`). */
+  readonly bootSeenAtMs: number | undefined;
 }
 
 /** Reads the gate off a Node. */
@@ -66,5 +76,6 @@ export function nodeGate(node: Node): NodeGate {
     bootId: node.status?.nodeInfo?.bootID || undefined,
     verifiedBootId: annotations[BOOT_ID_ANNOTATION],
     readyAtMs: timeMs(annotations[READY_AT_ANNOTATION]),
+    bootSeenAtMs: timeMs(annotations[BOOT_SEEN_AT_ANNOTATION]),
   };
 }

@@ -18,6 +18,7 @@ function gate(node: string, over: Partial<NodeGate> = {}): NodeGate {
     bootId: 'b1',
     verifiedBootId: 'b1',
     readyAtMs: undefined,
+    bootSeenAtMs: undefined,
     ...over,
   };
 }
@@ -84,6 +85,7 @@ describe('buildStatus', () => {
       }),
       gate('n1', { readyAtMs: at(22) }),
       gate('n3', { heartbeatMs: at(100), readyAtMs: at(5) }),
+      gate('n5', { readyAtMs: at(40), bootSeenAtMs: at(10) }),
       gate('n4', {
         gate: 'none',
         reason: undefined,
@@ -98,8 +100,10 @@ describe('buildStatus', () => {
   );
 
   it('sorts by node and measures boot→ready from the boot closure', () => {
-    expect(rows.map((r) => r.gate.node)).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(rows.map((r) => r.gate.node)).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
     expect(rows[0]?.bootToReadyMs).toBe(12_000);
+    // boot-seen-at, when the agent wrote it, wins over the Events
+    expect(rows[4]?.bootToReadyMs).toBe(30_000);
     expect(rows[0]?.bootPending).toBe(false);
   });
 
@@ -123,6 +127,7 @@ describe('buildStatus', () => {
         'n2     closed   NewBootNotVerified   100s    pending      0                 ok',
         'n3     open     DataPathVerified     10m     -            0                 stale',
         'n4     none     -                    -       -            0                 none',
+        'n5     open     DataPathVerified     10m     30s          0                 ok',
         '',
         'Not verified:',
         '  n2: boot b2 has not been verified yet',

@@ -19,8 +19,8 @@ export interface NodeEvent {
 export interface NodeStatusRow {
   readonly gate: NodeGate;
   /**
-   * From the gate closing for this boot (its DataPathGateClosed Event with NewBootNotVerified) to
-   * `datapath-ready-at`; undefined when the Events are gone or this boot is not verified yet.
+   * From netwarden first seeing this boot (`boot-seen-at`; without it, the gate's closing Event for
+   * the boot) to `datapath-ready-at`; undefined when neither is known or the boot is not verified.
    */
   readonly bootToReadyMs: number | undefined;
   /** The agent reports on this node, but its current boot is not verified yet. */
@@ -71,10 +71,11 @@ export function buildStatus(
     });
 }
 
-/** The boot's closing Event (the last NewBootNotVerified closure before ready-at) to ready-at. */
+/** boot-seen-at (or the boot's closing Event: the last NewBootNotVerified closure before ready-at) to ready-at. */
 function bootToReady(gate: NodeGate, newestFirst: readonly NodeEvent[]): number | undefined {
   const readyAt = gate.readyAtMs;
   if (readyAt === undefined || gate.verifiedBootId !== gate.bootId) return undefined;
+  if (gate.bootSeenAtMs !== undefined && gate.bootSeenAtMs <= readyAt) return readyAt - gate.bootSeenAtMs;
   const closed = newestFirst.find(
     (e) => e.reason === 'DataPathGateClosed' && e.note.includes(REASON_NEW_BOOT) && e.atMs <= readyAt,
   );

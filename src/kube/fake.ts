@@ -16,7 +16,7 @@ import {
 } from './node-patches.ts';
 import type { NodeApi } from './nodes.ts';
 import type { PodApi } from './pods.ts';
-import type { Node, Pod, Taint, WriteResult } from './types.ts';
+import type { Node, Pod, PodCondition, Taint, WriteResult } from './types.ts';
 import type { Reflector, ReflectorHandlers } from './watch.ts';
 
 /** A write the fake received, in order. */
@@ -130,6 +130,32 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
     this.#check();
     return [...this.pods.values()]
       .filter((p) => p.spec?.nodeName === nodeName)
+      .map((p) => structuredClone(p));
+  }
+
+  async setPodCondition(namespace: string, name: string, condition: PodCondition): Promise<WriteResult> {
+    this.#check();
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) return 'unchanged';
+    const others = (pod.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    pod.status = { ...pod.status, conditions: [...others, condition] };
+    this.podConditionWrites.push({ pod: `${namespace}/${name}`, condition });
+    return 'changed';
+  }
+
+  /** Every pod condition written, in order. */
+  readonly podConditionWrites: { pod: string; condition: PodCondition }[] = [];
+
+  /** Label selectors of the form `k=v[,k=v…]` only (what the agent uses). */
+  async listMatching(selector: { labelSelector?: string }, limit: number): Promise<Pod[]> {
+    this.#check();
+    const want = (selector.labelSelector ?? '')
+      .split(',')
+      .filter((t) => t !== '')
+      .map((t) => t.split('=') as [string, string]);
+    return [...this.pods.values()]
+      .filter((p) => want.every(([k, v]) => p.metadata?.labels?.[k] === v))
+      .slice(0, limit)
       .map((p) => structuredClone(p));
   }
 

@@ -6,8 +6,8 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Pod } from '../core/objects.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
-import type { Pod } from '../kube/types.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
 import { NAMESPACE as CHART_NAMESPACE, identityOf, renderChart } from './chart.ts';
 import { ControlPlane } from './control-plane.ts';

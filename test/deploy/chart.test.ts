@@ -177,13 +177,13 @@ describe('values ↔ agent options (one source of defaults)', () => {
       ds.spec.template.spec.containers[0].env.map((e: Any) => [e.name, e.value]),
     );
     const cfg = loadAgentConfig({ nodeName: 'n1' }, env);
-    expect([cfg.taint, cfg.checkIntervalMs]).toEqual([false, 1000]);
+    expect([cfg.taint, cfg.checkInterval]).toEqual([false, 1000]);
   });
 
   it('has a schema entry for every config value', () => {
     const schema = JSON.parse(readFileSync(chartFile('values.schema.json'), 'utf8'));
     expect(Object.keys(schema.properties.config.properties).sort()).toEqual([...settable].sort());
-    for (const key of ['mode', 'proxyMode'] as const)
+    for (const key of ['mode', 'proxyMode', 'kubeProxy'] as const)
       expect(schema.properties.config.properties[key].enum, key).toEqual(
         (AGENT_OPTIONS[key].schema as unknown as { options: string[] }).options,
       );

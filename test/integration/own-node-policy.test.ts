@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_TYPE, TAINT_EFFECT, TAINT_KEY } from '../../src/core/gate.ts';
 import { connect, type KubeApis } from '../../src/kube/connect.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
-import type { Pod, Taint } from '../../src/kube/types.ts';
+import type { Taint } from '../../src/kube/types.ts';
 import { ensureBinaries } from '../../src/lab/binaries.ts';
 import { admissionPoliciesOf, identityOf, NAMESPACE, renderChart } from '../../src/lab/chart.ts';
 import {
@@ -44,7 +44,7 @@ describe('own-node admission policy (chart)', () => {
     for (const name of [OWN, OTHER]) await t.admin.objects.create(testNode(name));
 
     // The agent's pod on node A (no kubelet runs it: the token only needs the Pod to exist).
-    const pod = await t.admin.objects.create<KubeObject & Pod>({
+    const pod = await t.admin.objects.create<KubeObject>({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'agent-a', namespace: NAMESPACE },
