@@ -1,12 +1,13 @@
 /**
  * The chart's admission policies against the real API server: the agent's ServiceAccount, with
  * a token bound to a Pod on node A (as the kubelet's projected token is), may write netwarden's
- * keys on node A only; the uninstall clean-up identity may remove netwarden's keys on any node and
+ * keys on node A only (and the readiness-gate condition on node A's pods only); the uninstall clean-up identity may remove netwarden's keys on any node and
  * nothing else. The objects applied are the chart's, rendered by the pinned helm; the writes are
  * the ones the agent and `netwarden cleanup` send (kube/nodes.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_TYPE, TAINT_EFFECT, TAINT_KEY } from '../../src/core/gate.ts';
+import { POD_NETWORK_READY } from '../../src/core/pod-readiness.ts';
 import { connect, type KubeApis } from '../../src/kube/connect.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
 import type { Taint } from '../../src/kube/types.ts';
@@ -54,6 +55,16 @@ describe('own-node admission policy (chart)', () => {
         containers: [{ name: 'agent', image: 'netwarden' }],
       },
     });
+    await t.admin.objects.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'app-b', namespace: NAMESPACE },
+      spec: {
+        nodeName: OTHER,
+        serviceAccountName: 'netwarden-agent',
+        containers: [{ name: 'app', image: 'app' }],
+      },
+    });
     const sa = 'netwarden-agent';
     const bound = await t.admin.objects.serviceAccountToken(NAMESPACE, sa, 600, {
       name: 'agent-a',
@@ -86,6 +97,22 @@ describe('own-node admission policy (chart)', () => {
           () => false,
           (err: unknown) => String(err).includes('only netwarden.dev/* annotations'),
         ),
+      30_000,
+    );
+    await eventually(
+      'the own-pods policy to be enforced',
+      () =>
+        agent.pods
+          .setPodCondition(NAMESPACE, 'app-b', {
+            type: POD_NETWORK_READY,
+            status: 'False',
+            reason: 'Probe',
+            message: 'x',
+          })
+          .then(
+            () => false,
+            (err: unknown) => String(err).includes('status only of pods on the Node it runs on'),
+          ),
       30_000,
     );
     await t.admin.nodes.setAnnotations(OTHER, { 'example.com/x': null, 'netwarden.dev/boot-id': null });
@@ -197,6 +224,33 @@ describe('own-node admission policy (chart)', () => {
     await expect(
       cleanup.nodes.setTaint(OTHER, { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }, 'absent'),
     ).rejects.toThrow('only its own taint');
+  });
+
+  it("sets the readiness-gate condition on its own node's pods only, and no other condition", async () => {
+    const ready = {
+      type: POD_NETWORK_READY,
+      status: 'True',
+      reason: 'PodNetworkVerified',
+      message: 'probe from the pod passed',
+    };
+    expect(await agent.pods.setPodCondition(NAMESPACE, 'agent-a', ready)).toBe('changed');
+    const pod = await t.admin.objects.read<KubeObject & { status?: { conditions?: { type: string }[] } }>({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'agent-a', namespace: NAMESPACE },
+    });
+    expect(pod?.status?.conditions?.map((c) => c.type)).toContain(POD_NETWORK_READY);
+    await expect(agent.pods.setPodCondition(NAMESPACE, 'app-b', ready)).rejects.toThrow(
+      `status only of pods on the Node it runs on: this token is bound to node ${OWN}, the pod is on ${OTHER}`,
+    );
+    await expect(
+      agent.pods.setPodCondition(NAMESPACE, 'agent-a', {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Evil',
+        message: 'x',
+      }),
+    ).rejects.toThrow('only its own pod condition');
   });
 
   it('leaves other users alone', async () => {

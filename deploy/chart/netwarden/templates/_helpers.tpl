@@ -136,3 +136,49 @@ validations:
     message: netwarden may not change a Node's nodeInfo, addresses, capacity or allocatable
     reason: Forbidden
 {{- end -}}
+
+{{/*
+The body of a ValidatingAdmissionPolicy on the agent's pod status writes (the readiness gate
+netwarden.dev/PodNetworkReady): only pods bound to the node named in its pod-bound token, and only
+that one condition; the kubelet's conditions, phase, IPs and container statuses stay as they were.
+Arguments: dict "user" <username>.
+*/}}
+{{- define "netwarden.podStatusPolicySpec" -}}
+failurePolicy: Fail
+matchConstraints:
+  resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["*"]
+      operations: ["UPDATE"]
+      resources: ["pods/status"]
+matchConditions:
+  - name: is-netwarden-identity
+    expression: request.userInfo.username == {{ .user | quote }}
+variables:
+  - name: otherConditions
+    expression: "(has(object.status.conditions) ? object.status.conditions : []).filter(c, c.type != 'netwarden.dev/PodNetworkReady')"
+  - name: oldOtherConditions
+    expression: "(has(oldObject.status.conditions) ? oldObject.status.conditions : []).filter(c, c.type != 'netwarden.dev/PodNetworkReady')"
+validations:
+  - expression: >-
+      'authentication.kubernetes.io/node-name' in request.userInfo.extra &&
+      has(object.spec.nodeName) &&
+      request.userInfo.extra['authentication.kubernetes.io/node-name'].exists(n, n == object.spec.nodeName)
+    messageExpression: >-
+      'netwarden may write the status only of pods on the Node it runs on: this token is bound to node ' +
+      ('authentication.kubernetes.io/node-name' in request.userInfo.extra ?
+        request.userInfo.extra['authentication.kubernetes.io/node-name'].join(',') : '(none: not a pod-bound token)') +
+      ', the pod is on ' + (has(object.spec.nodeName) ? object.spec.nodeName : '(no node)')
+    reason: Forbidden
+  - expression: variables.otherConditions == variables.oldOtherConditions
+    message: netwarden may change only its own pod condition (netwarden.dev/PodNetworkReady)
+    reason: Forbidden
+  - expression: >-
+      (has(object.status.phase) ? object.status.phase : '') == (has(oldObject.status.phase) ? oldObject.status.phase : '') &&
+      has(object.status.podIPs) == has(oldObject.status.podIPs) &&
+      (!has(object.status.podIPs) || object.status.podIPs == oldObject.status.podIPs) &&
+      has(object.status.containerStatuses) == has(oldObject.status.containerStatuses) &&
+      (!has(object.status.containerStatuses) || object.status.containerStatuses == oldObject.status.containerStatuses)
+    message: netwarden may not change a pod's phase, IPs or container statuses
+    reason: Forbidden
+{{- end -}}
