@@ -228,6 +228,7 @@ describe('alerts and dashboard', () => {
     expect(alerts.sort()).toEqual([
       'NetwardenAgentAbsent',
       'NetwardenAgentsAbsent',
+      'NetwardenBootHoldExpired',
       'NetwardenBreakerOpen',
       'NetwardenNodeGated',
       'NetwardenNodeGatedTooLong',
