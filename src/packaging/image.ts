@@ -28,6 +28,7 @@ import { type DebFile, extractDebs, fetchDebs, resolveDebs } from './debs.ts';
 import {
   archiveEntries,
   type Blob,
+  type ImageSpec,
   imageConfig,
   imageIndex,
   imageManifest,
@@ -71,6 +72,22 @@ export const EXCLUDED_PACKAGES: ReadonlySet<string> = new Set([
   'openssl', // update-ca-certificates only; the bundle is built here
   'util-linux-extra',
 ]);
+
+/** What the image runs: `node /app/netwarden.mjs <args>` (the chart passes `agent` or `cleanup`). */
+const IMAGE_SPEC: ImageSpec = {
+  entrypoint: ['/usr/bin/node', '/app/netwarden.mjs'],
+  cmd: ['--help'],
+  env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  user: '0:0',
+  workingDir: '/',
+  labels: {
+    'org.opencontainers.image.title': 'netwarden',
+    'org.opencontainers.image.version': VERSION,
+    'org.opencontainers.image.licenses': 'Apache-2.0',
+  },
+  // A fixed time: the digest must not depend on when the image was built.
+  created: '1970-01-01T00:00:00Z',
+};
 
 /** Where the image's pieces go. */
 export interface ImageBuildOptions {
@@ -117,21 +134,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
     const nodeBin = await strippedNode(opts.repoDir, join(opts.cacheDir, 'node'));
     const nodeVersion = (await run(nodeBin, ['--version'])).stdout.trim();
     log(`bundling netwarden with esbuild; node ${nodeVersion}`);
-    const extra: RootfsNode[] = [
-      { type: 'file', path: 'usr/bin/node', mode: 0o755, source: nodeBin },
-      { type: 'file', path: 'app/netwarden.mjs', mode: 0o644, data: await bundle(opts.repoDir) },
-      {
-        type: 'file',
-        path: 'usr/local/bin/netwarden',
-        mode: 0o755,
-        data: Buffer.from('#!/bin/sh\nexec /usr/bin/node /app/netwarden.mjs "$@"\n'),
-      },
-      { type: 'file', path: 'etc/ssl/certs/ca-certificates.crt', mode: 0o644, data: caBundle(rootfs) },
-      ...identityFiles(),
-      { type: 'dir', path: 'tmp', mode: 0o1777 },
-      { type: 'dir', path: 'run', mode: 0o755 },
-      { type: 'dir', path: 'root', mode: 0o700 },
-    ];
+    const extra = await netwardenFiles(opts.repoDir, nodeBin, rootfs);
     log('writing the layer');
     const sizes: { path: string; size: number }[] = [];
     const entries = (function* (): Generator<TarEntry> {
@@ -142,20 +145,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
     })();
     const layerFile = join(work, 'layer.tar.gz');
     const layer = await writeLayer(entries, layerFile);
-    const spec = {
-      entrypoint: ['/usr/bin/node', '/app/netwarden.mjs'],
-      cmd: ['--help'],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      user: '0:0',
-      workingDir: '/',
-      labels: {
-        'org.opencontainers.image.title': 'netwarden',
-        'org.opencontainers.image.version': VERSION,
-        'org.opencontainers.image.licenses': 'Apache-2.0',
-      },
-      created: '1970-01-01T00:00:00Z',
-    };
-    const config = imageConfig(spec, [layer.info]);
+    const config = imageConfig(IMAGE_SPEC, [layer.info]);
     const configBlob: Blob = { digest: sha256(config), size: config.length };
     const manifest = imageManifest(configBlob, [layer.info]);
     const manifestBlob: Blob = { digest: sha256(manifest), size: manifest.length };
@@ -186,6 +176,25 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** What netwarden adds to the packages' files: node, the bundle, a CA bundle, users, empty folders. */
+async function netwardenFiles(repoDir: string, nodeBin: string, rootfs: string): Promise<RootfsNode[]> {
+  return [
+    { type: 'file', path: 'usr/bin/node', mode: 0o755, source: nodeBin },
+    { type: 'file', path: 'app/netwarden.mjs', mode: 0o644, data: await bundle(repoDir) },
+    {
+      type: 'file',
+      path: 'usr/local/bin/netwarden',
+      mode: 0o755,
+      data: Buffer.from('#!/bin/sh\nexec /usr/bin/node /app/netwarden.mjs "$@"\n'),
+    },
+    { type: 'file', path: 'etc/ssl/certs/ca-certificates.crt', mode: 0o644, data: caBundle(rootfs) },
+    ...identityFiles(),
+    { type: 'dir', path: 'tmp', mode: 0o1777 },
+    { type: 'dir', path: 'run', mode: 0o755 },
+    { type: 'dir', path: 'root', mode: 0o700 },
+  ];
 }
 
 /** node_modules/node's binary without its symbol tables, cached by the original's digest. */
