@@ -182,7 +182,14 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
 async function netwardenFiles(repoDir: string, nodeBin: string, rootfs: string): Promise<RootfsNode[]> {
   return [
     { type: 'file', path: 'usr/bin/node', mode: 0o755, source: nodeBin },
-    { type: 'file', path: 'app/netwarden.mjs', mode: 0o644, data: await bundle(repoDir) },
+    { type: 'file', path: 'app/netwarden.mjs', mode: 0o644, data: await bundle(repoDir, 'src/cli/main.ts') },
+    // The own-netns probe's child, run by the agent inside pod namespaces; found beside the bundle.
+    {
+      type: 'file',
+      path: 'app/probe-child.js',
+      mode: 0o644,
+      data: await bundle(repoDir, 'src/host/probe-child.ts'),
+    },
     {
       type: 'file',
       path: 'usr/local/bin/netwarden',
@@ -213,11 +220,11 @@ async function strippedNode(repoDir: string, cacheDir: string): Promise<string> 
   return out;
 }
 
-/** netwarden's CLI as one ES module (its npm dependencies inside). */
-async function bundle(repoDir: string): Promise<Buffer> {
+/** One of netwarden's programs as one ES module (its npm dependencies inside). */
+async function bundle(repoDir: string, entry: string): Promise<Buffer> {
   const { build } = await import('esbuild');
   const res = await build({
-    entryPoints: [join(repoDir, 'src/cli/main.ts')],
+    entryPoints: [join(repoDir, entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -87,6 +87,16 @@ describe('scripts/image', () => {
     expect(version.stdout.trim()).toMatch(/^netwarden \d+\.\d+\.\d+/);
   });
 
+  it('carries the own-netns probe child beside the bundle, and it runs a plan', async () => {
+    // The probe the agent runs inside pod namespaces: its plan here checks nothing, so it just answers.
+    const plan = JSON.stringify({ dns: { server: '127.0.0.1', port: 53 }, timeoutMs: 100, checks: [] });
+    const res = await inImage(['/usr/bin/node', '/app/probe-child.js', plan]);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ results: [] });
+    const bad = await inImage(['/usr/bin/node', '/app/probe-child.js', 'not json']);
+    expect(bad.code).toBe(2);
+  });
+
   it('runs the clean-up command as nobody (the hook Job runs as 65534)', async () => {
     const res = await inImage(['/usr/bin/node', '/app/netwarden.mjs', 'cleanup', '--help'], {
       user: '65534:65534',
