@@ -184,7 +184,7 @@ describe('netwarden doctor as a process (main.ts needs the project Node.js)', ()
     ).evidence;
     expect(notes).toContainEqual(
       expect.stringMatching(
-        /^networking\/iptables-save\.txt \(31\.5 MB\): not read: parsing needs more than 2\d\d\.\d MB, .* \(--max-memory \d+ admits it\)$/,
+        /^networking\/iptables-save\.txt \(31\.5 MB\): not read: parsing needs more than 2\d\d\.\d MB, .* \(it needs --max-memory \d+ or more\)$/,
       ),
     );
     expect(notes).toContainEqual(

@@ -71,8 +71,10 @@ function bundleLimits(maxMemoryMb: number, clusterStateBytes: number): typeof DE
   return {
     ...DEFAULT_BUNDLE_LIMITS,
     memoryBudgetBytes: Math.max(0, budget),
-    budgetHint: (extra) =>
-      ` (--max-memory ${Math.ceil((maxMemoryMb + Math.max(0, extra) / 1e6 + 1) / 10) * 10} admits it)`,
+    budgetHint: (extra, atLeast) => {
+      const mb = Math.ceil((maxMemoryMb + Math.max(0, extra) / 1e6 + 1) / 10) * 10;
+      return atLeast ? ` (it needs --max-memory ${mb} or more)` : ` (--max-memory ${mb} admits it)`;
+    },
   };
 }
 

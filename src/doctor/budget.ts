@@ -85,8 +85,9 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /**
  * Decides which inputs the analysis may load within `budgetBytes` of estimated memory.
- * `rank(name)` orders importance (lower is more important); `hint(extraBytes)` ends the note of an
- * input left out, e.g. with the option that would admit it. Offering the same name again replaces
+ * `rank(name)` orders importance (lower is more important); `hint(extraBytes, atLeast)` ends the
+ * note of an input left out, e.g. with the option that would admit it (`atLeast`: the extra memory
+ * is a lower bound, the input's content was not looked at). Offering the same name again replaces
  * the earlier copy (the last one wins, as `tar -x` would leave it).
  */
 export class InputBudget {
@@ -97,12 +98,12 @@ export class InputBudget {
   private readonly copies = new Map<string, number>();
   private readonly budgetBytes: number;
   private readonly rank: (name: string) => number;
-  private readonly hint: (extraBytes: number) => string;
+  private readonly hint: (extraBytes: number, atLeast: boolean) => string;
 
   constructor(
     budgetBytes: number,
     rank: (name: string) => number,
-    hint: (extraBytes: number) => string = () => '',
+    hint: (extraBytes: number, atLeast: boolean) => string = () => '',
   ) {
     this.budgetBytes = Math.max(0, budgetBytes);
     this.rank = rank;
@@ -139,7 +140,7 @@ export class InputBudget {
         .sort((a, b) => b.rank - a.rank || Number(b.tail) - Number(a.tail));
       if (entry.cost > this.free() + lower.reduce((s, k) => s + k.cost, 0)) {
         this.notes.push(
-          `${name} (${mb(data.length)}): not read: parsing needs ~${mb(entry.cost)}, ${mb(this.free())} of the ${mb(this.budgetBytes)} memory budget left${this.hint(entry.cost - this.free())}`,
+          `${name} (${mb(data.length)}): not read: parsing needs ~${mb(entry.cost)}, ${mb(this.free())} of the ${mb(this.budgetBytes)} memory budget left${this.hint(entry.cost - this.free(), false)}`,
         );
         return;
       }
@@ -163,7 +164,7 @@ export class InputBudget {
     const least = COST[cls].perByte * size;
     if (least <= this.free() + freeable) return true;
     this.notes.push(
-      `${name} (${mb(size)}): not read: parsing needs more than ${mb(least)}, ${mb(this.free())} of the ${mb(this.budgetBytes)} memory budget left${this.hint(least - this.free())}`,
+      `${name} (${mb(size)}): not read: parsing needs more than ${mb(least)}, ${mb(this.free())} of the ${mb(this.budgetBytes)} memory budget left${this.hint(least - this.free(), true)}`,
     );
     return false;
   }
@@ -206,6 +207,6 @@ export class InputBudget {
       }
     }
     this.drop(k);
-    this.notes.push(`${k.name}: not read: the memory budget went to ${forName}${this.hint(k.cost)}`);
+    this.notes.push(`${k.name}: not read: the memory budget went to ${forName}${this.hint(k.cost, false)}`);
   }
 }

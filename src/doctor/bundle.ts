@@ -35,8 +35,8 @@ import { readTar, type TarEntry, type TarKeep, type TarSkips } from './tar.ts';
 export interface BundleLimits {
   /** Estimated memory the loaded inputs may take once parsed (budget.ts). */
   readonly memoryBudgetBytes: number;
-  /** Ends the note of an input the budget leaves out (e.g. the option that would admit it). */
-  readonly budgetHint?: (extraBytes: number) => string;
+  /** Ends the note of an input the budget leaves out (see InputBudget). */
+  readonly budgetHint?: (extraBytes: number, atLeast: boolean) => string;
   /** Bytes of tar stream read at most (after decompression): a bound on time. */
   readonly maxArchiveBytes: number;
   /** Decompressed:compressed ratio refused once `ratioCheckAfterBytes` were decompressed. */
