@@ -12,7 +12,9 @@ describe('readIptablesState', () => {
     expect(s.hooks.natPrerouting).toBe(
       '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     );
-    expect(s.hooks.natOutput).toBeDefined();
+    expect(s.hooks.natOutput).toBe(
+      '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    );
     expect(s.clusterIpRules.get(serviceKey('10.96.0.1', 'tcp', 443))?.[0]?.target).toBe(
       'KUBE-SVC-NPX46M4PTMTKRN6Y',
     );
