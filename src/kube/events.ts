@@ -1,7 +1,7 @@
 /** Emitting events.k8s.io/v1 Events about a Node or a Pod. */
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { apiError, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 
 /** The object an Event is about. Node events go to the `default` namespace, as the kubelet's do. */
 export type EventSubject =
@@ -84,10 +84,8 @@ export class KubeEventApi implements EventApi {
       type: event.type,
       regarding,
     };
-    try {
-      await this.#client.events.createNamespacedEvent({ namespace, body });
-    } catch (err) {
-      throw apiError(`record event ${event.reason} on ${subject.kind} ${subject.name}`, err);
-    }
+    await this.#client.call(`record event ${event.reason} on ${subject.kind} ${subject.name}`, (o) =>
+      this.#client.events.createNamespacedEvent({ namespace, body }, o),
+    );
   }
 }

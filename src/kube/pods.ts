@@ -1,5 +1,5 @@
 /** Pods: list and watch, by node (`spec.nodeName` field selector) or by any selector. */
-import { apiError, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 import type { Pod } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
 
@@ -41,11 +41,10 @@ export class KubePodApi implements PodApi {
   }
 
   async #list(selector: PodSelector): Promise<{ items: Pod[]; resourceVersion: string }> {
-    try {
-      const list = await this.#client.core.listPodForAllNamespaces({ ...selector });
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-    } catch (err) {
-      throw apiError(`list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`, err);
-    }
+    const what = `list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`;
+    const list = await this.#client.call(what, (o) =>
+      this.#client.core.listPodForAllNamespaces({ ...selector }, o),
+    );
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 }
