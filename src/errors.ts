@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'kubeconfig-invalid'
   | 'kube-api'
   | 'kube-conflict'
+  | 'kube-timeout'
   | 'binary-missing'
   | 'build-failed'
   | 'lab-start-failed'

@@ -78,10 +78,15 @@ class RecordingEvictions implements EvictionApi {
     this.inner = inner;
     this.clock = clock;
   }
-  async evict(namespace: string, name: string, opts: { dryRun?: boolean } = {}): Promise<EvictionResult> {
+  async evict(
+    namespace: string,
+    name: string,
+    uid: string,
+    opts: { dryRun?: boolean } = {},
+  ): Promise<EvictionResult> {
     this.calls.push({ key: `${namespace}/${name}`, dryRun: opts.dryRun === true, atMs: this.clock.now() });
     if (opts.dryRun) return { kind: 'evicted' };
-    return this.inner.evict(namespace, name);
+    return this.inner.evict(namespace, name, uid);
   }
 }
 
@@ -291,10 +296,10 @@ describe('Recycler.round', () => {
   it('an API error is listed, backs the pod off, and does not stop the round', async () => {
     h.fake.putPod(mkPod('broken-2', { owner: { kind: 'ReplicaSet', name: 'api', uid: 'rs-2' } }));
     const failing: EvictionApi = {
-      evict: async (ns, name) => {
+      evict: async (ns, name, uid) => {
         if (name === 'broken-1')
           throw new NetwardenError('kube-api', 'evict pod app/broken-1: 500 etcdserver: request timed out');
-        return h.fake.evict(ns, name);
+        return h.fake.evict(ns, name, uid);
       },
     };
     const { report, state } = await h.round({ evictions: failing });

@@ -269,7 +269,9 @@ export class Recycler {
     }
     let result: Awaited<ReturnType<EvictionApi['evict']>>;
     try {
-      result = await this.#deps.evictions.evict(d.pod.namespace, d.pod.name, { dryRun: this.#deps.dryRun });
+      result = await this.#deps.evictions.evict(d.pod.namespace, d.pod.name, d.pod.uid, {
+        dryRun: this.#deps.dryRun,
+      });
     } catch (err) {
       r.errors.push({ pod: d.pod, what: 'evict', error: describeError(err) });
       r.blocked.push({ pod: d.pod, reason: 'error', detail: describeError(err) });
@@ -299,7 +301,9 @@ export class Recycler {
         });
         return;
       }
+      // The pod decided on is gone; one re-created under its name is another pod, judged on its own.
       case 'already-gone':
+      case 'uid-mismatch':
         r.state = clearBackoff(r.state, d.pod.uid);
         r.evicted.push({
           pod: d.pod,

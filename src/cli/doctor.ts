@@ -5,12 +5,12 @@ import type { Command } from 'commander';
 import { hasProblems } from '../core/findings.ts';
 import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { analyzeNode } from '../doctor/analyze.ts';
-import { readBundle } from '../doctor/bundle.ts';
+import { DEFAULT_BUNDLE_LIMITS, readBundle } from '../doctor/bundle.ts';
 import type { NodeInputs } from '../doctor/inputs.ts';
-import { collectLive } from '../doctor/live.ts';
-import { render } from '../doctor/render.ts';
+import { render, terminalSafe } from '../doctor/render.ts';
 import { NetwardenError } from '../errors.ts';
 import { type ClusterState, parseClusterState } from '../netfilter/cluster-state.ts';
+import { intFlag } from './flags.ts';
 
 /** The parsed flags of `doctor` (as commander gives them). */
 export interface DoctorFlags {
@@ -22,18 +22,28 @@ export interface DoctorFlags {
   proxyMode: string;
   iptablesBackend?: string;
   output: string;
+  maxMemory?: string;
 }
 
 const FORMATS = ['text', 'json', 'markdown'] as const;
 const MODES = ['auto', 'iptables', 'nftables'] as const;
 const MAX_CLUSTER_STATE_BYTES = 512 * 1024 * 1024;
+/**
+ * Memory the process takes besides the inputs' estimate: Node.js with the doctor's modules
+ * (~100 MB measured), the report (~20 MB), and buffers already dropped that the garbage collector
+ * has not freed yet — decompressed chunks, left-out entries — which V8 lets grow to ~50 MB.
+ */
+const PROCESS_RESERVE_MB = 170;
+/** What a parsed `kubectl get … -o json` costs per byte (9.6 measured at 10,000 Services). */
+const CLUSTER_STATE_COST_PER_BYTE = 10;
+const DEFAULT_MAX_MEMORY_MB = 300;
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new NetwardenError('usage', `${flag}: "${value}" is not one of ${allowed.join(', ')}`);
 }
 
-async function readClusterState(path: string): Promise<ClusterState> {
+async function readClusterState(path: string): Promise<{ state: ClusterState; bytes: number }> {
   let text: string;
   try {
     const buf = await readFile(path);
@@ -48,8 +58,24 @@ async function readClusterState(path: string): Promise<ClusterState> {
     );
   }
   const read = parseClusterState(text, `--cluster-state ${path}`);
-  for (const w of read.warnings) process.stderr.write(`netwarden: --cluster-state: ${w}\n`);
-  return read.state;
+  for (const w of read.warnings) process.stderr.write(`netwarden: --cluster-state: ${terminalSafe(w)}\n`);
+  return { state: read.state, bytes: text.length };
+}
+
+/**
+ * The bundle limits for `--max-memory`: what is left after the process itself and the cluster
+ * state goes to the bundle's inputs; a note on an input left out says which value would admit it.
+ */
+function bundleLimits(maxMemoryMb: number, clusterStateBytes: number): typeof DEFAULT_BUNDLE_LIMITS {
+  const budget = (maxMemoryMb - PROCESS_RESERVE_MB) * 1e6 - CLUSTER_STATE_COST_PER_BYTE * clusterStateBytes;
+  return {
+    ...DEFAULT_BUNDLE_LIMITS,
+    memoryBudgetBytes: Math.max(0, budget),
+    budgetHint: (extra, atLeast) => {
+      const mb = Math.ceil((maxMemoryMb + Math.max(0, extra) / 1e6 + 1) / 10) * 10;
+      return atLeast ? ` (it needs --max-memory ${mb} or more)` : ` (--max-memory ${mb} admits it)`;
+    },
+  };
 }
 
 async function clusterFromApi(kubeconfigPath: string | undefined): Promise<ClusterState> {
@@ -82,25 +108,17 @@ export async function runDoctor(
     flags.iptablesBackend !== undefined
       ? oneOf('--iptables-backend', flags.iptablesBackend, ['nft', 'legacy'] as const)
       : undefined;
-  if ((flags.bundle === undefined) === (flags.live !== true)) {
-    throw new NetwardenError('usage', 'give exactly one of --bundle <path> or --live');
-  }
-  if (flags.kubeconfig !== undefined && !flags.live)
-    throw new NetwardenError('usage', '--kubeconfig only applies with --live');
-  const cluster = flags.clusterState !== undefined ? await readClusterState(flags.clusterState) : undefined;
-  let inputs: NodeInputs;
-  let liveCluster: ClusterState | undefined;
-  if (flags.bundle !== undefined) inputs = await readBundle(flags.bundle);
-  else {
-    if (process.getuid?.() !== 0)
-      process.stderr.write('netwarden: doctor --live: not root; iptables and nft output will be missing\n');
-    inputs = await collectLive();
-    if (!cluster && (flags.kubeconfig !== undefined || process.env.KUBECONFIG))
-      liveCluster = await clusterFromApi(flags.kubeconfig);
-  }
-  const clusterState = cluster ?? liveCluster;
+  const maxMemoryMb = checkModes(flags);
+  const read = flags.clusterState !== undefined ? await readClusterState(flags.clusterState) : undefined;
+  const { inputs, cluster } =
+    flags.bundle !== undefined
+      ? {
+          inputs: await readBundle(flags.bundle, bundleLimits(maxMemoryMb, read?.bytes ?? 0)),
+          cluster: read?.state,
+        }
+      : await readLive(flags.kubeconfig, read?.state);
   const report = analyzeNode(inputs, {
-    ...(clusterState ? { cluster: clusterState } : {}),
+    ...(cluster ? { cluster } : {}),
     ...(flags.node !== undefined ? { nodeName: flags.node } : {}),
     ...(flags.live ? { fallbackNodeName: hostname() } : {}),
     proxyMode,
@@ -110,6 +128,33 @@ export async function runDoctor(
     output: render(report, format, { color: format === 'text' && opts.stdoutIsTty === true }),
     exitCode: hasProblems(report.findings) ? 1 : 0,
   };
+}
+
+/** Checks which flags go together; returns the --max-memory value (MB). */
+function checkModes(flags: DoctorFlags): number {
+  if ((flags.bundle === undefined) === (flags.live !== true)) {
+    throw new NetwardenError('usage', 'give exactly one of --bundle <path> or --live');
+  }
+  if (flags.kubeconfig !== undefined && !flags.live)
+    throw new NetwardenError('usage', '--kubeconfig only applies with --live');
+  if (flags.maxMemory === undefined) return DEFAULT_MAX_MEMORY_MB;
+  if (flags.bundle === undefined)
+    throw new NetwardenError('usage', '--max-memory only applies with --bundle');
+  return intFlag('--max-memory', flags.maxMemory, PROCESS_RESERVE_MB + 10, 1_000_000);
+}
+
+/** This node's inputs, and the cluster state from the API when none was given and a kubeconfig is. */
+async function readLive(
+  kubeconfig: string | undefined,
+  given: ClusterState | undefined,
+): Promise<{ inputs: NodeInputs; cluster: ClusterState | undefined }> {
+  if (process.getuid?.() !== 0)
+    process.stderr.write('netwarden: doctor --live: not root; iptables and nft output will be missing\n');
+  // Loaded on demand like the API client: --bundle never runs host commands.
+  const { collectLive } = await import('../doctor/live.ts');
+  const inputs = await collectLive();
+  if (given || (kubeconfig === undefined && !process.env.KUBECONFIG)) return { inputs, cluster: given };
+  return { inputs, cluster: await clusterFromApi(kubeconfig) };
 }
 
 /** Adds `doctor` to the program. */
@@ -130,10 +175,16 @@ export function registerDoctorCommand(program: Command): void {
     .option('--proxy-mode <mode>', `kube-proxy mode: ${MODES.join(', ')}`, 'auto')
     .option('--iptables-backend <nft|legacy>', 'the iptables backend kube-proxy uses (default: inferred)')
     .option('-o, --output <format>', `output format: ${FORMATS.join(', ')}`, 'text')
+    .option(
+      '--max-memory <MB>',
+      `with --bundle: the peak memory to stay within (default ${DEFAULT_MAX_MEMORY_MB}); inputs that would need more are left out, each with a note`,
+    )
     .addHelpText(
       'after',
       `
 Exit codes: 0 no critical or warning finding, 1 findings, 2 bad usage or unreadable input.
+Bundles are untrusted: only known files are read, within size limits and --max-memory; links out
+of a directory bundle are not followed; control characters in bundle text are shown escaped.
 Finding codes and the JSON format: docs/doctor.md.
 
 Examples:

@@ -6,17 +6,28 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isNetwardenError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { registerAgentCommand } from './agent.ts';
-import { registerCleanupCommand } from './cleanup.ts';
-import { registerDoctorCommand } from './doctor.ts';
-import { registerLabCommands } from './lab.ts';
-import { registerStatusCommand } from './status.ts';
 
 /** Exit codes of the CLI (documented in --help). */
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 
-/** Builds the command tree; exported so tests can parse arguments without running anything. */
-export function buildProgram(): Command {
+/**
+ * The commands and the modules that define them. A module is imported only when its command runs
+ * (all of them for --help or an unknown command): `agent` and `lab` load the Kubernetes client
+ * (~80 MB RSS), which `doctor --bundle` never needs and whose memory bound it would eat.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<(program: Command) => void>>> = {
+  lab: async () => (await import('./lab.ts')).registerLabCommands,
+  doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
+  agent: async () => (await import('./agent.ts')).registerAgentCommand,
+  cleanup: async () => (await import('./cleanup.ts')).registerCleanupCommand,
+  status: async () => (await import('./status.ts')).registerStatusCommand,
+};
+
+/**
+ * Builds the command tree, with only the command `first` names when it names one; exported so
+ * tests can parse arguments without running anything.
+ */
+export async function buildProgram(first?: string): Promise<Command> {
   const program = new Command('netwarden')
     .description(
       'Keeps pods off a Kubernetes node until its network data path really works, and repairs the pods ' +
@@ -43,17 +54,14 @@ Examples:
       process.stdout.write(`netwarden ${VERSION}\n`);
     });
 
-  registerLabCommands(program);
-  registerDoctorCommand(program);
-  registerAgentCommand(program);
-  registerCleanupCommand(program);
-  registerStatusCommand(program);
+  const wanted = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+  for (const name of wanted) (await (COMMANDS[name] as () => Promise<(p: Command) => void>)())(program);
   return program;
 }
 
 /** Runs the CLI and returns the exit code (never calls process.exit itself). */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[0]);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

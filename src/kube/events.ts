@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { NodeEvent } from '../core/status.ts';
-import { apiError, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 import { timeMs } from './types.ts';
 
 /** The object an Event is about. Node events go to the `default` namespace, as the kubelet's do. */
@@ -86,11 +86,9 @@ export class KubeEventApi implements EventApi {
       type: event.type,
       regarding,
     };
-    try {
-      await this.#client.events.createNamespacedEvent({ namespace, body });
-    } catch (err) {
-      throw apiError(`record event ${event.reason} on ${subject.kind} ${subject.name}`, err);
-    }
+    await this.#client.call(`record event ${event.reason} on ${subject.kind} ${subject.name}`, (o) =>
+      this.#client.events.createNamespacedEvent({ namespace, body }, o),
+    );
   }
 
   /**
@@ -99,22 +97,22 @@ export class KubeEventApi implements EventApi {
    * filters them by reporting controller. At most `limit` are read.
    */
   async listAboutNodes(controller = this.#controller, limit = 5_000): Promise<NodeEvent[]> {
-    try {
-      const list = await this.#client.core.listNamespacedEvent({
-        namespace: 'default',
-        fieldSelector: `involvedObject.kind=Node,reportingComponent=${controller}`,
-        limit,
-      });
-      return list.items.map((e) => ({
-        node: e.involvedObject?.name ?? '',
-        reason: e.reason ?? '',
-        action: e.action ?? '',
-        note: e.message ?? '',
-        atMs:
-          timeMs(e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? e.metadata?.creationTimestamp) ?? 0,
-      }));
-    } catch (err) {
-      throw apiError(`list events of ${controller} about nodes`, err);
-    }
+    const list = await this.#client.call(`list events of ${controller} about nodes`, (o) =>
+      this.#client.core.listNamespacedEvent(
+        {
+          namespace: 'default',
+          fieldSelector: `involvedObject.kind=Node,reportingComponent=${controller}`,
+          limit,
+        },
+        o,
+      ),
+    );
+    return list.items.map((e) => ({
+      node: e.involvedObject?.name ?? '',
+      reason: e.reason ?? '',
+      action: e.action ?? '',
+      note: e.message ?? '',
+      atMs: timeMs(e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? e.metadata?.creationTimestamp) ?? 0,
+    }));
   }
 }

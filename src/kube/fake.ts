@@ -163,12 +163,24 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
     throw new NetwardenError('kube-api', 'FakeCluster does not implement watch; drive handlers directly');
   }
 
-  async evict(namespace: string, name: string): Promise<EvictionResult> {
+  /** Evicts like the API server: a stale `uid` (another pod by that name now) is a uid-mismatch. */
+  async evict(namespace: string, name: string, uid?: string): Promise<EvictionResult> {
     this.#check();
     const key = `${namespace}/${name}`;
     const queued = this.evictionAnswers.get(key)?.shift();
+    const pod = this.pods.get(key);
+    const stale =
+      pod !== undefined && uid !== undefined && pod.metadata?.uid !== undefined && pod.metadata.uid !== uid;
     const result: EvictionResult =
-      queued ?? (this.pods.has(key) ? { kind: 'evicted' } : { kind: 'already-gone' });
+      queued ??
+      (!pod
+        ? { kind: 'already-gone' }
+        : stale
+          ? {
+              kind: 'uid-mismatch',
+              message: `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata?.uid}`,
+            }
+          : { kind: 'evicted' });
     if (result.kind === 'evicted') this.pods.delete(key);
     this.writes.push({ kind: 'evict', namespace, name, result: result.kind });
     return result;

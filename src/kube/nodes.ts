@@ -5,7 +5,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { NetwardenError } from '../errors.ts';
-import { apiError, httpStatus, type KubeClient } from './client.ts';
+import { httpStatus, KubeApiError, type KubeClient } from './client.ts';
 import {
   annotationsPatch,
   conditionPatch,
@@ -14,6 +14,7 @@ import {
   removeConditionPatch,
   taintPatch,
 } from './node-patches.ts';
+import { backoffMs, CONFLICT_RETRY, writeFailure } from './retry.ts';
 import type { Node, Taint, WriteResult } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
 
@@ -41,13 +42,6 @@ export interface NodeApi {
   setAnnotations(name: string, annotations: Readonly<Record<string, string | null>>): Promise<WriteResult>;
 }
 
-/**
- * How often a conflicting write is re-read and retried before giving up. Conflicts need another
- * writer changing the same Node between our read and write; a few retries with jitter resolve
- * even a burst of writers.
- */
-const MAX_CONFLICT_RETRIES = 30;
-
 /** NodeApi over a real API server. */
 export class KubeNodeApi implements NodeApi {
   readonly #client: KubeClient;
@@ -60,20 +54,16 @@ export class KubeNodeApi implements NodeApi {
 
   async get(name: string): Promise<Node | null> {
     try {
-      return await this.#client.core.readNode({ name });
+      return await this.#client.call(`get node ${name}`, (o) => this.#client.core.readNode({ name }, o));
     } catch (err) {
       if (httpStatus(err) === 404) return null;
-      throw apiError(`get node ${name}`, err);
+      throw err;
     }
   }
 
   async list(labelSelector?: string): Promise<Node[]> {
-    try {
-      const list = await this.#client.core.listNode(labelSelector ? { labelSelector } : {});
-      return list.items;
-    } catch (err) {
-      throw apiError('list nodes', err);
-    }
+    const params = labelSelector ? { labelSelector } : {};
+    return (await this.#client.call('list nodes', (o) => this.#client.core.listNode(params, o))).items;
   }
 
   async watch(
@@ -86,12 +76,8 @@ export class KubeNodeApi implements NodeApi {
     const transport = this.#client.transport<Node>(
       '/api/v1/nodes',
       async () => {
-        try {
-          const list = await this.#client.core.listNode(params);
-          return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-        } catch (err) {
-          throw apiError('list nodes', err);
-        }
+        const list = await this.#client.call('list nodes', (o) => this.#client.core.listNode(params, o));
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
       params,
     );
@@ -104,10 +90,7 @@ export class KubeNodeApi implements NodeApi {
     return this.#retrying(
       `${want === 'present' ? 'add' : 'remove'} taint ${taint.key} on node ${name}`,
       name,
-      (node) => {
-        const ops = taintPatch(node, taint, want);
-        return ops && (() => this.#jsonPatch(name, ops));
-      },
+      (node) => taintPatch(node, taint, want),
     );
   }
 
@@ -141,14 +124,12 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.#mustGet(name);
     const patch = annotationsPatch(node, annotations);
     if (!patch) return 'unchanged';
-    try {
-      await this.#client.core.patchNode(
+    await this.#client.call(`annotate node ${name}`, (o) =>
+      this.#client.core.patchNode(
         { name, body: patch },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-    } catch (err) {
-      throw apiError(`annotate node ${name}`, err);
-    }
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
+      ),
+    );
     return 'changed';
   }
 
@@ -160,45 +141,48 @@ export class KubeNodeApi implements NodeApi {
 
   /** A strategic-merge patch of the status subresource (conditions merge by type). */
   async #statusPatch(name: string, body: object, what: string): Promise<void> {
-    try {
-      await this.#client.core.patchNodeStatus(
+    await this.#client.call(what, (o) =>
+      this.#client.core.patchNodeStatus(
         { name, body },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(what, err);
-    }
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o),
+      ),
+    );
   }
 
-  async #jsonPatch(name: string, ops: JsonPatchOp[]): Promise<void> {
-    await this.#client.core.patchNode(
-      { name, body: ops },
-      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+  async #jsonPatch(what: string, name: string, ops: JsonPatchOp[]): Promise<void> {
+    await this.#client.call(what, (o) =>
+      this.#client.core.patchNode(
+        { name, body: ops },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, o),
+      ),
     );
   }
 
   /**
    * Read-compute-write with optimistic concurrency. `plan` returns null when nothing is to be
-   * done, or the write. A failed JSON-patch `test` (HTTP 422) or a 409 means someone else wrote
-   * the Node in between: re-read and plan again.
+   * done, or the JSON patch (with `test` ops). A conflict — 409, or a failed `test` told apart
+   * from other 422s by re-reading the Node (see writeFailure) — re-reads and plans again after a
+   * short jittered back-off, a bounded number of times; any other failure is thrown.
    */
   async #retrying(
     what: string,
     name: string,
-    plan: (node: Node) => (() => Promise<void>) | null,
+    plan: (node: Node) => JsonPatchOp[] | null,
   ): Promise<WriteResult> {
     for (let attempt = 1; ; attempt++) {
       const node = await this.#mustGet(name);
-      const write = plan(node);
-      if (!write) return 'unchanged';
+      const ops = plan(node);
+      if (!ops) return 'unchanged';
       try {
-        await write();
+        await this.#jsonPatch(what, name, ops);
         return 'changed';
       } catch (err) {
         const status = httpStatus(err);
-        const conflict = status === 409 || status === 422;
-        if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw apiError(what, err);
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * attempt)));
+        const causes = err instanceof KubeApiError ? err.causes : [];
+        const after = status === 422 ? (await this.get(name))?.metadata?.resourceVersion : undefined;
+        const kind = writeFailure(status, causes, node.metadata?.resourceVersion, after);
+        if (kind === 'error' || attempt >= CONFLICT_RETRY.maxAttempts) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, CONFLICT_RETRY)));
       }
     }
   }

@@ -5,12 +5,12 @@
  */
 import {
   type KubernetesObject,
-  KubernetesObjectApi,
+  type KubernetesObjectApi,
   loadAllYaml,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { apiError, httpStatus, type KubeClient } from './client.ts';
+import { httpStatus, type KubeClient } from './client.ts';
 import type { Pod } from './types.ts';
 
 /** Any Kubernetes object as plain data. */
@@ -39,50 +39,41 @@ export class ObjectApi implements KubeObjectLister {
 
   constructor(client: KubeClient) {
     this.#client = client;
-    this.#api = KubernetesObjectApi.makeApiClient(client.kc);
+    this.#api = client.objectApi();
   }
 
   /** Server-side apply (create or update), as field manager `netwarden`, forcing conflicts. */
   async apply<T extends KubeObject>(obj: T): Promise<T> {
-    try {
-      return (await this.#api.patch(
-        obj,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      )) as T;
-    } catch (err) {
-      throw apiError(`apply ${describe(obj)}`, err);
-    }
+    return (await this.#client.call(`apply ${describe(obj)}`, () =>
+      this.#api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    )) as T;
   }
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
-    try {
-      return (await this.#api.create(obj)) as T;
-    } catch (err) {
-      throw apiError(`create ${describe(obj)}`, err);
-    }
+    return (await this.#client.call(`create ${describe(obj)}`, () => this.#api.create(obj))) as T;
   }
 
   /** The object, or null when it does not exist. */
   async read<T extends KubeObject>(obj: KubeObject): Promise<T | null> {
     try {
-      return (await this.#api.read(obj as never)) as unknown as T;
+      return (await this.#client.call(`read ${describe(obj)}`, () =>
+        this.#api.read(obj as never),
+      )) as unknown as T;
     } catch (err) {
       if (httpStatus(err) === 404) return null;
-      throw apiError(`read ${describe(obj)}`, err);
+      throw err;
     }
   }
 
   /** Deletes; a missing object counts as deleted. */
   async delete(obj: KubeObject, opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
     try {
-      await this.#api.delete(obj, undefined, undefined, opts.gracePeriodSeconds, undefined, 'Background');
+      await this.#client.call(`delete ${describe(obj)}`, () =>
+        this.#api.delete(obj, undefined, undefined, opts.gracePeriodSeconds, undefined, 'Background'),
+      );
     } catch (err) {
       if (httpStatus(err) === 404) return;
-      throw apiError(`delete ${describe(obj)}`, err);
+      throw err;
     }
   }
 
@@ -91,8 +82,8 @@ export class ObjectApi implements KubeObjectLister {
     kind: string,
     opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
   ): Promise<T[]> {
-    try {
-      const res = await this.#api.list(
+    const res = await this.#client.call(`list ${kind}`, () =>
+      this.#api.list(
         apiVersion,
         kind,
         opts.namespace,
@@ -101,11 +92,9 @@ export class ObjectApi implements KubeObjectLister {
         undefined,
         opts.fieldSelector,
         opts.labelSelector,
-      );
-      return res.items as unknown as T[];
-    } catch (err) {
-      throw apiError(`list ${kind}`, err);
-    }
+      ),
+    );
+    return res.items as unknown as T[];
   }
 
   /**
@@ -121,16 +110,17 @@ export class ObjectApi implements KubeObjectLister {
     boundPod?: { readonly name: string; readonly uid: string },
   ): Promise<string> {
     const boundObjectRef = boundPod ? { kind: 'Pod', apiVersion: 'v1', ...boundPod } : undefined;
-    try {
-      const res = await this.#client.core.createNamespacedServiceAccountToken({
-        namespace,
-        name,
-        body: { spec: { audiences: [], expirationSeconds, ...(boundObjectRef ? { boundObjectRef } : {}) } },
-      });
-      return res.status?.token ?? '';
-    } catch (err) {
-      throw apiError(`request token for serviceaccount ${namespace}/${name}`, err);
-    }
+    const res = await this.#client.call(`request token for serviceaccount ${namespace}/${name}`, (o) =>
+      this.#client.core.createNamespacedServiceAccountToken(
+        {
+          namespace,
+          name,
+          body: { spec: { audiences: [], expirationSeconds, ...(boundObjectRef ? { boundObjectRef } : {}) } },
+        },
+        o,
+      ),
+    );
+    return res.status?.token ?? '';
   }
 
   /**
@@ -142,40 +132,41 @@ export class ObjectApi implements KubeObjectLister {
     name: string,
     status: NonNullable<Pod['status']> | Record<string, unknown>,
   ): Promise<Pod> {
-    try {
-      return await this.#client.core.patchNamespacedPodStatus(
+    return await this.#client.call(`patch status of pod ${namespace}/${name}`, (o) =>
+      this.#client.core.patchNamespacedPodStatus(
         { namespace, name, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`patch status of pod ${namespace}/${name}`, err);
-    }
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o),
+      ),
+    );
   }
 
   /** Writes a node's status subresource (strategic merge: conditions and addresses merge by key). */
   async patchNodeStatus(name: string, status: Record<string, unknown>): Promise<void> {
-    try {
-      await this.#client.core.patchNodeStatus(
+    await this.#client.call(`patch status of node ${name}`, (o) =>
+      this.#client.core.patchNodeStatus(
         { name, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`patch status of node ${name}`, err);
-    }
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o),
+      ),
+    );
   }
 
   /** Deletes a pod with grace period 0: how the kubelet finishes a deletion it has carried out. */
   async finishPodDeletion(namespace: string, name: string, uid?: string): Promise<void> {
     try {
-      await this.#client.core.deleteNamespacedPod({
-        namespace,
-        name,
-        gracePeriodSeconds: 0,
-        body: { gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) },
-      });
+      await this.#client.call(`finish deletion of pod ${namespace}/${name}`, (o) =>
+        this.#client.core.deleteNamespacedPod(
+          {
+            namespace,
+            name,
+            gracePeriodSeconds: 0,
+            body: { gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) },
+          },
+          o,
+        ),
+      );
     } catch (err) {
       if (httpStatus(err) === 404 || httpStatus(err) === 409) return;
-      throw apiError(`finish deletion of pod ${namespace}/${name}`, err);
+      throw err;
     }
   }
 }

@@ -1,7 +1,6 @@
 /** Pods: list and watch, by node (`spec.nodeName` field selector) or by any selector. */
-
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { apiError, httpStatus, type KubeClient } from './client.ts';
+import { httpStatus, type KubeClient } from './client.ts';
 import type { Pod, PodCondition, WriteResult } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
 
@@ -42,14 +41,16 @@ export class KubePodApi implements PodApi {
 
   async setPodCondition(namespace: string, name: string, condition: PodCondition): Promise<WriteResult> {
     try {
-      await this.#client.core.patchNamespacedPodStatus(
-        { namespace, name, body: { status: { conditions: [condition] } } },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      await this.#client.call(`set condition ${condition.type} on pod ${namespace}/${name}`, (o) =>
+        this.#client.core.patchNamespacedPodStatus(
+          { namespace, name, body: { status: { conditions: [condition] } } },
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o),
+        ),
       );
       return 'changed';
     } catch (err) {
       if (httpStatus(err) === 404) return 'unchanged';
-      throw apiError(`set condition ${condition.type} on pod ${namespace}/${name}`, err);
+      throw err;
     }
   }
 
@@ -67,14 +68,13 @@ export class KubePodApi implements PodApi {
   }
 
   async #list(selector: PodSelector, limit?: number): Promise<{ items: Pod[]; resourceVersion: string }> {
-    try {
-      const list = await this.#client.core.listPodForAllNamespaces({
-        ...selector,
-        ...(limit !== undefined ? { limit } : {}),
-      });
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-    } catch (err) {
-      throw apiError(`list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`, err);
-    }
+    const what = `list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`;
+    const list = await this.#client.call(what, (o) =>
+      this.#client.core.listPodForAllNamespaces(
+        { ...selector, ...(limit !== undefined ? { limit } : {}) },
+        o,
+      ),
+    );
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 }

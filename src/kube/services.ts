@@ -1,5 +1,5 @@
 /** Services and EndpointSlices of the whole cluster, watched: the expected side of kube-proxy's rules. */
-import { apiError, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 import type { EndpointSlice, Service } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
 
@@ -19,12 +19,10 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
 
   async watchServices(handlers: ReflectorHandlers<Service>): Promise<Reflector<Service>> {
     const transport = this.#client.transport<Service>('/api/v1/services', async () => {
-      try {
-        const list = await this.#client.core.listServiceForAllNamespaces({});
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      } catch (err) {
-        throw apiError('list services', err);
-      }
+      const list = await this.#client.call('list services', (o) =>
+        this.#client.core.listServiceForAllNamespaces({}, o),
+      );
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     });
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
@@ -35,12 +33,10 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
     const transport = this.#client.transport<EndpointSlice>(
       '/apis/discovery.k8s.io/v1/endpointslices',
       async () => {
-        try {
-          const list = await this.#client.discovery.listEndpointSliceForAllNamespaces({});
-          return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-        } catch (err) {
-          throw apiError('list endpointslices', err);
-        }
+        const list = await this.#client.call('list endpointslices', (o) =>
+          this.#client.discovery.listEndpointSliceForAllNamespaces({}, o),
+        );
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
     );
     const reflector = new Reflector(transport, handlers);

@@ -14,6 +14,19 @@ import {
 
 const fixture = (n: string): string => readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8');
 
+const ROUTE_TYPES_FOR_TEST: ReadonlySet<string> = new Set([
+  'unicast',
+  'local',
+  'broadcast',
+  'multicast',
+  'throw',
+  'unreachable',
+  'prohibit',
+  'blackhole',
+  'nat',
+  'anycast',
+]);
+
 describe('ip rule', () => {
   it('gives the same rules from `ip -j rule` and `ip rule show` (real iproute2 6.1 output)', () => {
     const j = parseIpRuleJson(fixture('ip-rule.json'));
@@ -94,17 +107,33 @@ describe('hostile input', () => {
     }
   });
 
-  it('text parsers never throw and skip garbage with warnings (fuzz)', () => {
+  it('text parsers read every valid line whatever garbage surrounds it, one warning per garbage line (fuzz)', () => {
+    // Garbage starts with a letter g-z: never a priority ("512:"), an address, `default` or a route type.
+    const garbage = fc
+      .stringMatching(/^[g-z][^\n]{0,40}$/)
+      .filter((g) => !ROUTE_TYPES_FOR_TEST.has(g.split(/\s+/)[0] as string));
+    const line = fc.oneof(
+      fc.record({ good: fc.constant(true), n: fc.nat(32_000), t: fc.nat(300) }),
+      fc.record({ good: fc.constant(false), text: garbage }),
+    );
     fc.assert(
-      fc.property(fc.string({ maxLength: 300 }), (raw) => {
-        // Input starting with "[" is taken as JSON (typed error when it is not); prefix to stay on the text path.
-        const s = `x${raw}`;
-        const r = parseIpRules(s);
-        const t = parseIpRoutes(s);
-        expect(r.items.length + r.warnings.length).toBeGreaterThanOrEqual(0);
-        expect(t.items.length + t.warnings.length).toBeGreaterThanOrEqual(0);
+      fc.property(fc.array(line, { maxLength: 40 }), (lines) => {
+        const rules = lines.map((l) => ('text' in l ? l.text : `${l.n}:\tfrom all lookup ${l.t}`));
+        const routes = lines.map((l) =>
+          'text' in l ? l.text : `10.${l.t % 256}.0.0/16 dev eth${l.n} table ${l.t}`,
+        );
+        const good = lines.filter((l): l is { good: true; n: number; t: number } => !('text' in l));
+        const bad = Math.min(50, lines.length - good.length);
+        const r = parseIpRules(`x\n${rules.join('\n')}`);
+        expect(r.items.map((i) => [i.priority, i.table])).toEqual(good.map((g) => [g.n, String(g.t)]));
+        expect(r.warnings).toHaveLength(Math.min(50, bad + 1));
+        const t = parseIpRoutes(`x\n${routes.join('\n')}`);
+        expect(t.items.map((i) => [i.dst, i.dev, i.table])).toEqual(
+          good.map((g) => [`10.${g.t % 256}.0.0/16`, `eth${g.n}`, String(g.t)]),
+        );
+        expect(t.warnings).toHaveLength(Math.min(50, bad + 1));
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 

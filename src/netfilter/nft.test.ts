@@ -37,6 +37,11 @@ describe('nft -j list table ip kube-proxy (real nft 1.0.6 output)', () => {
   });
 });
 
+const withoutWarnings = <T extends { warnings: unknown }>(s: T): Omit<T, 'warnings'> => {
+  const { warnings: _w, ...rest } = s;
+  return rest;
+};
+
 describe('hostile input', () => {
   it.each(['', 'nope', '[]', '{"nftables": 3}'])('%j → input-unreadable', (text) => {
     try {
@@ -47,11 +52,19 @@ describe('hostile input', () => {
     }
   });
 
-  it('never crashes on arbitrary items inside the nftables array (fuzz)', () => {
+  it('arbitrary items inside the nftables array change nothing of what the real ones say (fuzz)', () => {
+    const real = (JSON.parse(json) as { nftables: unknown[] }).nftables;
+    const want = kubeProxyNftState(parseNftJson(json));
     fc.assert(
-      fc.property(fc.array(fc.jsonValue(), { maxLength: 10 }), (items) => {
-        const s = kubeProxyNftState(parseNftJson(JSON.stringify({ nftables: items })));
-        expect(s.serviceIps.size).toBeGreaterThanOrEqual(0);
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 10 }), fc.nat(real.length), (junk, at) => {
+        const items = [...real.slice(0, at), ...junk, ...real.slice(at)];
+        const { warnings, ...got } = kubeProxyNftState(parseNftJson(JSON.stringify({ nftables: items })));
+        expect(got).toEqual(withoutWarnings(want));
+        // Each item that is not an object is a warning; junk alone programs nothing.
+        const notObjects = junk.filter((j) => j === null || typeof j !== 'object' || Array.isArray(j)).length;
+        expect(warnings).toHaveLength(notObjects);
+        const alone = kubeProxyNftState(parseNftJson(JSON.stringify({ nftables: junk })));
+        expect([alone.tablePresent, alone.serviceIps.size, alone.clusterIps.size]).toEqual([false, 0, 0]);
       }),
       { numRuns: 300 },
     );

@@ -24,8 +24,13 @@ describe('eviction', () => {
   });
 
   /** Creates a pod bound to a node and writes its status as a kubelet would: Running and Ready. */
-  async function readyPod(name: string, labels: Record<string, string>): Promise<void> {
-    await t.admin.objects.create({
+  async function readyPod(name: string, labels: Record<string, string>): Promise<string> {
+    const created = await t.admin.objects.create<{
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; namespace: string; labels: Record<string, string>; uid?: string };
+      spec: unknown;
+    }>({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name, namespace: NS, labels },
@@ -42,11 +47,12 @@ describe('eviction', () => {
         { type: 'Ready', status: 'True', lastTransitionTime: now },
       ],
     });
+    return created.metadata?.uid ?? '';
   }
 
   it('evicts a pod no budget protects', async () => {
-    await readyPod('free', { app: 'free' });
-    expect(await t.admin.eviction.evict(NS, 'free')).toEqual({ kind: 'evicted' });
+    const uid = await readyPod('free', { app: 'free' });
+    expect(await t.admin.eviction.evict(NS, 'free', uid)).toEqual({ kind: 'evicted' });
     const pod = await t.admin.objects.read({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -56,11 +62,42 @@ describe('eviction', () => {
   });
 
   it('answers already-gone for a pod that does not exist', async () => {
-    expect(await t.admin.eviction.evict(NS, 'never-existed')).toEqual({ kind: 'already-gone' });
+    expect(await t.admin.eviction.evict(NS, 'never-existed', 'f00dfeed-0000-4000-8000-000000000000')).toEqual(
+      {
+        kind: 'already-gone',
+      },
+    );
+  });
+
+  it('refuses to evict a pod re-created under the same name (stale UID precondition), as a typed result', async () => {
+    const oldUid = await readyPod('again', { app: 'again' });
+    await t.admin.objects.delete(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'again', namespace: NS } },
+      { gracePeriodSeconds: 0 },
+    );
+    await eventually('old pod gone', async () =>
+      (await t.admin.objects.read({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'again', namespace: NS },
+      })) === null
+        ? true
+        : undefined,
+    );
+    const newUid = await readyPod('again', { app: 'again' });
+    expect(newUid).not.toBe(oldUid);
+    expect(await t.admin.eviction.evict(NS, 'again', oldUid)).toMatchObject({ kind: 'uid-mismatch' });
+    const pod = await t.admin.objects.read({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'again', namespace: NS },
+    });
+    expect(pod?.metadata?.deletionTimestamp).toBeUndefined();
+    expect(await t.admin.eviction.evict(NS, 'again', newUid)).toEqual({ kind: 'evicted' });
   });
 
   it('returns a typed PDB refusal when minAvailable equals the ready replicas', async () => {
-    await readyPod('db-0', { app: 'db' });
+    const db0 = await readyPod('db-0', { app: 'db' });
     await readyPod('db-1', { app: 'db' });
     await t.admin.objects.create({
       apiVersion: 'policy/v1',
@@ -83,7 +120,7 @@ describe('eviction', () => {
         pdb.status.disruptionsAllowed === 0
       );
     });
-    const result = await t.admin.eviction.evict(NS, 'db-0');
+    const result = await t.admin.eviction.evict(NS, 'db-0', db0);
     expect(result).toMatchObject({
       kind: 'blocked-by-pdb',
       message: expect.stringMatching(/disruption budget/i),
