@@ -31,6 +31,19 @@ describe('cacheDirFor', () => {
     writeFileSync(join(a, 'go.sum'), 'changed\n');
     expect(cacheDirFor(a, env)).not.toBe(first);
   });
+
+  it('keys a module with no pins by its folder and its Go sources (tests excluded)', () => {
+    const a = mkdtempSync(join(tmpdir(), 'nw-mod-'));
+    writeFileSync(join(a, 'go.mod'), 'module netwarden.dev/cni-gate\n');
+    writeFileSync(join(a, 'main.go'), 'package main\n');
+    const env = { NETWARDEN_CACHE_DIR: '/cache' };
+    const first = cacheDirFor(a, env, 'cniGate');
+    expect(first).toMatch(/^\/cache\/lab-bin\/cni-gate_[0-9a-f]{10}$/);
+    writeFileSync(join(a, 'main_test.go'), 'package main\n');
+    expect(cacheDirFor(a, env, 'cniGate')).toBe(first);
+    writeFileSync(join(a, 'main.go'), 'package main // changed\n');
+    expect(cacheDirFor(a, env, 'cniGate')).not.toBe(first);
+  });
 });
 
 /** A tools/ folder with both modules' go.mod files. */
@@ -43,6 +56,8 @@ function toolsFixture(): string {
     join(tools, TOOLSETS.coredns.dir, 'go.mod'),
     'module y\nrequire github.com/coredns/coredns v1.14.7\n',
   );
+  mkdirSync(join(tools, TOOLSETS.cniGate.dir));
+  writeFileSync(join(tools, TOOLSETS.cniGate.dir, 'go.mod'), 'module netwarden.dev/cni-gate\n');
   return tools;
 }
 
