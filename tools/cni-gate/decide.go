@@ -16,7 +16,6 @@ const (
 	outcomeFailedOpenAbsent   = "failed_open_agent_absent" // no agent heartbeat this boot after agentStartGrace
 	outcomeFailedOpenStale    = "failed_open_agent_stale"  // the agent's heartbeat of this boot stopped
 	outcomeFailedOpenError    = "failed_open_error"        // our state or configuration cannot be read
-	outcomeRefused            = "refused"                  // the request itself is invalid (no prevResult, bad JSON): a CNI error
 )
 
 // observation is what one look at the node-local state found.

@@ -120,14 +120,14 @@ func add(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, 
 	c.namespace, c.pod = podOf(getenv("CNI_ARGS"))
 
 	if len(req.problems) > 0 {
-		c.finish(verdict{pass: true, outcome: outcomeFailedOpenError, reason: "invalid configuration: " + strings.Join(req.problems, "; ")}, "")
+		c.finish(verdict{pass: true, outcome: outcomeFailedOpenError, reason: "invalid configuration: " + strings.Join(req.problems, "; ")}, "", false)
 		stdout.Write(result)
 		return 0
 	}
 	o := observe(c.s, c.namespace)
 	v := decide(c.s, o)
 	if v.pass {
-		c.finish(v, o.bootID)
+		c.finish(v, o.bootID, false)
 	} else {
 		v = c.hold(o, v)
 	}
@@ -163,7 +163,7 @@ func (c *call) hold(o observation, v verdict) verdict {
 			if v.outcome == outcomePassed {
 				v.outcome = outcomeReleased
 			}
-			c.finish(v, o.bootID)
+			c.finish(v, o.bootID, true)
 			return v
 		}
 	}
@@ -172,11 +172,12 @@ func (c *call) hold(o observation, v verdict) verdict {
 }
 
 // finish records a passing call: the counter always, a log line unless it is the plain pass of
-// a verified boot (the hot path, once per pod, not worth a line).
-func (c *call) finish(v verdict, bootID string) {
+// a verified boot (the hot path, once per pod, not worth a line). heldMs is logged only for a
+// call that waited.
+func (c *call) finish(v verdict, bootID string, waited bool) {
 	held := int64(0)
-	if v.outcome != outcomePassed {
-		held = time.Since(c.start).Milliseconds()
+	if waited {
+		held = max(time.Since(c.start).Milliseconds(), 1)
 	}
 	if strings.HasPrefix(v.outcome, "failed_open") {
 		fmt.Fprintf(c.stderr, "%s: failing open (%s): %s\n", pluginName, v.outcome, v.reason)
