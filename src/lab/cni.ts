@@ -36,6 +36,19 @@ export interface CniRuntimeContext {
   readonly timeoutMs?: number;
 }
 
+/** A plugin's failure, with the CNI error code it returned (undefined when it printed none). */
+export class CniPluginError extends NetwardenError {
+  readonly plugin: string;
+  readonly cniCode: number | undefined;
+
+  constructor(plugin: string, cniCode: number | undefined, message: string) {
+    super('exec-failed', message);
+    this.name = 'CniPluginError';
+    this.plugin = plugin;
+    this.cniCode = cniCode;
+  }
+}
+
 /** Adds the pod to every network of the list; returns the last plugin's result. */
 export async function cniAdd(conf: CniConfList, ctx: CniRuntimeContext): Promise<CniResult> {
   let prev: CniResult | undefined;
@@ -92,14 +105,17 @@ async function invoke(
   });
   if (res.code !== 0) {
     let msg = res.stderr.trim() || res.stdout.trim();
+    let cniCode: number | undefined;
     try {
       const err = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
+      cniCode = typeof err.code === 'number' ? err.code : undefined;
       msg = `code ${err.code}: ${err.msg ?? ''}${err.details ? ` (${err.details})` : ''}`;
     } catch {
       // not JSON: keep the raw text
     }
-    throw new NetwardenError(
-      'exec-failed',
+    throw new CniPluginError(
+      type,
+      cniCode,
       `CNI ${command} with plugin ${type} failed: ${msg || `exit ${res.code ?? res.signal}`}`,
     );
   }
