@@ -4,6 +4,7 @@
  * Invalid configuration fails closed with a message naming the flag, its env name and the problem.
  */
 import { z } from 'zod';
+import { DEFAULT_GATE_SETTINGS, type GateSettings } from '../core/boot-gate.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { NetwardenError } from '../errors.ts';
 
@@ -25,6 +26,19 @@ const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
   .transform((v) => v === true || v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
+/** A comma-separated list of namespace names (empty: none). */
+const namespaces = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
+  )
+  .refine((list) => list.every((n) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)), {
+    message: 'must be comma-separated namespace names',
+  });
 
 /** One option: its schema, default and help. The flag and env names derive from the key. */
 interface Option {
@@ -156,6 +170,47 @@ export const AGENT_OPTIONS = {
     default: 'proc',
     help: "how to find a pod's network namespace: proc (a container process's /proc/<pid>/ns/net via its cgroup; needs hostPID) or lab:<run id>",
   },
+  bootGate: {
+    schema: bool,
+    default: 'false',
+    help: "install the boot gate CNI plugin last in this node's active conflist: pod network set-ups wait until this boot's data path is verified, failing open (docs/cni-gate.md)",
+  },
+  bootGatePlugin: {
+    schema: absolutePath,
+    default: '/opt/netwarden/bin/netwarden-cni-gate',
+    help: 'the netwarden-cni-gate executable to copy into --cni-bin-dir (shipped in the agent image)',
+  },
+  cniBinDir: { schema: absolutePath, default: '/opt/cni/bin', help: "the node's CNI plugin folder" },
+  bootGateStateDir: {
+    schema: absolutePath,
+    default: DEFAULT_GATE_SETTINGS.stateDir,
+    help: 'node-local state shared with the plugin (a tmpfs: a reboot clears it)',
+  },
+  bootGateDeadline: {
+    schema: duration(3_600_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.bootGateDeadlineMs),
+    help: 'past this since the boot was first seen, the plugin lets every pod through',
+  },
+  bootGateMaxWait: {
+    schema: duration(180_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.maxWaitMs),
+    help: "longest hold of one pod's CNI ADD before it fails with code 11 and the kubelet retries (above ~20 s a conflist reload queued behind containerd's CNI lock can delay the runtime's Status past the kubelet's 30 s)",
+  },
+  bootGateAgentStartGrace: {
+    schema: duration(3_600_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.agentStartGraceMs),
+    help: "how long after the boot was first seen the plugin waits for this agent's first heartbeat before failing open",
+  },
+  bootGateExemptNamespaces: {
+    schema: namespaces,
+    default: DEFAULT_GATE_SETTINGS.exemptNamespaces.join(','),
+    help: 'comma-separated namespaces whose pods the boot gate never holds (empty: none)',
+  },
+  bootGateBootIdFile: {
+    schema: absolutePath,
+    default: DEFAULT_GATE_SETTINGS.bootIdFile,
+    help: "the file holding this node's boot id, as the plugin reads it (labs whose nodes share one kernel point it elsewhere)",
+  },
 } as const satisfies Record<string, Option>;
 
 /** Option names. */
@@ -190,6 +245,10 @@ export interface AgentConfig {
   readonly recyclePerBoot: number;
   readonly notReadyGraceMs: number;
   readonly podNetnsLocator: string;
+  readonly bootGate: boolean;
+  readonly bootGatePlugin: string;
+  readonly cniBinDir: string;
+  readonly bootGateSettings: GateSettings;
 }
 
 /** `checkInterval` → `--check-interval`. */
@@ -210,25 +269,13 @@ export function loadAgentConfig(
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
 ): AgentConfig {
-  const raw: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const [key, opt] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, Option][]) {
-    const value = flags[key] ?? env[envName(key)] ?? opt.default;
-    if (value === undefined) {
-      if (!opt.schema.safeParse(undefined).success)
-        problems.push(`${flagName(key)} (${envName(key)}) is required: ${opt.help}`);
-      continue;
-    }
-    const parsed = opt.schema.safeParse(value);
-    if (!parsed.success) {
-      problems.push(
-        `${flagName(key)} (${envName(key)}) = "${String(value)}": ${parsed.error.issues[0]?.message ?? 'invalid'}`,
-      );
-      continue;
-    }
-    raw[key] = parsed.data;
-  }
-  if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
+  const raw = parseOptions(Object.keys(AGENT_OPTIONS) as AgentOptionName[], flags, env, (r) =>
+    r.bootGate === true && r.dryRun === true
+      ? [
+          "--boot-gate (NETWARDEN_BOOT_GATE) cannot be combined with --dry-run: the boot gate writes the node's CNI configuration",
+        ]
+      : [],
+  );
   return {
     nodeName: raw.nodeName as string,
     kubeconfig: raw.kubeconfig as string | undefined,
@@ -257,5 +304,90 @@ export function loadAgentConfig(
     recyclePerBoot: raw.recyclePerBoot as number,
     notReadyGraceMs: raw.notReadyGrace as number,
     podNetnsLocator: raw.podNetnsLocator as string,
+    bootGate: raw.bootGate as boolean,
+    bootGatePlugin: raw.bootGatePlugin as string,
+    cniBinDir: raw.cniBinDir as string,
+    bootGateSettings: bootGateSettingsOf(raw),
   };
+}
+
+/** The boot gate options (`netwarden cni-gate install` takes the same flags as the agent). */
+export const BOOT_GATE_OPTIONS = [
+  'cniConfDir',
+  'cniBinDir',
+  'bootGatePlugin',
+  'bootGateStateDir',
+  'bootGateDeadline',
+  'bootGateMaxWait',
+  'bootGateAgentStartGrace',
+  'bootGateExemptNamespaces',
+  'bootGateBootIdFile',
+] as const satisfies readonly AgentOptionName[];
+
+/** The boot gate's part of the configuration. */
+export interface BootGateConfig {
+  readonly cniConfDir: string;
+  readonly cniBinDir: string;
+  readonly bootGatePlugin: string;
+  readonly settings: GateSettings;
+}
+
+/** Like {@link loadAgentConfig}, for the boot gate options only. */
+export function loadBootGateConfig(
+  flags: Partial<Record<AgentOptionName, string | boolean>>,
+  env: NodeJS.ProcessEnv,
+): BootGateConfig {
+  const raw = parseOptions(BOOT_GATE_OPTIONS, flags, env);
+  return {
+    cniConfDir: raw.cniConfDir as string,
+    cniBinDir: raw.cniBinDir as string,
+    bootGatePlugin: raw.bootGatePlugin as string,
+    settings: bootGateSettingsOf(raw),
+  };
+}
+
+function bootGateSettingsOf(raw: Record<string, unknown>): GateSettings {
+  return {
+    ...DEFAULT_GATE_SETTINGS,
+    stateDir: raw.bootGateStateDir as string,
+    bootIdFile: raw.bootGateBootIdFile as string,
+    bootGateDeadlineMs: raw.bootGateDeadline as number,
+    maxWaitMs: raw.bootGateMaxWait as number,
+    agentStartGraceMs: raw.bootGateAgentStartGrace as number,
+    exemptNamespaces: raw.bootGateExemptNamespaces as string[],
+  };
+}
+
+/**
+ * Parses `keys` from flags over env over defaults; throws a `config-invalid` NetwardenError
+ * naming every problem (`cross` adds checks across options, given the values that parsed).
+ */
+function parseOptions(
+  keys: readonly AgentOptionName[],
+  flags: Partial<Record<AgentOptionName, string | boolean>>,
+  env: NodeJS.ProcessEnv,
+  cross: (raw: Record<string, unknown>) => string[] = () => [],
+): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const key of keys) {
+    const opt: Option = AGENT_OPTIONS[key];
+    const value = flags[key] ?? env[envName(key)] ?? opt.default;
+    if (value === undefined) {
+      if (!opt.schema.safeParse(undefined).success)
+        problems.push(`${flagName(key)} (${envName(key)}) is required: ${opt.help}`);
+      continue;
+    }
+    const parsed = opt.schema.safeParse(value);
+    if (!parsed.success) {
+      problems.push(
+        `${flagName(key)} (${envName(key)}) = "${String(value)}": ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
+      continue;
+    }
+    raw[key] = parsed.data;
+  }
+  problems.push(...cross(raw));
+  if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
+  return raw;
 }

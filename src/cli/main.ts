@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError, isNetwardenError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerAgentCommand } from './agent.ts';
+import { registerCniGateCommands } from './cni-gate.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerLabCommands } from './lab.ts';
 
@@ -43,6 +44,7 @@ Examples:
   registerLabCommands(program);
   registerDoctorCommand(program);
   registerAgentCommand(program);
+  registerCniGateCommands(program);
   return program;
 }
 

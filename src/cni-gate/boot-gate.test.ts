@@ -100,18 +100,20 @@ describe('BootGate', () => {
     expect(await registry.getSingleMetricAsString('netwarden_cni_gate_boot_verified')).toMatch(/ 0$/m);
   });
 
-  it('fails to start, naming the problem, when the plugin source is missing', async () => {
-    const { root, gate } = setup();
-    writeFileSync(join(root, 'plugin'), '');
-    const g2 = new BootGate({
+  it('reports a failed install, naming the problem, and keeps the conflist as it was', async () => {
+    const { root, confDir } = setup();
+    const registry = new Registry();
+    const gate = new BootGate({
       settings: { ...DEFAULT_GATE_SETTINGS, stateDir: join(root, 'run'), bootIdFile: join(root, 'boot_id') },
-      folders: { confDir: join(root, 'etc/cni/net.d'), binDir: join(root, 'bin') },
+      folders: { confDir, binDir: join(root, 'bin') },
       pluginSource: join(root, 'missing-plugin'),
       log: pino({ level: 'silent' }),
-      registry: new Registry(),
+      registry,
     });
-    await expect(g2.start()).rejects.toThrow(/boot gate not installed: boot gate plugin .*missing-plugin/);
-    await g2.stop();
-    await gate.stop();
+    stopping = gate;
+    await gate.start();
+    expect(gate.status().lastError).toMatch(/boot gate plugin .*missing-plugin: .*ENOENT/);
+    expect(readFileSync(join(confDir, '10-aws.conflist'), 'utf8')).toBe(AWS);
+    expect(await registry.getSingleMetricAsString('netwarden_cni_gate_installed')).toMatch(/ 0$/m);
   });
 });

@@ -74,13 +74,14 @@ export class BootGate {
 
   /**
    * Heartbeats first (from then on the plugin holds pods rather than failing open for "agent
-   * absent"), then installs, then watches. Throws when the plugin cannot be installed at all
-   * (missing source binary, unwritable folders); a declined conflist is not an error.
+   * absent"), then installs, then watches. Never throws: a pass that fails (missing plugin
+   * source, a folder not mounted yet) is logged, shows in {@link status} and the
+   * `netwarden_cni_gate_installed` metric, and is retried every rescan; the agent's other duties
+   * go on meanwhile.
    */
   async start(): Promise<void> {
     await this.#beat();
     await this.#reconcile();
-    if (this.#lastError) throw new Error(`boot gate not installed: ${this.#lastError}`);
     this.#watch();
     this.#timers.push(setInterval(() => void this.#beat(), this.#d.heartbeatMs ?? 5_000));
     this.#timers.push(setInterval(() => this.#kick(0), this.#d.rescanMs ?? 10_000));

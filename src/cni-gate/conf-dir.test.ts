@@ -84,7 +84,9 @@ describe('ensureGateInConfDir', () => {
   });
 
   it('throws for a folder it cannot read', async () => {
-    await expect(ensureGateInConfDir('/nonexistent/net.d', ENTRY)).rejects.toThrow(/ENOENT/);
+    await expect(ensureGateInConfDir('/nonexistent/net.d', ENTRY)).rejects.toThrow(
+      'CNI configuration folder /nonexistent/net.d: ENOENT',
+    );
   });
 });
 

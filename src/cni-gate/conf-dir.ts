@@ -28,7 +28,15 @@ const ATTEMPTS = 3;
 
 /** The configuration files of a folder (regular files, by the runtime's extensions). */
 async function readConfigFiles(dir: string): Promise<{ name: string; content: string }[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    throw new NetwardenError(
+      'input-unreadable',
+      `CNI configuration folder ${dir}: ${err.code ?? err.message}`,
+      {
+        cause: err,
+      },
+    );
+  });
   const out: { name: string; content: string }[] = [];
   for (const e of entries) {
     if (!CONFIG_EXT.test(e.name) || !(e.isFile() || e.isSymbolicLink())) continue;
@@ -122,7 +130,8 @@ export async function removeGateFromConfDir(dir: string): Promise<ConfDirRemoval
   try {
     files = await readConfigFiles(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { changed: [], left: [] };
+    if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      return { changed: [], left: [] };
     throw err;
   }
   const changed: string[] = [];
@@ -133,4 +142,33 @@ export async function removeGateFromConfDir(dir: string): Promise<ConfDirRemoval
     else if (r !== 'unchanged') left.push({ file: f.name, reason: r.reason });
   }
   return { changed, left };
+}
+
+/** Where the gate is, read only (for `netwarden cni-gate status`). */
+export interface ConfDirView {
+  /** The file the runtime uses, if any. */
+  readonly selected: string | undefined;
+  /** True when that file's last plugin is the gate. */
+  readonly gated: boolean;
+  /** Every file naming the gate. */
+  readonly filesWithGate: readonly string[];
+}
+
+/** Reads where the gate stands in `dir` without changing anything. */
+export async function viewConfDir(dir: string): Promise<ConfDirView> {
+  const files = await readConfigFiles(dir);
+  const selected = readCniConfigDir(files).selected?.file;
+  const filesWithGate: string[] = [];
+  let gated = false;
+  for (const f of files) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(f.content);
+    } catch {
+      continue;
+    }
+    if (removeGate(doc).kind !== 'unchanged') filesWithGate.push(f.name);
+    if (f.name === selected) gated = gateIsLast(doc);
+  }
+  return { selected, gated, filesWithGate };
 }
