@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { TAINT_KEY } from '../src/core/gate.ts';
+import type { Node } from '../src/core/objects.ts';
 import { run } from '../src/host/exec.ts';
-import type { Node } from '../src/kube/types.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { clusterState, kubeProxyProblems } from '../src/lab/observe.ts';
 import { waitFor } from '../src/lab/wait.ts';

@@ -4,7 +4,7 @@
  * Usage: sudo node_modules/.bin/node bench/lab.ts [--runs 3] [--pods 6]
  */
 import { parseArgs } from 'node:util';
-import type { Pod } from '../src/kube/types.ts';
+import type { Pod } from '../src/core/objects.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { REBOOT_RACE_DEFAULTS, runRebootRace } from '../src/lab/scenarios/reboot-race.ts';
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { envName, flagName, loadAgentConfig, loadBootGateConfig } from './config.ts';
+import {
+  BOOT_GATE_OPTIONS,
+  bootGateSettings,
+  envName,
+  flagName,
+  loadAgentConfig,
+  loadBootGateConfig,
+} from './config.ts';
 
 describe('agent config', () => {
   it('maps names mechanically', () => {
@@ -15,10 +22,10 @@ describe('agent config', () => {
     );
     expect(cfg).toMatchObject({
       nodeName: 'n1',
-      checkIntervalMs: 100,
+      checkInterval: 100,
       mode: 'bootstrap',
       taint: false,
-      steadyIntervalMs: 30_000,
+      steadyInterval: 30_000,
       openAfterPasses: 2,
       maxGatedFraction: 0.334,
       listen: '0.0.0.0:9746',
@@ -55,18 +62,20 @@ describe('agent config', () => {
       bootGate: true,
       cniBinDir: '/host/opt/cni/bin',
       bootGatePlugin: '/opt/netwarden/bin/netwarden-cni-gate',
-      bootGateSettings: {
-        stateDir: '/run/netwarden',
-        bootIdFile: '/proc/sys/kernel/random/boot_id',
-        bootGateDeadlineMs: 300_000,
-        maxWaitMs: 15_000,
-        agentStartGraceMs: 120_000,
-        heartbeatStaleMs: 30_000,
-        exemptNamespaces: ['kube-system', 'netwarden'],
-      },
+    });
+    expect(bootGateSettings(cfg)).toEqual({
+      stateDir: '/run/netwarden',
+      bootIdFile: '/proc/sys/kernel/random/boot_id',
+      bootGateDeadlineMs: 300_000,
+      maxWaitMs: 15_000,
+      agentStartGraceMs: 120_000,
+      heartbeatStaleMs: 30_000,
+      exemptNamespaces: ['kube-system', 'netwarden'],
     });
     expect(loadAgentConfig({ nodeName: 'n1' }, {}).bootGate).toBe(false);
-    expect(loadBootGateConfig({ bootGateExemptNamespaces: '' }, {}).settings.exemptNamespaces).toEqual([]);
+    const gateOnly = loadBootGateConfig({ bootGateExemptNamespaces: '' }, {});
+    expect(bootGateSettings(gateOnly).exemptNamespaces).toEqual([]);
+    expect(Object.keys(gateOnly).sort()).toEqual([...BOOT_GATE_OPTIONS].sort());
   });
 
   it('refuses bad boot gate options, and the boot gate with --dry-run', () => {

@@ -87,6 +87,16 @@ export const AGENT_OPTIONS = {
     default: '10s',
     help: "a Service or EndpointSlice changed less than this ago is not expected in the kernel yet (kube-proxy's sync latency)",
   },
+  maxBootHold: {
+    schema: duration(24 * 3_600_000),
+    default: '15m',
+    help: 'a new boot is held at most this long: past it the gate opens with reason BootHoldExpired (a Warning Event and netwarden_boot_hold_expired_total), whatever the checks say',
+  },
+  bootHoldGrace: {
+    schema: duration(24 * 3_600_000),
+    default: '5m',
+    help: 'a boot hold lasting longer than this counts against --max-gated-fraction (so a full-cluster restart cannot leave most nodes tainted)',
+  },
   openAfterPasses: {
     schema: int(1, 100),
     default: '2',
@@ -110,9 +120,19 @@ export const AGENT_OPTIONS = {
   listen: {
     schema: z.string().regex(/^[^:]*:\d+$/, 'must be host:port'),
     default: '0.0.0.0:9746',
-    help: 'address of /metrics, /healthz, /readyz and /status',
+    help: 'address of /metrics, /healthz and /readyz (no pod names or evidence are served here)',
+  },
+  statusListen: {
+    schema: z.union([z.literal(''), z.string().regex(/^[^:]*:\d+$/, 'must be host:port or empty')]),
+    default: '127.0.0.1:9747',
+    help: "address of /status (this node's checks with evidence, pod names and repair decisions); localhost by default, empty disables",
   },
   dryRun: { schema: bool, default: 'false', help: 'decide and log, write nothing to the cluster' },
+  kubeProxy: {
+    schema: z.enum(['auto', 'expected', 'absent']),
+    default: 'auto',
+    help: 'whether kube-proxy serves this node; auto decides from evidence (a kube-proxy pod bound here, kube-proxy answering here, kube-proxy pods elsewhere while this node is new) and treats a cluster without kube-proxy as not applicable',
+  },
   proxyMode: {
     schema: z.enum(['auto', 'iptables', 'nftables']),
     default: 'auto',
@@ -165,6 +185,11 @@ export const AGENT_OPTIONS = {
     default: '2m',
     help: 'a pod not Ready this long after the data path was verified counts as broken',
   },
+  probeTargetsAllowSpecial: {
+    schema: bool,
+    default: 'false',
+    help: "let pods' netwarden.dev/probe-targets name loopback, link-local or the instance metadata address (refused by default)",
+  },
   podNetnsLocator: {
     schema: z.string().regex(/^(proc|lab:nw[0-9a-f]{6})$/, 'must be proc or lab:<run id>'),
     default: 'proc',
@@ -216,40 +241,15 @@ export const AGENT_OPTIONS = {
 /** Option names. */
 export type AgentOptionName = keyof typeof AGENT_OPTIONS;
 
-/** The validated configuration. */
-export interface AgentConfig {
-  readonly nodeName: string;
-  readonly kubeconfig: string | undefined;
-  readonly mode: 'continuous' | 'bootstrap';
-  readonly taint: boolean;
-  readonly checkIntervalMs: number;
-  readonly steadyIntervalMs: number;
-  readonly checkTimeoutMs: number;
-  readonly syncGraceMs: number;
-  readonly openAfterPasses: number;
-  readonly closeAfterFailures: number;
-  readonly maxGatedFraction: number;
-  readonly nodeSelector: string;
-  readonly listen: string;
-  readonly dryRun: boolean;
-  readonly proxyMode: 'auto' | 'iptables' | 'nftables';
-  readonly iptablesSave: string;
-  readonly kubeProxyMetrics: string;
-  readonly cniConfDir: string;
-  readonly ipamdUrl: string;
-  readonly cniHealthUrl: string;
-  readonly clusterDnsCheck: boolean;
-  readonly recycle: boolean;
-  readonly recycleMaxConcurrent: number;
-  readonly recyclePerMinute: number;
-  readonly recyclePerBoot: number;
-  readonly notReadyGraceMs: number;
-  readonly podNetnsLocator: string;
-  readonly bootGate: boolean;
-  readonly bootGatePlugin: string;
-  readonly cniBinDir: string;
-  readonly bootGateSettings: GateSettings;
-}
+/** The schema of the whole configuration, one entry per option. */
+export const AGENT_CONFIG_SCHEMA = z.object(
+  Object.fromEntries(Object.entries(AGENT_OPTIONS).map(([k, o]) => [k, o.schema])) as {
+    [K in AgentOptionName]: (typeof AGENT_OPTIONS)[K]['schema'];
+  },
+);
+
+/** The validated configuration (durations in milliseconds). */
+export type AgentConfig = z.infer<typeof AGENT_CONFIG_SCHEMA>;
 
 /** `checkInterval` → `--check-interval`. */
 export function flagName(key: string): string {
@@ -263,52 +263,23 @@ export function envName(key: string): string {
 
 /**
  * Builds the configuration from flags (already parsed, by key) over environment over defaults.
- * Throws a `config-invalid` NetwardenError naming the flag and env variable of the first problem.
+ * Throws a `config-invalid` NetwardenError naming the flag and env variable of every problem.
  */
 export function loadAgentConfig(
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
 ): AgentConfig {
-  const raw = parseOptions(Object.keys(AGENT_OPTIONS) as AgentOptionName[], flags, env, (r) =>
-    r.bootGate === true && r.dryRun === true
-      ? [
-          "--boot-gate (NETWARDEN_BOOT_GATE) cannot be combined with --dry-run: the boot gate writes the node's CNI configuration",
-        ]
-      : [],
+  // Each value passes its own schema first (for messages naming the flag); the whole schema gives
+  // the object its inferred type.
+  const cfg = AGENT_CONFIG_SCHEMA.parse(
+    validOptions(Object.keys(AGENT_OPTIONS) as AgentOptionName[], flags, env),
   );
-  return {
-    nodeName: raw.nodeName as string,
-    kubeconfig: raw.kubeconfig as string | undefined,
-    mode: raw.mode as AgentConfig['mode'],
-    taint: raw.taint as boolean,
-    checkIntervalMs: raw.checkInterval as number,
-    steadyIntervalMs: raw.steadyInterval as number,
-    checkTimeoutMs: raw.checkTimeout as number,
-    syncGraceMs: raw.syncGrace as number,
-    openAfterPasses: raw.openAfterPasses as number,
-    closeAfterFailures: raw.closeAfterFailures as number,
-    maxGatedFraction: raw.maxGatedFraction as number,
-    nodeSelector: raw.nodeSelector as string,
-    listen: raw.listen as string,
-    dryRun: raw.dryRun as boolean,
-    proxyMode: raw.proxyMode as AgentConfig['proxyMode'],
-    iptablesSave: raw.iptablesSave as string,
-    kubeProxyMetrics: raw.kubeProxyMetrics as string,
-    cniConfDir: raw.cniConfDir as string,
-    ipamdUrl: raw.ipamdUrl as string,
-    cniHealthUrl: raw.cniHealthUrl as string,
-    clusterDnsCheck: raw.clusterDnsCheck as boolean,
-    recycle: raw.recycle as boolean,
-    recycleMaxConcurrent: raw.recycleMaxConcurrent as number,
-    recyclePerMinute: raw.recyclePerMinute as number,
-    recyclePerBoot: raw.recyclePerBoot as number,
-    notReadyGraceMs: raw.notReadyGrace as number,
-    podNetnsLocator: raw.podNetnsLocator as string,
-    bootGate: raw.bootGate as boolean,
-    bootGatePlugin: raw.bootGatePlugin as string,
-    cniBinDir: raw.cniBinDir as string,
-    bootGateSettings: bootGateSettingsOf(raw),
-  };
+  if (cfg.bootGate && cfg.dryRun)
+    throw new NetwardenError(
+      'config-invalid',
+      "--boot-gate (NETWARDEN_BOOT_GATE) cannot be combined with --dry-run: the boot gate writes the node's CNI configuration",
+    );
+  return cfg;
 }
 
 /** The boot gate options (`netwarden cni-gate install` takes the same flags as the agent). */
@@ -325,50 +296,43 @@ export const BOOT_GATE_OPTIONS = [
 ] as const satisfies readonly AgentOptionName[];
 
 /** The boot gate's part of the configuration. */
-export interface BootGateConfig {
-  readonly cniConfDir: string;
-  readonly cniBinDir: string;
-  readonly bootGatePlugin: string;
-  readonly settings: GateSettings;
-}
+export type BootGateConfig = Pick<AgentConfig, (typeof BOOT_GATE_OPTIONS)[number]>;
 
 /** Like {@link loadAgentConfig}, for the boot gate options only. */
 export function loadBootGateConfig(
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
 ): BootGateConfig {
-  const raw = parseOptions(BOOT_GATE_OPTIONS, flags, env);
-  return {
-    cniConfDir: raw.cniConfDir as string,
-    cniBinDir: raw.cniBinDir as string,
-    bootGatePlugin: raw.bootGatePlugin as string,
-    settings: bootGateSettingsOf(raw),
-  };
+  return AGENT_CONFIG_SCHEMA.pick(
+    Object.fromEntries(BOOT_GATE_OPTIONS.map((k) => [k, true])) as {
+      [K in (typeof BOOT_GATE_OPTIONS)[number]]: true;
+    },
+  ).parse(validOptions(BOOT_GATE_OPTIONS, flags, env));
 }
 
-function bootGateSettingsOf(raw: Record<string, unknown>): GateSettings {
+/** The plugin's settings from the boot gate options. */
+export function bootGateSettings(cfg: BootGateConfig): GateSettings {
   return {
     ...DEFAULT_GATE_SETTINGS,
-    stateDir: raw.bootGateStateDir as string,
-    bootIdFile: raw.bootGateBootIdFile as string,
-    bootGateDeadlineMs: raw.bootGateDeadline as number,
-    maxWaitMs: raw.bootGateMaxWait as number,
-    agentStartGraceMs: raw.bootGateAgentStartGrace as number,
-    exemptNamespaces: raw.bootGateExemptNamespaces as string[],
+    stateDir: cfg.bootGateStateDir,
+    bootIdFile: cfg.bootGateBootIdFile,
+    bootGateDeadlineMs: cfg.bootGateDeadline,
+    maxWaitMs: cfg.bootGateMaxWait,
+    agentStartGraceMs: cfg.bootGateAgentStartGrace,
+    exemptNamespaces: cfg.bootGateExemptNamespaces,
   };
 }
 
 /**
- * Parses `keys` from flags over env over defaults; throws a `config-invalid` NetwardenError
- * naming every problem (`cross` adds checks across options, given the values that parsed).
+ * The raw values of `keys` (flags over env over defaults), each checked against its option's
+ * schema; throws a `config-invalid` NetwardenError naming every problem with flag and env name.
  */
-function parseOptions(
+function validOptions(
   keys: readonly AgentOptionName[],
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
-  cross: (raw: Record<string, unknown>) => string[] = () => [],
-): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
+): Record<string, string | boolean> {
+  const given: Record<string, string | boolean> = {};
   const problems: string[] = [];
   for (const key of keys) {
     const opt: Option = AGENT_OPTIONS[key];
@@ -385,9 +349,8 @@ function parseOptions(
       );
       continue;
     }
-    raw[key] = parsed.data;
+    given[key] = value;
   }
-  problems.push(...cross(raw));
   if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
-  return raw;
+  return given;
 }

@@ -1,6 +1,6 @@
 /** The agent's Prometheus metrics (prefix netwarden_, base units, a `check` label). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CheckResult } from '../core/check.ts';
+import { CHECK_STATUSES, type CheckResult } from '../core/check.ts';
 
 /** Every metric the gate loop updates. */
 export class AgentMetrics {
@@ -11,6 +11,7 @@ export class AgentMetrics {
   readonly bootToReady: Gauge;
   readonly breakerOpen: Gauge;
   readonly breakerHolds: Counter;
+  readonly bootHoldExpired: Counter;
   readonly rounds: Counter<'verdict'>;
   readonly roundDuration: Histogram;
 
@@ -18,7 +19,7 @@ export class AgentMetrics {
     const registers = [registry];
     this.checkStatus = new Gauge({
       name: 'netwarden_check_status',
-      help: '1 for the current status (Ok, Failing, Unknown) of each check',
+      help: '1 for the current status (Ok, Failing, Unknown, NotApplicable) of each check',
       labelNames: ['check', 'status'],
       registers,
     });
@@ -55,6 +56,11 @@ export class AgentMetrics {
       help: 'times the breaker prevented a taint',
       registers,
     });
+    this.bootHoldExpired = new Counter({
+      name: 'netwarden_boot_hold_expired_total',
+      help: 'boot holds that reached --max-boot-hold unverified and opened the gate anyway',
+      registers,
+    });
     this.rounds = new Counter({
       name: 'netwarden_rounds_total',
       help: 'verification rounds by verdict',
@@ -72,7 +78,7 @@ export class AgentMetrics {
   /** Records one round's check results. */
   recordChecks(results: readonly CheckResult[]): void {
     for (const r of results) {
-      for (const s of ['Ok', 'Failing', 'Unknown'])
+      for (const s of CHECK_STATUSES)
         this.checkStatus.set({ check: r.check, status: s }, r.status === s ? 1 : 0);
       this.checkDuration.observe({ check: r.check }, r.durationMs / 1000);
     }

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
+import type { Pod } from '../core/objects.ts';
 import {
   DEFAULT_RECYCLE_LIMITS,
   initialLimiterState,
@@ -12,7 +13,6 @@ import { NetwardenError } from '../errors.ts';
 import type { EventApi, EventSpec } from '../kube/events.ts';
 import type { EvictionApi, EvictionResult } from '../kube/eviction.ts';
 import { FakeCluster } from '../kube/fake.ts';
-import type { Pod } from '../kube/types.ts';
 import { type RecycleRoundResult, Recycler } from './recycler.ts';
 
 const NODE = 'node-a';

@@ -5,10 +5,10 @@
  * (recycler.ts). Node probe failing means the node is broken: nothing is recycled.
  */
 import type { Logger } from 'pino';
-import { kubernetesService } from '../checks/api/check.ts';
-import { clusterDnsIp } from '../checks/dns/check.ts';
 import type { Clock } from '../core/clock.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
+import { type ClusterProbeConfig, nodeProbePlan, type ProbePlan, podProbePlan } from '../core/probe-plan.ts';
 import { type LimiterState, limiterForBoot } from '../core/rate-limit.ts';
 import {
   type RecycleDecision,
@@ -17,14 +17,13 @@ import {
   selectRecycleCandidates,
 } from '../core/recycle-policy.ts';
 import {
-  type ClusterProbeConfig,
-  type NetnsLocation,
-  type NetnsLocator,
-  nodeProbePlan,
-  type ProbePlan,
-  podProbePlan,
-} from '../host/netns-probe.ts';
-import type { Node, Pod } from '../kube/types.ts';
+  RECYCLE_STATE_ANNOTATION,
+  recycleStateChanged,
+  restoreRecycleState,
+  serializeRecycleState,
+} from '../core/recycle-state.ts';
+import { clusterDnsIp, kubernetesService } from '../core/well-known-services.ts';
+import type { NetnsLocation, NetnsLocator } from '../host/netns-locator.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import type { RecycleRoundReport, Recycler } from './recycler.ts';
 
@@ -43,6 +42,21 @@ export interface RepairDeps {
   /** At most this many pods are probed per round (each probe costs a short-lived process). */
   readonly maxProbesPerRound?: number;
   readonly policy?: Partial<RecyclePolicyOptions>;
+  /** Let pods' probe-targets name loopback, link-local or metadata addresses (refused by default). */
+  readonly allowSpecialProbeTargets?: boolean;
+  /**
+   * Writes the limiter state to the Node (annotation `netwarden.dev/recycle-state`), so the limits
+   * and the loop guard survive an agent restart. Absent in dry run (nothing is written).
+   */
+  readonly persist?: (annotations: Record<string, string>) => Promise<void>;
+}
+
+/** What a round knows besides the node and its pods. */
+export interface RepairRoundInput {
+  /** By `namespace/name`: the pod's own network state is wrong (the agent's pod-network check). */
+  readonly podNetworkProblems?: ReadonlyMap<string, readonly string[]>;
+  /** When this boot began (epoch ms): pod status older than that is from the previous boot. */
+  readonly bootTimeMs?: number;
 }
 
 /** What one repair round did. */
@@ -67,22 +81,31 @@ export class Repair {
   notHealed: readonly string[] = [];
 
   /** One round over the node's pods. Does nothing until this boot's data path is verified. */
-  async round(node: Node, pods: readonly Pod[], cluster: ClusterState): Promise<RepairRound> {
-    const rn = recycleNodeFromNode(node);
+  async round(
+    node: Node,
+    pods: readonly Pod[],
+    cluster: ClusterState,
+    input: RepairRoundInput = {},
+  ): Promise<RepairRound> {
+    const rn = recycleNodeFromNode(node, input.bootTimeMs);
     if (rn.datapathReadyAtMs === undefined)
       return { decisions: [], report: undefined, nodeProbe: undefined, pending: false };
-    this.#state = limiterForBoot(this.#state, rn.bootId ?? '');
+    const bootId = rn.bootId ?? '';
+    // A restarted agent resumes the limits of this boot from the Node, not from zero.
+    this.#state ??= restoreRecycleState(node.metadata?.annotations?.[RECYCLE_STATE_ANNOTATION], bootId);
+    this.#state = limiterForBoot(this.#state, bootId);
     const now = this.#d.clock.now();
+    const problems = input.podNetworkProblems ? { podNetworkProblems: input.podNetworkProblems } : {};
 
     // First without probes, to find the pods worth probing: those whose network is suspect.
     const options = this.#d.policy ?? {};
-    const first = selectRecycleCandidates({ node: rn, pods, now, options });
+    const first = selectRecycleCandidates({ node: rn, pods, now, options, ...problems });
     const suspects = first.filter(
       (d) => d.action === 'recycle' || d.reason === 'Healthy' || d.reason === 'NotReadyWithinGrace',
     );
     let nodeProbe: ProbeOutcome | undefined;
     const podProbes = new Map<string, ProbeOutcome>();
-    const cfg = probeConfig(cluster);
+    const cfg = probeConfig(cluster, this.#d.allowSpecialProbeTargets ?? false);
     if (suspects.length > 0 && cfg) {
       const plans = new Map(pods.map((p) => [p.metadata?.uid ?? '', podProbePlan(p, cfg).plan]));
       const self = await this.#d.selfNetns();
@@ -100,6 +123,7 @@ export class Repair {
     const decisions = selectRecycleCandidates({
       node: rn,
       pods,
+      ...problems,
       ...(nodeProbe ? { nodeProbe } : {}),
       podProbes,
       now,
@@ -111,7 +135,15 @@ export class Repair {
       livePodUids: new Set(pods.map((p) => p.metadata?.uid ?? '')),
       datapathReadyAtMs: rn.datapathReadyAtMs,
     });
+    const before = this.#state;
     this.#state = state;
+    if (this.#d.persist && recycleStateChanged(before, state)) {
+      try {
+        await this.#d.persist({ [RECYCLE_STATE_ANNOTATION]: serializeRecycleState(state) });
+      } catch (err) {
+        this.#d.log.warn({ err: String(err) }, 'could not persist the recycle state');
+      }
+    }
     this.notHealed = report.notHealed;
     for (const e of report.evicted) this.#d.log.info({ pod: e.pod.key, reason: e.reason }, 'recycled pod');
     for (const r of report.reported)
@@ -122,7 +154,10 @@ export class Repair {
 }
 
 /** Probe targets from the cluster: the kube-dns Service IP and the kubernetes Service; undefined until known. */
-export function probeConfig(cluster: ClusterState): ClusterProbeConfig | undefined {
+export function probeConfig(
+  cluster: ClusterState,
+  allowSpecialTargets = false,
+): ClusterProbeConfig | undefined {
   const dns = clusterDnsIp(cluster.services);
   const api = kubernetesService(cluster.services);
   if (!dns || !api) return undefined;
@@ -131,5 +166,6 @@ export function probeConfig(cluster: ClusterState): ClusterProbeConfig | undefin
     clusterDomain: 'cluster.local',
     kubernetesService: { host: api.ip, port: api.port },
     timeoutMs: 2_000,
+    allowSpecialTargets,
   };
 }

@@ -4,33 +4,33 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { Agent, WatchCaches } from '../agent/agent.ts';
+import { WatchCaches } from '../agent/caches.ts';
 import {
   AGENT_OPTIONS,
   type AgentConfig,
   type AgentOptionName,
+  bootGateSettings,
   envName,
   flagName,
   loadAgentConfig,
 } from '../agent/config.ts';
+import { Agent } from '../agent/loop.ts';
 import { Recycler } from '../agent/recycler.ts';
+import { agentChecks } from '../agent/registry.ts';
 import { Repair } from '../agent/repair.ts';
-import { startServer } from '../agent/server.ts';
-import { agentChecks } from '../checks/registry.ts';
+import { startServer, startStatusServer } from '../agent/server.ts';
+import { KUBE_PROXY_LABEL_SELECTOR } from '../assess/kube-proxy-presence.ts';
 import { BootGate } from '../cni-gate/boot-gate.ts';
 import { systemClock } from '../core/clock.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
+import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
-import {
-  LabNetnsLocator,
-  type NetnsLocator,
-  netnsLocationAt,
-  ProcNetnsLocator,
-  probeNetns,
-} from '../host/netns-probe.ts';
+import { type NetnsLocator, netnsLocationAt, ProcNetnsLocator } from '../host/netns-locator.ts';
+import { probeNetns } from '../host/netns-probe.ts';
 import { tcpConnectStaggered } from '../host/tcp.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
+import { LabNetnsLocator } from '../lab/netns-locator.ts';
 
 /** Reads the regular files of a folder (the CNI config dir); throws ENOENT/EACCES as is. */
 async function readDir(path: string): Promise<{ name: string; text: string }[]> {
@@ -66,7 +66,15 @@ function makeRepair(cfg: AgentConfig, apis: KubeApis, registry: Registry, log: L
     probe: (loc, plan) => probeNetns(loc, plan),
     clock: systemClock,
     log,
-    policy: { notReadyGraceMs: cfg.notReadyGraceMs },
+    policy: { notReadyGraceMs: cfg.notReadyGrace },
+    allowSpecialProbeTargets: cfg.probeTargetsAllowSpecial,
+    // The limits and the loop guard live on the Node, so an agent restart does not reset them.
+    ...(cfg.dryRun
+      ? {}
+      : {
+          persist: async (a: Record<string, string>) =>
+            void (await apis.nodes.setAnnotations(cfg.nodeName, a)),
+        }),
   });
 }
 
@@ -89,7 +97,8 @@ export function registerAgentCommand(program: Command): void {
 Writes on its Node: condition netwarden.dev/DataPathReady, taint netwarden.dev/datapath-unready:NoSchedule,
 annotations netwarden.dev/boot-id and netwarden.dev/datapath-ready-at. A new boot (status.nodeInfo.bootID)
 closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/rbac.yaml.
-Serves /metrics, /healthz, /readyz and /status on --listen. Flags win over env, env over defaults.
+Serves /metrics, /healthz and /readyz on --listen, /status (evidence, pod names) on --status-listen
+(localhost by default). A boot is held at most --max-boot-hold. Flags win over env, env over defaults.
 
 Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubeconfig --listen 127.0.0.1:9746`,
   );
@@ -108,7 +117,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     // failing open as "agent absent") while the checks below get going.
     const bootGate = cfg.bootGate
       ? new BootGate({
-          settings: cfg.bootGateSettings,
+          settings: bootGateSettings(cfg),
           folders: { confDir: cfg.cniConfDir, binDir: cfg.cniBinDir },
           pluginSource: cfg.bootGatePlugin,
           log: log.child({ component: 'boot-gate' }),
@@ -116,14 +125,19 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
         })
       : undefined;
     await bootGate?.start();
-    const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGraceMs });
+    const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGrace });
     const repair = cfg.recycle ? makeRepair(cfg, apis, registry, log) : undefined;
+    const { checks, podNetwork } = agentChecks(cfg);
+    const bootTimeMs = await kernelBootTimeMs();
     const agent = new Agent({
       cfg,
       nodes: apis.nodes,
       events: apis.events,
       caches,
-      checks: agentChecks(cfg),
+      checks,
+      podNetwork,
+      listKubeProxyPods: () => apis.pods.listMatching({ labelSelector: KUBE_PROXY_LABEL_SELECTOR }, 100),
+      ...(bootTimeMs !== undefined ? { bootTimeMs } : {}),
       checkContext: {
         exec: (c, a, o) => run(c, a, o),
         httpGet: (u, o) => httpGet(u, o),
@@ -162,6 +176,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       apis.pods.watchOnNode(cfg.nodeName, caches.handlers('pods')),
     ]);
     const server = await startServer(cfg.listen, registry, agent);
+    const statusServer = cfg.statusListen ? await startStatusServer(cfg.statusListen, agent) : undefined;
     log.info(
       { listen: cfg.listen, mode: cfg.mode, taint: cfg.taint, dryRun: cfg.dryRun, bootGate: cfg.bootGate },
       'agent started',
@@ -171,6 +186,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     process.once('SIGINT', stop);
     await agent.run();
     server.close();
+    statusServer?.close();
     await Promise.all(watches.map((w) => w.stop()));
     await bootGate?.stop(); // stays installed: a restart must not open a window
     log.info('agent stopped');

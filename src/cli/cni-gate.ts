@@ -10,6 +10,7 @@ import {
   AGENT_OPTIONS,
   type AgentOptionName,
   BOOT_GATE_OPTIONS,
+  bootGateSettings,
   envName,
   flagName,
   loadBootGateConfig,
@@ -55,7 +56,7 @@ export function registerCniGateCommands(program: Command): void {
     const res = await installBootGate(
       { confDir: cfg.cniConfDir, binDir: cfg.cniBinDir },
       cfg.bootGatePlugin,
-      gateEntry(cfg.settings),
+      gateEntry(bootGateSettings(cfg)),
     );
     print(`plugin: ${res.binary} in ${cfg.cniBinDir}`);
     const c = res.conf;
@@ -101,7 +102,7 @@ export function registerCniGateCommands(program: Command): void {
     ['cniConfDir', 'bootGateStateDir', 'bootGateBootIdFile'],
   ).action(async (flags: Flags) => {
     const cfg = loadBootGateConfig(flags, process.env);
-    const state = new GateState(cfg.settings.stateDir, cfg.settings.bootIdFile);
+    const state = new GateState(cfg.bootGateStateDir, cfg.bootGateBootIdFile);
     const stamp = await state.stamp();
     const ago = async (name: string): Promise<number | undefined> => {
       const s = parseBootStamp(await readFile(join(state.dir, name), 'utf8').catch(() => ''));

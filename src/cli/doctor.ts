@@ -2,14 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { hasProblems } from '../core/findings.ts';
+import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { analyzeNode } from '../doctor/analyze.ts';
 import { readBundle } from '../doctor/bundle.ts';
-import { hasProblems } from '../doctor/findings.ts';
 import type { NodeInputs } from '../doctor/inputs.ts';
 import { collectLive } from '../doctor/live.ts';
 import { render } from '../doctor/render.ts';
 import { NetwardenError } from '../errors.ts';
-import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
 import { type ClusterState, parseClusterState } from '../netfilter/cluster-state.ts';
 
 /** The parsed flags of `doctor` (as commander gives them). */

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCniConfig } from '../checks/cni/config-dir.ts';
 import { DEFAULT_GATE_SETTINGS, GATE_FILES, GATE_PLUGIN_TYPE } from '../core/boot-gate.ts';
 import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from '../core/gate.ts';
 import type { Node } from '../kube/types.ts';
 import { waitFor } from '../lab/wait.ts';
+import { parseCniConfig } from '../sources/cni-config.ts';
 import { BootGate } from './boot-gate.ts';
 
 const AWS = readFileSync('examples/healthy-node/cni/10-aws.conflist', 'utf8');

@@ -2,9 +2,9 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCniConfig } from '../checks/cni/config-dir.ts';
 import { DEFAULT_GATE_SETTINGS, GATE_PLUGIN_TYPE, gateEntry } from '../core/boot-gate.ts';
 import { replaceFileIfUnchanged } from '../host/atomic-write.ts';
+import { parseCniConfig } from '../sources/cni-config.ts';
 import { ensureGateInConfDir, removeGateFromConfDir } from './conf-dir.ts';
 
 const AWS = readFileSync('examples/healthy-node/cni/10-aws.conflist', 'utf8');

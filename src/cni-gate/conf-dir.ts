@@ -7,11 +7,11 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCniConfig, readCniConfigDir } from '../checks/cni/config-dir.ts';
 import { gateIsLast, insertGate, removeGate } from '../core/cni-gate-conflist.ts';
 import type { JsonObject } from '../core/json.ts';
 import { NetwardenError } from '../errors.ts';
 import { replaceFileIfUnchanged } from '../host/atomic-write.ts';
+import { parseCniConfig, readCniConfigDir } from '../sources/cni-config.ts';
 
 /** Where the gate stands in a configuration folder. */
 export type ConfDirGate =

@@ -17,6 +17,8 @@ const policy: GatePolicy = {
   closeAfterFailures: 3,
   taint: true,
   maxGatedFraction: 1 / 3,
+  maxBootHoldMs: 15 * 60_000,
+  bootHoldGraceMs: 5 * 60_000,
 };
 const OK: Verdict = { status: 'Ok', reason: 'DataPathVerified', message: 'all good' };
 const FAIL: Verdict = { status: 'Failing', reason: 'KubeProxyRulesMissing', message: '3 ports missing' };
@@ -31,6 +33,7 @@ const view = (selected: number, gated: number, self = 'node-z') => ({
   self,
   selectedNodes: selected,
   otherGatedNonBoot: others(gated),
+  otherBootHeldPastGrace: [] as string[],
 });
 const cluster = view(6, 0);
 
@@ -38,6 +41,7 @@ const verifiedNode: GateNodeView = {
   bootId: 'b1',
   annotatedBootId: 'b1',
   readyAt: '2026-03-01T09:00:00Z',
+  bootSeenAt: '2026-03-01T08:59:00Z',
   tainted: false,
   conditionStatus: 'True',
   conditionReason: 'DataPathVerified',
@@ -170,7 +174,7 @@ describe('decideGate', () => {
       tainted,
       FAIL,
       racing,
-      { self: 'node-b', selectedNodes: 4, otherGatedNonBoot: ['node-c'] },
+      { self: 'node-b', selectedNodes: 4, otherGatedNonBoot: ['node-c'], otherBootHeldPastGrace: [] },
       T,
     );
     const c = decideGate(
@@ -178,7 +182,7 @@ describe('decideGate', () => {
       tainted,
       FAIL,
       racing,
-      { self: 'node-c', selectedNodes: 4, otherGatedNonBoot: ['node-b'] },
+      { self: 'node-c', selectedNodes: 4, otherGatedNonBoot: ['node-b'], otherBootHeldPastGrace: [] },
       T,
     );
     expect(b).toMatchObject({ taint: 'present', condition: { reason: 'KubeProxyRulesMissing' } });
@@ -187,21 +191,23 @@ describe('decideGate', () => {
       condition: { status: 'False', reason: 'BreakerOpen' },
       memory: { breakerHeld: true },
     });
-    // a boot closure is never released by the breaker
+    // a boot closure within its grace is never released by the breaker
     const boot = decideGate(
       policy,
       tainted,
       FAIL,
       { ...racing, bootClosure: true },
-      { self: 'node-c', selectedNodes: 4, otherGatedNonBoot: ['node-b'] },
+      { self: 'node-c', selectedNodes: 4, otherGatedNonBoot: ['node-b'], otherBootHeldPastGrace: [] },
       T,
     );
     expect(boot.taint).toBe('present');
   });
 
+  // --taint=false also takes off a taint netwarden placed earlier (issue 11): the decision says
+  // `absent` and the agent writes only when the taint is there.
   it('with --taint=false only the condition changes', () => {
     const ds = play(verifiedNode, open, [FAIL, FAIL, FAIL], cluster, { ...policy, taint: false });
-    expect(ds[2]).toMatchObject({ taint: 'keep', condition: { status: 'False' }, transition: 'closed' });
+    expect(ds[2]).toMatchObject({ taint: 'absent', condition: { status: 'False' }, transition: 'closed' });
   });
 });
 
@@ -231,5 +237,104 @@ describe('initialGateMemory', () => {
         policy,
       ),
     ).toMatchObject({ closed: true, breakerHeld: true });
+  });
+});
+
+describe('boot hold bounds', () => {
+  const boot: GateNodeView = {
+    bootId: 'b2',
+    annotatedBootId: 'b2',
+    readyAt: undefined,
+    bootSeenAt: new Date(T - 60_000).toISOString(),
+    tainted: true,
+    conditionStatus: 'False',
+    conditionReason: 'KubeProxyRulesMissing',
+  };
+  const held: GateMemory = { closed: true, passes: 0, failures: 4, breakerHeld: false, bootClosure: true };
+  const at = (msAfterSeen: number) => Date.parse(boot.bootSeenAt as string) + msAfterSeen;
+
+  it('stays closed while failing within --max-boot-hold', () => {
+    const d = decideGate(policy, boot, FAIL, held, cluster, at(14 * 60_000));
+    expect(d).toMatchObject({ taint: 'present', condition: { status: 'False' }, memory: { closed: true } });
+  });
+
+  it('opens past --max-boot-hold whatever the verdict, without datapath-ready-at', () => {
+    for (const v of [FAIL, UNKNOWN]) {
+      const d = decideGate(policy, boot, v, held, cluster, at(15 * 60_000));
+      expect(d).toMatchObject({
+        taint: 'absent',
+        condition: { status: 'True', reason: 'BootHoldExpired' },
+        transition: 'boot-hold-expired',
+        memory: { closed: false },
+      });
+      expect(d.annotations).toEqual({});
+    }
+  });
+
+  it('is not re-closed on the same boot after expiring, until verified once; verification stamps ready-at', () => {
+    const expired = decideGate(policy, boot, FAIL, held, cluster, at(15 * 60_000));
+    const node = {
+      ...boot,
+      tainted: false,
+      conditionStatus: 'True' as const,
+      conditionReason: 'BootHoldExpired',
+    };
+    const later = play(node, expired.memory, [FAIL, FAIL, FAIL, FAIL]);
+    for (const d of later)
+      expect(d).toMatchObject({ taint: 'keep', condition: { status: 'True', reason: 'BootHoldExpired' } });
+    const [, verified] = play(node, expired.memory, [OK, OK]);
+    expect(verified).toMatchObject({ transition: 'opened', condition: { reason: 'DataPathVerified' } });
+    expect(verified?.annotations[READY_AT_ANNOTATION]).toBe(new Date(T).toISOString());
+  });
+
+  it('a boot hold past its grace counts against the breaker (full-cluster restart)', () => {
+    // 6 nodes all rebooted and held for 6 min: capacity 2, the first two by name keep their taint.
+    const all = ['node-a', 'node-b', 'node-c', 'node-d', 'node-e', 'node-f'];
+    const decide = (self: string) =>
+      decideGate(
+        policy,
+        boot,
+        FAIL,
+        held,
+        {
+          self,
+          selectedNodes: 6,
+          otherGatedNonBoot: [],
+          otherBootHeldPastGrace: all.filter((n) => n !== self),
+        },
+        at(6 * 60_000),
+      );
+    expect(decide('node-a').taint).toBe('present');
+    expect(decide('node-b').taint).toBe('present');
+    expect(decide('node-c')).toMatchObject({ taint: 'absent', condition: { reason: 'BreakerOpen' } });
+    // within the grace, the same cluster view holds every node
+    const early = decideGate(
+      policy,
+      boot,
+      FAIL,
+      held,
+      { self: 'node-f', selectedNodes: 6, otherGatedNonBoot: [], otherBootHeldPastGrace: all.slice(0, 5) },
+      at(4 * 60_000),
+    );
+    expect(early.taint).toBe('present');
+  });
+
+  it('a new boot stamps boot-seen-at; a held boot without it gets it written once', () => {
+    const d = decideGate(policy, { ...verifiedNode, bootId: 'b3' }, OK, open, cluster, T);
+    expect(d.annotations['netwarden.dev/boot-seen-at']).toBe(new Date(T).toISOString());
+    const repaired = decideGate(policy, { ...boot, bootSeenAt: undefined }, FAIL, held, cluster, T);
+    expect(repaired.annotations).toEqual({ 'netwarden.dev/boot-seen-at': new Date(T).toISOString() });
+  });
+
+  it('--taint=false takes off a taint placed earlier, on an open gate too', () => {
+    const d = decideGate(
+      { ...policy, taint: false },
+      { ...verifiedNode, tainted: true },
+      OK,
+      open,
+      cluster,
+      T,
+    );
+    expect(d.taint).toBe('absent');
   });
 });

@@ -13,6 +13,12 @@
  *   non-boot reasons: then the condition says False/BreakerOpen and no taint is added.
  *   In `bootstrap` mode only boots are gated; later failures are reported in the message only.
  * - An Unknown verdict changes nothing but the condition (Unknown) and never moves the counters.
+ * - Every boot hold has a deadline: `maxBootHoldMs` after the boot was first seen the gate opens
+ *   whatever the checks say (condition True, reason BootHoldExpired, no `datapath-ready-at`, so
+ *   repair does not run on an unverified path), and it is not re-closed on this boot until the data
+ *   path has been verified once. A boot hold lasting past `bootHoldGraceMs` counts against the
+ *   breaker like any other hold (a full-cluster restart must not leave most nodes tainted).
+ * - With `taint` off the taint is removed when present (one netwarden placed earlier).
  */
 import type { Verdict } from './check.ts';
 
@@ -22,12 +28,15 @@ export const TAINT_KEY = 'netwarden.dev/datapath-unready';
 export const TAINT_EFFECT = 'NoSchedule';
 export const BOOT_ID_ANNOTATION = 'netwarden.dev/boot-id';
 export const READY_AT_ANNOTATION = 'netwarden.dev/datapath-ready-at';
+/** When netwarden first saw the current boot (RFC 3339): the start of the boot hold. */
+export const BOOT_SEEN_AT_ANNOTATION = 'netwarden.dev/boot-seen-at';
 
 /** Reasons the gate itself uses (checks bring their own). */
 export const REASON_NEW_BOOT = 'NewBootNotVerified';
 export const REASON_VERIFYING = 'VerifyingDataPath';
 export const REASON_VERIFIED = 'DataPathVerified';
 export const REASON_BREAKER = 'BreakerOpen';
+export const REASON_BOOT_HOLD_EXPIRED = 'BootHoldExpired';
 
 /** Tunables (see the agent's --help for defaults and reasons). */
 export interface GatePolicy {
@@ -36,6 +45,10 @@ export interface GatePolicy {
   readonly closeAfterFailures: number;
   readonly taint: boolean;
   readonly maxGatedFraction: number;
+  /** A boot is held at most this long (ms since it was first seen). */
+  readonly maxBootHoldMs: number;
+  /** A boot hold counts against the breaker once it lasts longer than this (ms). */
+  readonly bootHoldGraceMs: number;
 }
 
 /** What the gate needs to know about its Node. */
@@ -45,6 +58,8 @@ export interface GateNodeView {
   readonly annotatedBootId: string | undefined;
   /** The `datapath-ready-at` annotation (RFC 3339), if this boot was verified. */
   readonly readyAt: string | undefined;
+  /** The `boot-seen-at` annotation (RFC 3339): when this boot's hold began. */
+  readonly bootSeenAt: string | undefined;
   readonly tainted: boolean;
   readonly conditionStatus: 'True' | 'False' | 'Unknown' | undefined;
   readonly conditionReason: string | undefined;
@@ -58,6 +73,8 @@ export interface GateClusterView {
   readonly selectedNodes: number;
   /** Other selected nodes under netwarden's taint for a reason other than a new boot. */
   readonly otherGatedNonBoot: readonly string[];
+  /** Other selected nodes under netwarden's taint for a boot not verified for longer than the grace. */
+  readonly otherBootHeldPastGrace: readonly string[];
 }
 
 /** In-memory state of the gate; rebuilt from the Node by {@link initialGateMemory} after a restart. */
@@ -77,7 +94,13 @@ export interface GateDecision {
   readonly condition: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
   readonly taint: 'present' | 'absent' | 'keep';
   readonly annotations: Readonly<Record<string, string | null>>;
-  readonly transition: 'closed-new-boot' | 'closed' | 'opened' | 'breaker-held' | undefined;
+  readonly transition:
+    | 'closed-new-boot'
+    | 'closed'
+    | 'opened'
+    | 'breaker-held'
+    | 'boot-hold-expired'
+    | undefined;
 }
 
 /** The gate memory a freshly started agent derives from its Node (state lives on the Node, not in memory). */
@@ -96,7 +119,12 @@ export function breakerCapacity(selectedNodes: number, maxFraction: number): num
 
 /** True when this node may be tainted for a non-boot reason without exceeding the breaker's share. */
 export function breakerAllows(cluster: GateClusterView, maxFraction: number): boolean {
-  return cluster.otherGatedNonBoot.length + 1 <= breakerCapacity(cluster.selectedNodes, maxFraction);
+  return counted(cluster).length + 1 <= breakerCapacity(cluster.selectedNodes, maxFraction);
+}
+
+/** The other nodes the breaker counts: non-boot holds, and boot holds past their grace. */
+function counted(cluster: GateClusterView): string[] {
+  return [...new Set([...cluster.otherGatedNonBoot, ...cluster.otherBootHeldPastGrace])];
 }
 
 /**
@@ -106,11 +134,11 @@ export function breakerAllows(cluster: GateClusterView, maxFraction: number): bo
  */
 export function breakerKeeps(cluster: GateClusterView, maxFraction: number): boolean {
   const capacity = breakerCapacity(cluster.selectedNodes, maxFraction);
-  const gated = [...cluster.otherGatedNonBoot, cluster.self].sort();
+  const gated = [...counted(cluster), cluster.self].sort();
   return gated.indexOf(cluster.self) < capacity;
 }
 
-/** Decides one round. `nowMs` is only used for the `datapath-ready-at` timestamp. */
+/** Decides one round. `nowMs` stamps the annotations and measures the boot hold. */
 export function decideGate(
   policy: GatePolicy,
   node: GateNodeView,
@@ -119,7 +147,23 @@ export function decideGate(
   cluster: GateClusterView,
   nowMs: number,
 ): GateDecision {
-  const taintIfEnabled = policy.taint ? 'present' : 'keep';
+  const d = decideRound(policy, node, verdict, memory, cluster, nowMs);
+  const repair = bootSeenAtRepair(node, nowMs);
+  return Object.keys(repair).length > 0 && !(BOOT_SEEN_AT_ANNOTATION in d.annotations)
+    ? { ...d, annotations: { ...d.annotations, ...repair } }
+    : d;
+}
+
+function decideRound(
+  policy: GatePolicy,
+  node: GateNodeView,
+  verdict: Verdict,
+  memory: GateMemory,
+  cluster: GateClusterView,
+  nowMs: number,
+): GateDecision {
+  // With tainting off, a taint netwarden placed earlier comes off (the agent only writes if present).
+  const taintIfEnabled = policy.taint ? 'present' : 'absent';
   if (node.bootId !== undefined && node.annotatedBootId !== node.bootId) {
     return {
       memory: { closed: true, passes: 0, failures: 0, breakerHeld: false, bootClosure: true },
@@ -129,10 +173,16 @@ export function decideGate(
         message: `boot ${short(node.bootId)} has not been verified yet`,
       },
       taint: taintIfEnabled,
-      annotations: { [BOOT_ID_ANNOTATION]: node.bootId, [READY_AT_ANNOTATION]: null },
+      annotations: {
+        [BOOT_ID_ANNOTATION]: node.bootId,
+        [READY_AT_ANNOTATION]: null,
+        [BOOT_SEEN_AT_ANNOTATION]: rfc3339(nowMs),
+      },
       transition: 'closed-new-boot',
     };
   }
+  const bootHold = bootHoldDecision(policy, node, verdict, memory, cluster, nowMs);
+  if (bootHold) return bootHold;
   if (verdict.status === 'Unknown') {
     return {
       memory,
@@ -197,8 +247,18 @@ export function decideGate(
     };
   }
 
-  // Open gate.
-  if (!ok && policy.mode === 'continuous' && failures >= policy.closeAfterFailures) {
+  // Open gate. Only a boot verified once is re-closed: a hold that expired unverified stays open.
+  const verifiedThisBoot = node.readyAt !== undefined;
+  if (ok && !verifiedThisBoot && passes >= policy.openAfterPasses) {
+    return {
+      memory: { closed: false, passes, failures, breakerHeld: false, bootClosure: false },
+      condition: { status: 'True', reason: REASON_VERIFIED, message: verdict.message },
+      taint: policy.taint ? 'keep' : 'absent',
+      annotations: { [READY_AT_ANNOTATION]: rfc3339(nowMs) },
+      transition: 'opened',
+    };
+  }
+  if (!ok && policy.mode === 'continuous' && failures >= policy.closeAfterFailures && verifiedThisBoot) {
     if (policy.taint && !breakerAllows(cluster, policy.maxGatedFraction)) {
       return {
         memory: { closed: true, passes, failures, breakerHeld: true, bootClosure: false },
@@ -220,20 +280,87 @@ export function decideGate(
       transition: 'closed',
     };
   }
+  if (!verifiedThisBoot)
+    return {
+      memory: { closed: false, passes, failures, breakerHeld: false, bootClosure: false },
+      condition: {
+        status: 'True',
+        reason: REASON_BOOT_HOLD_EXPIRED,
+        message: `not verified on this boot; the hold expired and is not renewed: ${verdict.message}`,
+      },
+      taint: policy.taint ? 'keep' : 'absent',
+      annotations: {},
+      transition: undefined,
+    };
   const message = ok
     ? verdict.message
     : `verified on this boot; now failing (${failures} round(s)${policy.mode === 'bootstrap' ? ', bootstrap mode does not re-close' : ''}): ${verdict.message}`;
   return {
     memory: { closed: false, passes, failures, breakerHeld: false, bootClosure: false },
     condition: { status: 'True', reason: REASON_VERIFIED, message },
-    taint: 'keep',
+    taint: policy.taint ? 'keep' : 'absent',
     annotations: {},
     transition: undefined,
   };
 }
 
+/**
+ * The boot hold's bounds, for a gate still closed for this boot: past `maxBootHoldMs` it opens;
+ * past `bootHoldGraceMs` it counts against the breaker, which may release it. Undefined when neither
+ * applies (the ordinary rules decide).
+ */
+function bootHoldDecision(
+  policy: GatePolicy,
+  node: GateNodeView,
+  verdict: Verdict,
+  memory: GateMemory,
+  cluster: GateClusterView,
+  nowMs: number,
+): GateDecision | undefined {
+  if (!memory.closed || !memory.bootClosure || node.readyAt !== undefined) return undefined;
+  const since = node.bootSeenAt !== undefined ? Date.parse(node.bootSeenAt) : Number.NaN;
+  // An agent from before boot-seen-at existed, or a hand-edited value: the hold starts now.
+  if (Number.isNaN(since)) return undefined;
+  const heldMs = nowMs - since;
+  const why = verdict.status === 'Ok' ? 'checks passing' : `${verdict.reason}: ${verdict.message}`;
+  if (heldMs >= policy.maxBootHoldMs) {
+    return {
+      memory: { closed: false, passes: 0, failures: 0, breakerHeld: false, bootClosure: false },
+      condition: {
+        status: 'True',
+        reason: REASON_BOOT_HOLD_EXPIRED,
+        message: `boot ${short(node.bootId ?? '')} held ${Math.round(heldMs / 1000)} s without being verified (limit ${Math.round(policy.maxBootHoldMs / 1000)} s); gate opened unverified; last: ${why}`,
+      },
+      taint: 'absent',
+      annotations: {},
+      transition: 'boot-hold-expired',
+    };
+  }
+  if (heldMs >= policy.bootHoldGraceMs && policy.taint && !breakerKeeps(cluster, policy.maxGatedFraction)) {
+    return {
+      memory: { ...memory, breakerHeld: true },
+      condition: {
+        status: 'False',
+        reason: REASON_BREAKER,
+        message: breakerMessage(cluster, policy, `boot held ${Math.round(heldMs / 1000)} s; ${why}`),
+      },
+      taint: 'absent',
+      annotations: {},
+      transition: memory.breakerHeld ? undefined : 'breaker-held',
+    };
+  }
+  return undefined;
+}
+
+/** The missing `boot-seen-at` of a boot already being held (written once, so the hold gets a deadline). */
+function bootSeenAtRepair(node: GateNodeView, nowMs: number): Record<string, string> {
+  return node.bootId !== undefined && node.annotatedBootId === node.bootId && node.bootSeenAt === undefined
+    ? { [BOOT_SEEN_AT_ANNOTATION]: rfc3339(nowMs) }
+    : {};
+}
+
 function breakerMessage(cluster: GateClusterView, policy: GatePolicy, why: string): string {
-  return `not tainting: ${cluster.otherGatedNonBoot.length + 1} of ${cluster.selectedNodes} nodes would be gated, more than ${Math.round(policy.maxGatedFraction * 100)}%; ${why}`;
+  return `not tainting: ${counted(cluster).length + 1} of ${cluster.selectedNodes} nodes would be gated, more than ${Math.round(policy.maxGatedFraction * 100)}%; ${why}`;
 }
 
 function short(id: string): string {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Node, Pod } from '../kube/types.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import { vpcCniVethName } from '../netfilter/chain-names.ts';
 import { parseIpRoutes, parseIpRules } from '../netfilter/ip.ts';
 import { checkRoutedPodConsistency, diffPodNetworks, expectedPodNetworks } from '../netfilter/pods.ts';

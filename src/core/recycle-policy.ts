@@ -19,9 +19,10 @@
  * get its network too early as well) or while the node-level probe fails (the node is broken, not
  * the pod: recycling cannot help and the gate must stay closed).
  */
-import type { Finding, FindingCode } from '../doctor/findings.ts';
-import { type Node, type Pod, type PodCondition, timeMs } from '../kube/types.ts';
+
+import { type Node, type Pod, type PodCondition, timeMs } from '../core/objects.ts';
 import { formatDuration } from './duration.ts';
+import type { Finding, FindingCode } from './findings.ts';
 import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from './gate.ts';
 import type { ProbeOutcome } from './probe.ts';
 

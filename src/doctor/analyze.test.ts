@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { hasProblems } from '../core/findings.ts';
 import { parseClusterState } from '../netfilter/cluster-state.ts';
 import { analyzeNode, nodeNameFromKubeletLog } from './analyze.ts';
 import { readBundle } from './bundle.ts';
-import { hasProblems } from './findings.ts';
 import { memoryInputs } from './inputs.ts';
 
 const examples = new URL('../../examples/', import.meta.url).pathname;

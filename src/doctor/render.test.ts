@@ -11,6 +11,9 @@ const report: DoctorReport = {
     notes: [],
   },
   proxyMode: 'iptables',
+  verdicts: {
+    kubeProxy: { status: 'ok', reason: 'KubeProxyRulesComplete', message: '3 service port(s) programmed' },
+  },
   findings: [
     {
       code: 'pod-rule-missing',

@@ -1,7 +1,8 @@
 /** Renderers of a DoctorReport: text for a terminal, JSON (the documented contract), Markdown. */
+
+import { type Finding, summarize } from '../core/findings.ts';
 import { assertNever } from '../errors.ts';
 import type { DoctorReport } from './analyze.ts';
-import { type Finding, summarize } from './findings.ts';
 
 /** Output formats of `netwarden doctor`. */
 export type OutputFormat = 'text' | 'json' | 'markdown';

@@ -1,141 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pod } from '../kube/types.ts';
+import type { Pod } from '../core/objects.ts';
+import { type ClusterProbeConfig, type ProbePlan, podProbePlan } from '../core/probe-plan.ts';
 import { type ExecResult, run } from './exec.ts';
-import {
-  type ClusterProbeConfig,
-  dnsCandidates,
-  LabNetnsLocator,
-  MAX_PROBE_TARGETS,
-  type NetnsExec,
-  type NetnsLocation,
-  netnsLocationAt,
-  nodeProbePlan,
-  nsenterExec,
-  type ProbePlan,
-  ProcNetnsLocator,
-  parseProbeTargets,
-  podProbePlan,
-  podUidFromCgroup,
-  probeNetns,
-  probePods,
-  probeResultFromExec,
-} from './netns-probe.ts';
+import { type NetnsLocation, netnsLocationAt } from './netns-locator.ts';
+import { type NetnsExec, nsenterExec, probeNetns, probePods, probeResultFromExec } from './netns-probe.ts';
 import { execResult } from './testing.ts';
 
 const UID = '1c3e5f4a-2b6d-4c8e-9f10-123456789abc';
-const UID_ = UID.replaceAll('-', '_');
-
-describe('parseProbeTargets', () => {
-  const cases: { text: string | undefined; targets: string[]; errors: string[] }[] = [
-    { text: undefined, targets: [], errors: [] },
-    { text: '  ', targets: [], errors: [] },
-    {
-      text: '10.0.0.5:5672,vault.vault.svc:8200',
-      targets: ['10.0.0.5:5672 ip', 'vault.vault.svc:8200 name'],
-      errors: [],
-    },
-    {
-      text: ' Vault.Vault.SVC:8200 , 10.0.0.5:1 ',
-      targets: ['vault.vault.svc:8200 name', '10.0.0.5:1 ip'],
-      errors: [],
-    },
-    { text: 'api.example.com.:443', targets: ['api.example.com:443 name absolute'], errors: [] },
-    { text: '10.0.0.5:5672,', targets: ['10.0.0.5:5672 ip'], errors: ['entry 2 is empty'] },
-    { text: '10.0.0.5', targets: [], errors: ['entry 1 "10.0.0.5": expected host:port'] },
-    { text: 'db:0', targets: [], errors: ['entry 1 "db:0": port must be 1-65535'] },
-    { text: 'db:65536', targets: [], errors: ['entry 1 "db:65536": port must be 1-65535'] },
-    { text: 'db:080', targets: [], errors: ['entry 1 "db:080": port must be 1-65535'] },
-    { text: 'db:http', targets: [], errors: ['entry 1 "db:http": port must be 1-65535'] },
-    { text: 'db:', targets: [], errors: ['entry 1 "db:": port must be 1-65535'] },
-    {
-      text: '10.0.0.256:80',
-      targets: [],
-      errors: ['entry 1 "10.0.0.256:80": "10.0.0.256" is not a valid IPv4 address'],
-    },
-    {
-      text: '010.0.0.1:80',
-      targets: [],
-      errors: ['entry 1 "010.0.0.1:80": "010.0.0.1" is not a valid IPv4 address'],
-    },
-    { text: '[fd00::1]:80', targets: [], errors: ['entry 1 "[fd00::1]:80": IPv6 targets are not supported'] },
-    {
-      text: 'my_db.ns:5432',
-      targets: [],
-      errors: ['entry 1 "my_db.ns:5432": "my_db.ns" is not a valid DNS name (label "my_db")'],
-    },
-    {
-      text: '-db:5432',
-      targets: [],
-      errors: ['entry 1 "-db:5432": "-db" is not a valid DNS name (label "-db")'],
-    },
-    {
-      text: `${'a'.repeat(64)}:1`,
-      targets: [],
-      errors: [
-        `entry 1 "${'a'.repeat(64)}:1": "${'a'.repeat(64)}" is not a valid DNS name (label "${'a'.repeat(64)}")`,
-      ],
-    },
-    { text: 'db:5432,DB:5432', targets: ['db:5432 name'], errors: ['entry 2 "DB:5432": duplicate'] },
-    { text: 'bad, 10.0.0.5:80', targets: ['10.0.0.5:80 ip'], errors: ['entry 1 "bad": expected host:port'] },
-  ];
-  it.each(cases)('$text', ({ text, targets, errors }) => {
-    const r = parseProbeTargets(text);
-    expect(
-      r.targets.map((t) => `${t.host}:${t.port} ${t.isIp ? 'ip' : 'name'}${t.absolute ? ' absolute' : ''}`),
-    ).toEqual(targets);
-    expect(r.errors).toEqual(errors);
-  });
-
-  it(`keeps at most ${MAX_PROBE_TARGETS} targets and reports the rest`, () => {
-    const r = parseProbeTargets(
-      Array.from({ length: MAX_PROBE_TARGETS + 2 }, (_, i) => `10.0.0.${i + 1}:80`).join(','),
-    );
-    expect(r.targets).toHaveLength(MAX_PROBE_TARGETS);
-    expect(r.errors).toEqual([
-      `entry 9 "10.0.0.9:80": more than ${MAX_PROBE_TARGETS} targets`,
-      `entry 10 "10.0.0.10:80": more than ${MAX_PROBE_TARGETS} targets`,
-    ]);
-  });
-});
-
-describe('dnsCandidates (ClusterFirst search list, ndots:5)', () => {
-  it.each([
-    [
-      'vault',
-      false,
-      ['vault.app.svc.cluster.local', 'vault.svc.cluster.local', 'vault.cluster.local', 'vault'],
-    ],
-    [
-      'vault.vault.svc',
-      false,
-      [
-        'vault.vault.svc.app.svc.cluster.local',
-        'vault.vault.svc.svc.cluster.local',
-        'vault.vault.svc.cluster.local',
-        'vault.vault.svc',
-      ],
-    ],
-    [
-      'a.b.c.d.e.f',
-      false,
-      [
-        'a.b.c.d.e.f',
-        'a.b.c.d.e.f.app.svc.cluster.local',
-        'a.b.c.d.e.f.svc.cluster.local',
-        'a.b.c.d.e.f.cluster.local',
-      ],
-    ],
-    ['api.example.com', true, ['api.example.com']],
-  ] as const)('%s (absolute %s)', (name, absolute, want) => {
-    expect(dnsCandidates(name, 'app', 'cluster.local', absolute)).toEqual(want);
-  });
-});
 
 const cfg: ClusterProbeConfig = {
   dnsServer: '10.96.0.10',
@@ -152,41 +26,6 @@ const podWith = (ns: string, targets?: string): Pod =>
       ...(targets ? { annotations: { 'netwarden.dev/probe-targets': targets } } : {}),
     },
   }) as Pod;
-
-describe('probe plans', () => {
-  it('a pod plan: core checks, then its own targets; annotation errors returned', () => {
-    const { plan, errors } = podProbePlan(
-      podWith('app', '10.0.0.5:5672,rabbitmq:5672,api.example.com.:443,nope'),
-      cfg,
-    );
-    expect(plan.dns).toEqual({ server: '10.96.0.10', port: 53 });
-    expect(plan.checks.map((c) => `${c.key} core=${c.core}`)).toEqual([
-      'dns:kubernetes.default.svc.cluster.local core=true',
-      'tcp:10.96.0.1:443 core=true',
-      'tcp:10.0.0.5:5672 core=false',
-      'tcp:rabbitmq:5672@app core=false',
-      'tcp:api.example.com:443 core=false',
-    ]);
-    expect(errors).toEqual(['entry 4 "nope": expected host:port']);
-  });
-
-  it('the node plan: core checks plus every pod target once, names keeping their pod namespace', () => {
-    const a = podProbePlan(podWith('app', '10.0.0.5:5672,rabbitmq:5672'), cfg).plan;
-    const b = podProbePlan(podWith('billing', '10.0.0.5:5672,rabbitmq:5672'), cfg).plan;
-    const n = nodeProbePlan(cfg, [a, b]);
-    expect(n.checks.map((c) => c.key)).toEqual([
-      'dns:kubernetes.default.svc.cluster.local',
-      'tcp:10.96.0.1:443',
-      'tcp:10.0.0.5:5672',
-      'tcp:rabbitmq:5672@app',
-      'tcp:rabbitmq:5672@billing',
-    ]);
-    const billing = n.checks.find((c) => c.key === 'tcp:rabbitmq:5672@billing');
-    expect(billing?.kind === 'tcp' ? billing.names?.[0] : undefined).toBe(
-      'rabbitmq.billing.svc.cluster.local',
-    );
-  });
-});
 
 describe('probeResultFromExec', () => {
   const plan: ProbePlan = podProbePlan(podWith('app'), cfg).plan;
@@ -247,114 +86,6 @@ describe('probeResultFromExec', () => {
       ['dns:kubernetes.default.svc.cluster.local', false, true],
       ['tcp:10.96.0.1:443', true, true],
     ]);
-  });
-});
-
-describe('podUidFromCgroup', () => {
-  it.each([
-    [
-      'cgroup v2, systemd driver, burstable',
-      `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/cri-containerd-0123abcd.scope\n`,
-      UID,
-    ],
-    [
-      'cgroup v2, systemd driver, guaranteed',
-      `0::/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-0123abcd.scope\n`,
-      UID,
-    ],
-    ['cgroup v2, cgroupfs driver', `0::/kubepods/besteffort/pod${UID}/0123abcd\n`, UID],
-    [
-      'cgroup v2, private cgroup namespace (relative path)',
-      `0::/../../kubepods-besteffort-pod${UID_}.slice/cri-containerd-0123abcd.scope\n`,
-      UID,
-    ],
-    [
-      'cgroup v1, cgroupfs driver',
-      `12:memory:/kubepods/burstable/pod${UID}/0123abcd\n11:cpu,cpuacct:/kubepods/burstable/pod${UID}/0123abcd\n1:name=systemd:/kubepods/burstable/pod${UID}/0123abcd\n`,
-      UID,
-    ],
-    [
-      'cgroup v1, systemd driver, docker',
-      `11:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/docker-0123.scope\n`,
-      UID,
-    ],
-    [
-      'cri-o',
-      `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-0123.scope\n`,
-      UID,
-    ],
-    ['upper-case hex normalised', `0::/kubepods/pod${UID.toUpperCase()}/x\n`, UID],
-    ['a system service', '0::/system.slice/containerd.service\n', undefined],
-    ['init', '0::/init.scope\n', undefined],
-    ['a pod-like word that is not a uid', '0::/user.slice/podman-1234.scope\n', undefined],
-    ['the pod cgroup itself without container', `0::/kubepods/burstable/pod${UID}\n`, UID],
-  ])('%s', (_name, text, want) => {
-    expect(podUidFromCgroup(text)).toBe(want);
-  });
-});
-
-describe('locators', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'nw-locator-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  /** A fake /proc: each pid with a cgroup file and an ns/net file (same file = same namespace). */
-  async function fakeProc(procs: { pid: number; cgroup?: string; netnsOf?: number }[]): Promise<string> {
-    const root = join(dir, `proc-${randomBytes(4).toString('hex')}`);
-    for (const p of procs) {
-      await mkdir(join(root, String(p.pid), 'ns'), { recursive: true });
-      if (p.cgroup !== undefined) await writeFile(join(root, String(p.pid), 'cgroup'), p.cgroup);
-      const net = join(root, String(p.pid), 'ns', 'net');
-      if (p.netnsOf === undefined) await writeFile(net, '');
-      else await link(join(root, String(p.netnsOf), 'ns', 'net'), net);
-    }
-    await mkdir(join(root, 'self'), { recursive: true }); // non-numeric entries are ignored
-    return root;
-  }
-
-  it('ProcNetnsLocator finds each wanted pod by its cgroup, first process wins', async () => {
-    const other = '99999999-2b6d-4c8e-9f10-123456789abc';
-    const root = await fakeProc([
-      { pid: 1, cgroup: '0::/init.scope\n' },
-      { pid: 200, cgroup: '0::/system.slice/kubelet.service\n', netnsOf: 1 },
-      { pid: 310, cgroup: `0::/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-pause.scope\n` },
-      {
-        pid: 311,
-        cgroup: `0::/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-app.scope\n`,
-        netnsOf: 310,
-      },
-      { pid: 400, cgroup: `0::/kubepods/besteffort/pod${other}/x\n` },
-      { pid: 500 }, // exited while scanning: no cgroup file
-    ]);
-    const m = await new ProcNetnsLocator({ procRoot: root }).locate([UID, other.toUpperCase()]);
-    expect(m.get(UID)).toMatchObject({ path: join(root, '310', 'ns', 'net'), via: 'pid 310' });
-    expect(m.get(UID)?.netnsId).toMatch(/^net:\[\d+\]$/);
-    expect(m.get(other)?.via).toBe('pid 400');
-  });
-
-  it('ProcNetnsLocator skips pods sharing the node namespace (host network) and unwanted pods', async () => {
-    const root = await fakeProc([
-      { pid: 1, cgroup: '0::/init.scope\n' },
-      { pid: 310, cgroup: `0::/kubepods/besteffort/pod${UID}/x\n`, netnsOf: 1 },
-    ]);
-    expect((await new ProcNetnsLocator({ procRoot: root }).locate([UID])).size).toBe(0);
-    expect((await new ProcNetnsLocator({ procRoot: root }).locate([])).size).toBe(0);
-  });
-
-  it('LabNetnsLocator names namespaces <runId>-<node>-<uid prefix>', async () => {
-    const netnsDir = join(dir, 'netns');
-    await mkdir(netnsDir, { recursive: true });
-    await writeFile(join(netnsDir, `nw1234-node-1-${UID.slice(0, 8)}`), '');
-    const m = await new LabNetnsLocator({ runId: 'nw1234', nodeName: 'node-1', dir: netnsDir }).locate([
-      UID,
-      'deadbeef-0000',
-    ]);
-    expect([...m.keys()]).toEqual([UID]);
-    expect(m.get(UID)?.path).toBe(join(netnsDir, 'nw1234-node-1-1c3e5f4a'));
   });
 });
 
@@ -463,6 +194,8 @@ describe('probeNetns: the child program, run in this process namespace', () => {
       dnsPort: server?.dnsPort ?? 0,
       timeoutMs,
       kubernetesService: { host: '127.0.0.1', port: server?.tcpPort ?? 0 },
+      // The test's servers are on loopback, which pods' targets may only name when allowed.
+      allowSpecialTargets: true,
     };
     return podProbePlan(podWith('app', targets), c).plan;
   }
@@ -541,7 +274,12 @@ describe('probePods', () => {
         durationMs: 15,
       };
     };
-    const plan: ProbePlan = { dns: { server: '10.96.0.10', port: 53 }, timeoutMs: 100, checks: [] };
+    const plan: ProbePlan = {
+      dns: { server: '10.96.0.10', port: 53 },
+      timeoutMs: 100,
+      checks: [],
+      refusePrefixes: [],
+    };
     const pods = Array.from({ length: 9 }, (_, i) => ({ uid: `u${i}`, plan }));
     const locations = new Map(
       pods.slice(0, 8).map((p) => [p.uid, { path: `/x/${p.uid}`, netnsId: 'net:[1]', via: 'test' }]),
@@ -618,6 +356,8 @@ describe.skipIf(!isRoot)('probeNetns in a private network namespace (root)', () 
       clusterDomain: 'cluster.local',
       kubernetesService: { host: '192.0.2.2', port: 8080 },
       timeoutMs: 800,
+      // allowed here: the test shows loopback in the pod's namespace is the pod's, not the host's
+      allowSpecialTargets: true,
     };
     const { plan } = podProbePlan(
       podWith('app', `vault.vault.svc:8080,192.0.2.2:9,192.0.2.99:80,127.0.0.1:${hostPort}`),

@@ -115,6 +115,19 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
       .map((p) => structuredClone(p));
   }
 
+  /** Label selectors of the form `k=v[,k=v…]` only (what the agent uses). */
+  async listMatching(selector: { labelSelector?: string }, limit: number): Promise<Pod[]> {
+    this.#check();
+    const want = (selector.labelSelector ?? '')
+      .split(',')
+      .filter((t) => t !== '')
+      .map((t) => t.split('=') as [string, string]);
+    return [...this.pods.values()]
+      .filter((p) => want.every(([k, v]) => p.metadata?.labels?.[k] === v))
+      .slice(0, limit)
+      .map((p) => structuredClone(p));
+  }
+
   async watchOnNode(_nodeName: string, _handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>> {
     throw new NetwardenError('kube-api', 'FakeCluster does not implement watch; drive handlers directly');
   }

@@ -12,6 +12,8 @@ export interface PodSelector {
 /** Pods on a node. A fake lives in fake.ts. */
 export interface PodApi {
   listOnNode(nodeName: string): Promise<Pod[]>;
+  /** Pods in every namespace matching the selectors, at most `limit` of them (one page). */
+  listMatching(selector: PodSelector, limit: number): Promise<Pod[]>;
   watchOnNode(nodeName: string, handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>>;
 }
 
@@ -27,6 +29,10 @@ export class KubePodApi implements PodApi {
     return (await this.#list({ fieldSelector: `spec.nodeName=${nodeName}` })).items;
   }
 
+  async listMatching(selector: PodSelector, limit: number): Promise<Pod[]> {
+    return (await this.#list(selector, limit)).items;
+  }
+
   async watchOnNode(nodeName: string, handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>> {
     return this.watch(handlers, { fieldSelector: `spec.nodeName=${nodeName}` });
   }
@@ -40,9 +46,12 @@ export class KubePodApi implements PodApi {
     return reflector;
   }
 
-  async #list(selector: PodSelector): Promise<{ items: Pod[]; resourceVersion: string }> {
+  async #list(selector: PodSelector, limit?: number): Promise<{ items: Pod[]; resourceVersion: string }> {
     try {
-      const list = await this.#client.core.listPodForAllNamespaces({ ...selector });
+      const list = await this.#client.core.listPodForAllNamespaces({
+        ...selector,
+        ...(limit !== undefined ? { limit } : {}),
+      });
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     } catch (err) {
       throw apiError(`list pods${selector.fieldSelector ? ` (${selector.fieldSelector})` : ''}`, err);

@@ -6,9 +6,9 @@
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Pod } from '../core/objects.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
 import { parseManifests } from '../kube/objects.ts';
-import type { Pod } from '../kube/types.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
 import { ControlPlane } from './control-plane.ts';
 import { writeKubeconfig } from './kubeconfig.ts';

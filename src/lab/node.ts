@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabBinary } from './binaries.ts';
-import { cniReadyFile, type KubeletConfig } from './kubelet/config.ts';
+import { cniReadyFile, type KubeletConfig, vpcCniStateDir } from './kubelet/config.ts';
 import { createNodeNetwork, deleteNetns, listNetns, nodeIp, nodeNetns } from './network.ts';
 import { LabProcess } from './process.ts';
 import { type LabRun, pidsWithEnv, RUN_ENV, waitUntil } from './run-dir.ts';
@@ -121,7 +121,7 @@ export class LabNode {
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     this.kubelet = await this.#startScript('kubelet', 'src/lab/kubelet/main.ts', [cfgPath]);
     this.#emit('kubelet-started');
-    await this.#startCniDaemon(cniReadyFile(cfg));
+    await this.#startCniDaemon(cniReadyFile(cfg), vpcCniStateDir(cfg));
     if (this.spec.agent) await this.startAgent();
     this.#after(opts.cniReadyDelayMs, () => {
       writeFileSync(cniReadyFile(cfg), `${new Date().toISOString()}\n`);
@@ -175,8 +175,11 @@ export class LabNode {
       `--node-name=${name}`,
       `--kubeconfig=${agent.kubeconfig}`,
       `--cni-conf-dir=${this.nodeDir}/net.d`,
-      '--ipamd-url=',
+      // The lab's ipamd stand-in: it tells the agent which pods sit on the secondary ENI.
+      `--ipamd-url=${LabNode.IPAMD_URL}`,
       `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
+      // kube-proxy runs as a process here, not a pod: no pod tells the agent it belongs on the node.
+      '--kube-proxy=expected',
       `--pod-netns-locator=lab:${run.id}`,
       '--listen=127.0.0.1:9746',
       ...agent.args,
@@ -187,9 +190,11 @@ export class LabNode {
 
   /** The CNI daemon's health endpoint, as seen from inside the node. */
   static readonly CNI_HEALTH_URL = 'http://127.0.0.1:61678/healthz';
+  /** The CNI daemon's ipamd-style introspection, as seen from inside the node. */
+  static readonly IPAMD_URL = 'http://127.0.0.1:61678';
 
-  async #startCniDaemon(readyFile: string): Promise<void> {
-    await this.#startScript('cni-daemon', 'src/lab/cni-daemon.ts', [readyFile, '127.0.0.1:61678']);
+  async #startCniDaemon(readyFile: string, stateDir: string): Promise<void> {
+    await this.#startScript('cni-daemon', 'src/lab/cni-daemon.ts', [readyFile, '127.0.0.1:61678', stateDir]);
   }
 
   /** Stops the agent (as `kubectl delete pod` of the DaemonSet pod would). */

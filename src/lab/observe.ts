@@ -1,22 +1,18 @@
 /**
- * What the lab sees of a node's data path from outside: whether kube-proxy's rules match the
- * cluster (the netfilter model's diff). Used to know when a node is really ready and to time the
- * data path in scenarios.
+ * What the lab sees of a node's data path from outside, through the same readers and the same
+ * judgement the agent and the doctor use (collect/, assess/): whether kube-proxy serves the node
+ * as the cluster says it should. Used to know when a node is really ready and to time the data
+ * path in scenarios.
  */
-
-import type { Finding } from '../doctor/findings.ts';
+import { assessKubeProxy, type KubeProxyAssessment } from '../assess/kube-proxy.ts';
+import type { NodeIo } from '../collect/io.ts';
+import { readIptablesDumps, readNftKubeProxy } from '../collect/kube-proxy.ts';
+import type { Finding } from '../core/findings.ts';
+import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { run } from '../host/exec.ts';
 import type { KubeObjectLister } from '../kube/objects.ts';
-import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
-import {
-  checkKubeProxyStructure,
-  diffKubeProxy,
-  type KubeProxyActual,
-} from '../netfilter/diff-kube-proxy.ts';
 import { expectedServicePorts } from '../netfilter/expected.ts';
-import { readIptablesState } from '../netfilter/iptables-state.ts';
-import { kubeProxyNftState, parseNftJson } from '../netfilter/nft.ts';
 
 /** Services, EndpointSlices and Pods as the API has them now. */
 export async function clusterState(objects: KubeObjectLister): Promise<ClusterState> {
@@ -28,25 +24,43 @@ export async function clusterState(objects: KubeObjectLister): Promise<ClusterSt
   return { services, endpointSlices, pods };
 }
 
-/** Reads a node's kube-proxy rules (iptables-save of both tables, or the nftables table as JSON). */
-export async function readKubeProxyState(
+/** A node's programs, run inside its network namespace (no HTTP or files: the lab reads rules only). */
+export function netnsIo(netns: string): NodeIo {
+  return {
+    exec: (cmd, args, opts) => run('ip', ['netns', 'exec', netns, cmd, ...args], opts),
+    httpGet: async () => ({ ok: false, error: 'not read by the lab observer', durationMs: 0 }),
+    readDir: async () => {
+      throw Object.assign(new Error('not read by the lab observer'), { code: 'EACCES' });
+    },
+  };
+}
+
+/** The shared judgement of kube-proxy on a lab node (kube-proxy is always expected in the lab). */
+export async function observeKubeProxy(
   netns: string,
   mode: 'iptables' | 'nftables',
-): Promise<KubeProxyActual | undefined> {
-  if (mode === 'nftables') {
-    const res = await run('ip', ['netns', 'exec', netns, 'nft', '-j', 'list', 'table', 'ip', 'kube-proxy'], {
-      timeoutMs: 20_000,
-    });
-    return res.code === 0 ? { mode, state: kubeProxyNftState(parseNftJson(res.stdout)) } : undefined;
-  }
-  const res = await run('ip', ['netns', 'exec', netns, 'iptables-save'], { timeoutMs: 20_000 });
-  return res.code === 0 ? { mode, state: readIptablesState(res.stdout) } : undefined;
+  cluster: ClusterState,
+  nodeName: string,
+): Promise<KubeProxyAssessment> {
+  const io = netnsIo(netns);
+  const rules =
+    mode === 'nftables'
+      ? { nft: await readNftKubeProxy(io, 20_000) }
+      : await readIptablesDumps(io, 'auto', 20_000);
+  return assessKubeProxy(
+    { reportedMode: mode, ...rules },
+    {
+      expected: expectedServicePorts(cluster, { nodeName }),
+      expectation: { expected: 'yes', evidence: 'the lab runs kube-proxy on every node' },
+      nowSeconds: Date.now() / 1000,
+    },
+  );
 }
 
 /**
- * What is wrong with a node's kube-proxy rules compared with the cluster (the netfilter model's
- * diff, critical and warning findings only). Empty means every Service port is programmed as
- * kube-proxy would: the node's service data path is complete.
+ * What is wrong with a node's kube-proxy rules compared with the cluster (critical and warning
+ * findings of the shared judgement; a read that failed is reported as one). Empty means every
+ * Service port is programmed as kube-proxy would: the node's service data path is complete.
  */
 export async function kubeProxyProblems(
   netns: string,
@@ -54,21 +68,19 @@ export async function kubeProxyProblems(
   cluster: ClusterState,
   nodeName: string,
 ): Promise<Finding[]> {
-  const actual = await readKubeProxyState(netns, mode);
-  if (!actual)
-    return [
-      {
-        code: 'kube-proxy-rules-missing',
-        severity: 'critical',
-        title: 'kube-proxy rules unreadable or absent',
-        evidence: [],
-        subjects: [],
-        fix: 'start kube-proxy on this node and check its log',
-      },
-    ];
-  const findings = [
-    ...checkKubeProxyStructure(actual),
-    ...diffKubeProxy(actual, expectedServicePorts(cluster, { nodeName })),
-  ];
-  return findings.filter((f) => f.severity !== 'info');
+  const a = await observeKubeProxy(netns, mode, cluster, nodeName);
+  if (a.status === 'ok') return a.findings.filter((f) => f.severity !== 'info');
+  const problems = a.findings.filter((f) => f.severity !== 'info');
+  return problems.length > 0
+    ? problems
+    : [
+        {
+          code: 'kube-proxy-rules-missing',
+          severity: 'critical',
+          title: `kube-proxy not judged ok: ${a.reason}: ${a.message}`,
+          evidence: [],
+          subjects: [],
+          fix: 'start kube-proxy on this node and check its log',
+        },
+      ];
 }

@@ -82,3 +82,44 @@ describe('serializeClusterState', () => {
     expect(back.state.pods).toHaveLength(state.pods.length);
   });
 });
+
+describe('parseClusterState validates what the judgement reads', () => {
+  it('skips objects whose read fields have the wrong shape, naming each, and keeps the rest', () => {
+    const text = JSON.stringify({
+      kind: 'List',
+      items: [
+        {
+          kind: 'Service',
+          metadata: { namespace: 'a', name: 'ok' },
+          spec: { clusterIP: '10.96.0.5', ports: [{ port: 80 }] },
+        },
+        {
+          kind: 'Service',
+          metadata: { namespace: 'a', name: 'bad-port' },
+          spec: { ports: [{ port: '80' }] },
+        },
+        {
+          kind: 'EndpointSlice',
+          metadata: { namespace: 'a', name: 's' },
+          endpoints: [{ addresses: '10.0.0.1' }],
+        },
+        { kind: 'Pod', metadata: { namespace: 'a', name: 'p' }, spec: { nodeName: 7 } },
+        {
+          kind: 'Pod',
+          metadata: { namespace: 'a', name: 'q' },
+          spec: { nodeName: 'n1' },
+          status: { podIP: '10.0.0.2' },
+        },
+      ],
+    });
+    const r = parseClusterState(text);
+    expect(r.state.services.map((s) => s.metadata?.name)).toEqual(['ok']);
+    expect(r.state.endpointSlices).toEqual([]);
+    expect(r.state.pods.map((p) => p.metadata?.name)).toEqual(['q']);
+    expect(r.warnings).toEqual([
+      'Service a/bad-port skipped: spec.ports.0.port: Invalid input: expected number, received string',
+      'EndpointSlice a/s skipped: endpoints.0.addresses: Invalid input: expected array, received string',
+      'Pod a/p skipped: spec.nodeName: Invalid input: expected string, received number',
+    ]);
+  });
+});

@@ -3,9 +3,10 @@
  * `kubectl get -o json` output (a List, several Lists, or concatenated documents) or handed over by
  * a caller that listed them from the API.
  */
+import { z } from 'zod';
 import { isObj } from '../core/json.ts';
+import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { NetwardenError } from '../errors.ts';
-import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
 
 /** The objects the expected state is computed from. */
 export interface ClusterState {
@@ -22,6 +23,73 @@ export interface ClusterStateRead {
 }
 
 const MAX_DOCUMENTS = 64;
+
+// The fields the judgement reads, checked before use; everything else is kept as it is. An object
+// that does not fit is skipped with a warning naming it, never half-used.
+const meta = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+const SERVICE = z.looseObject({
+  metadata: meta,
+  spec: z
+    .looseObject({
+      clusterIP: z.string().optional(),
+      clusterIPs: z.array(z.string()).optional(),
+      type: z.string().optional(),
+      internalTrafficPolicy: z.string().optional(),
+      ports: z
+        .array(
+          z.looseObject({
+            port: z.number().int(),
+            name: z.string().optional(),
+            protocol: z.string().optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+const ENDPOINT_SLICE = z.looseObject({
+  metadata: meta,
+  addressType: z.string().optional(),
+  endpoints: z
+    .array(
+      z.looseObject({
+        addresses: z.array(z.string()),
+        nodeName: z.string().optional(),
+        conditions: z
+          .looseObject({
+            ready: z.boolean().optional(),
+            serving: z.boolean().optional(),
+            terminating: z.boolean().optional(),
+          })
+          .optional(),
+      }),
+    )
+    .nullish(),
+  ports: z.array(z.looseObject({ port: z.number().int().optional(), name: z.string().optional() })).nullish(),
+});
+const POD = z.looseObject({
+  metadata: meta,
+  spec: z.looseObject({ nodeName: z.string().optional(), hostNetwork: z.boolean().optional() }).optional(),
+  status: z
+    .looseObject({
+      phase: z.string().optional(),
+      podIP: z.string().optional(),
+      conditions: z.array(z.looseObject({ type: z.string(), status: z.string() })).optional(),
+    })
+    .optional(),
+});
+
+/** The first problem of a schema check, as `path: message`. */
+function firstIssue(e: z.ZodError): string {
+  const i = e.issues[0];
+  return i ? `${i.path.join('.') || '(object)'}: ${i.message}` : 'invalid';
+}
 
 /** Splits concatenated JSON documents (`kubectl get a -o json; kubectl get b -o json`). */
 export function splitJsonDocuments(text: string): string[] {
@@ -99,10 +167,30 @@ export function parseClusterState(text: string, source = 'cluster state'): Clust
       warnings.push(`${kind} without metadata.name skipped`);
       return;
     }
+    const schema =
+      kind === 'Service'
+        ? SERVICE
+        : kind === 'EndpointSlice'
+          ? ENDPOINT_SLICE
+          : kind === 'Pod'
+            ? POD
+            : undefined;
+    if (!schema) {
+      skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
+      return;
+    }
+    const checked = schema.safeParse(item);
+    if (!checked.success) {
+      const m = item.metadata as { namespace?: unknown; name?: unknown };
+      if (warnings.length < 100)
+        warnings.push(
+          `${kind} ${String(m.namespace ?? '')}/${String(m.name)} skipped: ${firstIssue(checked.error)}`,
+        );
+      return;
+    }
     if (kind === 'Service') services.push(item as unknown as Service);
     else if (kind === 'EndpointSlice') endpointSlices.push(item as unknown as EndpointSlice);
-    else if (kind === 'Pod') pods.push(item as unknown as Pod);
-    else skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
+    else pods.push(item as unknown as Pod);
   };
   for (const d of docs) visit(d, 0);
   for (const [kind, n] of skipped) warnings.push(`${n} ${kind} object(s) ignored`);

@@ -10,7 +10,7 @@
  * - verdict `no-local-endpoints`: a filter KUBE-SERVICES DROP; nftables: `no-endpoint-services` → drop.
  * Comments are never required (large-cluster mode drops most of them).
  */
-import { capEvidence, type Finding, type Subject } from '../doctor/findings.ts';
+import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
 import type { ExpectedServicePort, ExpectedServices } from './expected.ts';
 import { type IptablesNodeState, serviceKey } from './iptables-state.ts';
 import type { NftKubeProxyState } from './nft.ts';

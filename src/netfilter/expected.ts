@@ -8,7 +8,7 @@
  * diff does not compare endpoint lists for such services), NodePorts, externalIPs and load-balancer
  * addresses (only ClusterIPs are checked).
  */
-import type { EndpointSlice } from '../kube/types.ts';
+import type { EndpointSlice } from '../core/objects.ts';
 import {
   iptablesEndpointChain,
   iptablesLocalServiceChain,

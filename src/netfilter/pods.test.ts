@@ -35,7 +35,7 @@ describe('expectedPodNetworks', () => {
   it('works from ipamd assignments alone, with a custom veth prefix', () => {
     const exp = expectedPodNetworks({ assignments, vethPrefix: 'vlan' });
     expect(exp).toHaveLength(1);
-    expect(exp[0]?.veth.startsWith('vlan')).toBe(true);
+    expect(exp[0]?.veth?.startsWith('vlan')).toBe(true);
   });
 });
 

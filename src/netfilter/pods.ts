@@ -8,8 +8,8 @@
  * - rule `1536: from P lookup N+1` only when P sits on a secondary ENI (device number N > 0);
  * - with Calico policy: filter chains `cali-fw-V` and `cali-tw-V`.
  */
-import { capEvidence, type Finding, type Subject } from '../doctor/findings.ts';
-import type { Pod } from '../kube/types.ts';
+import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
+import type { Pod } from '../core/objects.ts';
 import { vpcCniVethName } from './chain-names.ts';
 import type { IpLink, IpRoute, IpRule } from './ip.ts';
 
@@ -27,7 +27,8 @@ export interface ExpectedPodNetwork {
   readonly namespace: string;
   readonly name: string;
   readonly ip: string;
-  readonly veth: string;
+  /** The host veth's name, when the CNI's naming scheme is known (the VPC CNI's); else undefined. */
+  readonly veth: string | undefined;
   /** Table of the 1536 `from <ip>` rule; undefined when not required or not known. */
   readonly fromRuleTable?: string;
   /** Whether the device number is known (so the absence of a 1536 rule is meaningful). */
@@ -39,13 +40,16 @@ export interface ExpectedPodOptions {
   readonly pods?: readonly Pod[];
   readonly nodeName?: string;
   readonly assignments?: readonly PodAssignment[];
-  /** AWS_VPC_K8S_CNI_VETHPREFIX (default `eni`). */
-  readonly vethPrefix?: string;
+  /**
+   * AWS_VPC_K8S_CNI_VETHPREFIX when the VPC CNI names the host veths (`eni` by default); `null` when
+   * the CNI's naming is unknown, so veth names are not checked.
+   */
+  readonly vethPrefix?: string | null;
 }
 
 /** Local, non-host-network, live pods with an IPv4 address, merged with the CNI's assignments. */
 export function expectedPodNetworks(opts: ExpectedPodOptions): ExpectedPodNetwork[] {
-  const prefix = opts.vethPrefix ?? 'eni';
+  const prefix = opts.vethPrefix === undefined ? 'eni' : opts.vethPrefix;
   const byIp = new Map<string, { namespace: string; name: string; deviceNumber?: number }>();
   for (const a of opts.assignments ?? []) {
     if (!a.ip || a.ip.includes(':')) continue;
@@ -77,7 +81,7 @@ export function expectedPodNetworks(opts: ExpectedPodOptions): ExpectedPodNetwor
       namespace: p.namespace,
       name: p.name,
       ip,
-      veth: vpcCniVethName(p.namespace, p.name, prefix),
+      veth: prefix === null ? undefined : vpcCniVethName(p.namespace, p.name, prefix),
       ...(dn !== undefined && dn > 0 ? { fromRuleTable: String(dn + 1) } : {}),
       deviceKnown: dn !== undefined,
     });
@@ -141,11 +145,11 @@ function checkPod(
 ): [PodProblemKind, string][] {
   const who = `${p.namespace}/${p.name} ${p.ip}`;
   const out: [PodProblemKind, string][] = [];
-  if (idx.links && !idx.links.has(p.veth)) out.push(['veth', `${who}: no link ${p.veth}`]);
+  if (p.veth && idx.links && !idx.links.has(p.veth)) out.push(['veth', `${who}: no link ${p.veth}`]);
   if (actual.routes) {
     const r = idx.mainRoutes.get(p.ip);
-    if (!r) out.push(['route', `${who}: missing route "${p.ip} dev ${p.veth} scope link"`]);
-    else if (r.dev !== p.veth)
+    if (!r) out.push(['route', `${who}: missing route "${p.ip} dev ${p.veth ?? '<veth>'} scope link"`]);
+    else if (p.veth && r.dev !== p.veth)
       out.push([
         'route',
         `${who}: route "${r.text}" goes to ${r.dev ?? 'a gateway'}, expected dev ${p.veth}`,
@@ -161,7 +165,7 @@ function checkPod(
     }
     if (lacking.length > 0) out.push(['rule', `${who}: missing ${lacking.join(' and ')}`]);
   }
-  if (calico && actual.filterChains) {
+  if (calico && actual.filterChains && p.veth) {
     const lacking = [`cali-fw-${p.veth}`, `cali-tw-${p.veth}`].filter((c) => !actual.filterChains?.has(c));
     if (lacking.length > 0) out.push(['calico', `${who}: missing ${lacking.join(', ')}`]);
   }

@@ -1,5 +1,5 @@
 /** Builders of Services, EndpointSlices and Pods for tests (plain objects, as `kubectl get -o json` gives). */
-import type { EndpointSlice, Pod, Service } from '../kube/types.ts';
+import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import type { ClusterState } from './cluster-state.ts';
 
 /** A port of a test Service. */

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_TYPE, TAINT_KEY } from '../../src/core/gate.ts';
+import type { Node, Pod } from '../../src/core/objects.ts';
 import { run } from '../../src/host/exec.ts';
-import type { Node, Pod } from '../../src/kube/types.ts';
 import { Lab } from '../../src/lab/lab.ts';
 import { listNetns } from '../../src/lab/network.ts';
 import { pidsOfRun } from '../../src/lab/run-dir.ts';

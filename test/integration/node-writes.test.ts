@@ -1,7 +1,7 @@
 /** Taints, conditions and annotations written to real Nodes through the real API server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Taint, timeMs } from '../../src/core/objects.ts';
 import { connect } from '../../src/kube/connect.ts';
-import type { Taint } from '../../src/kube/types.ts';
 import { startTestControlPlane, type TestControlPlane, testNode } from '../support/control-plane.ts';
 
 const GATE: Taint = { key: 'netwarden.dev/datapath-unready', effect: 'NoSchedule' };
@@ -84,7 +84,7 @@ describe('node writes', () => {
     expect(await nodes.setCondition('cond', { ...want, message: 'missing 1 of 10' })).toBe('changed');
     const second = (await nodes.get('cond'))?.status?.conditions?.find((c) => c.type === CONDITION);
     expect(second?.message).toBe('missing 1 of 10');
-    expect(second?.lastTransitionTime?.toISOString()).toBe(first?.lastTransitionTime?.toISOString());
+    expect(timeMs(second?.lastTransitionTime)).toBe(timeMs(first?.lastTransitionTime));
 
     await new Promise((r) => setTimeout(r, 1_100));
     expect(
@@ -97,9 +97,7 @@ describe('node writes', () => {
     ).toBe('changed');
     const third = (await nodes.get('cond'))?.status?.conditions?.find((c) => c.type === CONDITION);
     expect(third?.status).toBe('True');
-    expect(third?.lastTransitionTime?.getTime()).toBeGreaterThan(
-      first?.lastTransitionTime?.getTime() ?? Infinity,
-    );
+    expect(timeMs(third?.lastTransitionTime)).toBeGreaterThan(timeMs(first?.lastTransitionTime) ?? Infinity);
   });
 
   it('sets and removes annotations without touching others', async () => {

@@ -1,6 +1,7 @@
 /** The reflector against a real API server that is restarted under it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Node, WatchEvent } from '../../src/kube/types.ts';
+import type { Node } from '../../src/core/objects.ts';
+import type { WatchEvent } from '../../src/kube/types.ts';
 import type { Reflector } from '../../src/kube/watch.ts';
 import {
   eventually,

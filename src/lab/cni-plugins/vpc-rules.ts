@@ -8,7 +8,8 @@
  * of ipamd after a reboot. Such a pod stays broken until it gets a new sandbox.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface Config {
   cniVersion: string;
@@ -16,6 +17,8 @@ interface Config {
   readyFile?: string;
   faults?: string[];
   logFile?: string;
+  /** Where the pod's address is recorded for the lab's ipamd stand-in (cni-daemon.ts `/v1/enis`). */
+  stateDir?: string;
   prevResult?: { ips?: { address: string }[] };
 }
 
@@ -30,6 +33,31 @@ function log(conf: Config, line: string): void {
       conf.logFile,
       `${new Date().toISOString()} ${process.env.CNI_CONTAINERID ?? ''} ${line}\n`,
     );
+}
+
+/** `K8S_POD_NAMESPACE=…;K8S_POD_NAME=…` from CNI_ARGS, as the runtime passes them. */
+function podArgs(): { namespace?: string; name?: string } {
+  const args = new Map(
+    (process.env.CNI_ARGS ?? '')
+      .split(';')
+      .map((kv) => kv.split('=') as [string, string | undefined])
+      .filter((kv): kv is [string, string] => kv[1] !== undefined),
+  );
+  const namespace = args.get('K8S_POD_NAMESPACE');
+  const name = args.get('K8S_POD_NAME');
+  return { ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
+
+/** Records (or forgets) the pod behind an address, as ipamd does in its datastore. */
+function recordAssignment(conf: Config, podIp: string, add: boolean): void {
+  if (!conf.stateDir) return;
+  const file = join(conf.stateDir, `${podIp}.json`);
+  if (!add) {
+    rmSync(file, { force: true });
+    return;
+  }
+  mkdirSync(conf.stateDir, { recursive: true });
+  writeFileSync(file, JSON.stringify({ ...podArgs(), containerID: process.env.CNI_CONTAINERID ?? '' }));
 }
 
 function fail(code: number, msg: string): never {
@@ -66,6 +94,7 @@ function main(): void {
       if (!from.ok && !from.err.includes('File exists')) fail(11, `ip rule add from ${podIp}: ${from.err}`);
       log(conf, `ADD ${podIp}: rules 512 and 1536 programmed`);
     }
+    recordAssignment(conf, podIp, true);
     process.stdout.write(JSON.stringify(conf.prevResult));
     return;
   }
@@ -73,6 +102,7 @@ function main(): void {
     if (podIp) {
       ipRule(['del', 'to', podIp, 'lookup', 'main', 'pref', '512']);
       ipRule(['del', 'from', podIp, 'lookup', table, 'pref', '1536']);
+      recordAssignment(conf, podIp, false);
       log(conf, `DEL ${podIp}`);
     }
     return;

@@ -45,3 +45,8 @@ export function conflistPath(cfg: Pick<KubeletConfig, 'nodeDir'>): string {
 export function cniReadyFile(cfg: Pick<KubeletConfig, 'bootDir'>): string {
   return `${cfg.bootDir}/cni-ready`;
 }
+
+/** Where the lab's VPC-rules plugin records pod addresses for the ipamd stand-in (per boot). */
+export function vpcCniStateDir(cfg: Pick<KubeletConfig, 'bootDir'>): string {
+  return `${cfg.bootDir}/vpc-cni-state`;
+}

@@ -9,7 +9,7 @@
  * | lab/coredns      | the real CoreDNS binary; pass `-conf <Corefile>` in args                   |
  * | lab/pause        | sleeps forever                                                             |
  */
-import type { Pod } from '../../kube/types.ts';
+import type { Pod } from '../../core/objects.ts';
 import type { KubeletConfig } from './config.ts';
 
 type Container = NonNullable<Pod['spec']>['containers'][number];

@@ -7,13 +7,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Pod } from '../../core/objects.ts';
 import { describeError } from '../../errors.ts';
 import type { KubeApis } from '../../kube/connect.ts';
-import type { Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import type { CniConfList } from '../cni.ts';
 import { ENI_TABLE } from '../network.ts';
-import { cniReadyFile, conflistPath, type KubeletConfig } from './config.ts';
+import { cniReadyFile, conflistPath, type KubeletConfig, vpcCniStateDir } from './config.ts';
 import { PodWorker } from './pod-worker.ts';
 
 const LEASE_RENEW_MS = 10_000;
@@ -47,6 +47,7 @@ export function labConflist(cfg: KubeletConfig, podCidr: string): CniConfList {
         readyFile: cniReadyFile(cfg),
         faults: cfg.faults,
         logFile: `${cfg.bootDir}/../cni.log`,
+        stateDir: vpcCniStateDir(cfg),
       },
     ],
   };

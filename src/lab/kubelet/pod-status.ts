@@ -5,8 +5,8 @@
  * waiting CrashLoopBackOff and the last termination.
  */
 
-import type { Pod } from '../../kube/types.ts';
-import { timeMs } from '../../kube/types.ts';
+import type { Pod } from '../../core/objects.ts';
+import { timeMs } from '../../core/objects.ts';
 
 /** What the kubelet knows about one container. */
 export interface ContainerRuntime {

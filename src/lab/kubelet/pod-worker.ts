@@ -7,10 +7,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import type { Pod } from '../../core/objects.ts';
 import { describeError } from '../../errors.ts';
 import { killGroup, run } from '../../host/exec.ts';
 import type { ObjectApi } from '../../kube/objects.ts';
-import type { Pod } from '../../kube/types.ts';
 import { type CniConfList, type CniResult, cniAdd, cniDel } from '../cni.ts';
 import { crashLoopDelayMs, nextFailureStreak } from './backoff.ts';
 import { conflistPath, type KubeletConfig } from './config.ts';

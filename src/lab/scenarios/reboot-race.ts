@@ -7,15 +7,12 @@
  * experiment, and reports a timeline and a summary.
  */
 import { TAINT_KEY } from '../../core/gate.ts';
+import type { Node, Pod } from '../../core/objects.ts';
+import { type ClusterProbeConfig, nodeProbePlan } from '../../core/probe-plan.ts';
 import { seededRandom } from '../../core/random.ts';
-import {
-  type ClusterProbeConfig,
-  netnsLocationAt,
-  nodeProbePlan,
-  probeNetns,
-} from '../../host/netns-probe.ts';
+import { netnsLocationAt } from '../../host/netns-locator.ts';
+import { probeNetns } from '../../host/netns-probe.ts';
 import type { KubeObject } from '../../kube/objects.ts';
-import type { Node, Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { podNetns } from '../kubelet/pod-worker.ts';

@@ -4,8 +4,8 @@
  */
 
 import { CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../../core/gate.ts';
-import type { Node, Pod } from '../../kube/types.ts';
-import { timeMs } from '../../kube/types.ts';
+import type { Node, Pod } from '../../core/objects.ts';
+import { timeMs } from '../../core/objects.ts';
 
 /** One line of a scenario timeline; `tMs` is relative to the reboot. */
 export interface TimelineEntry {

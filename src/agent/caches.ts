@@ -1,0 +1,143 @@
+/**
+ * The agent's view of the cluster, kept by its watches: its own Node, the nodes the breaker
+ * counts, Services, EndpointSlices and this node's Pods.
+ */
+import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
+import type { ClusterState } from '../netfilter/cluster-state.ts';
+
+/** The caches the agent's watches fill. */
+export interface AgentCaches {
+  node(): Node | undefined;
+  nodes(): readonly Node[];
+  cluster(): ClusterState;
+  /** Pods bound to this node. */
+  pods(): readonly Pod[];
+  /** Moves whenever a Service or EndpointSlice changes. */
+  generation(): number;
+  synced(): boolean;
+}
+
+/**
+ * Keeps the latest objects from the watches, for the checks and the gate. A Service whose object
+ * or EndpointSlices changed less than `settleMs` ago is left out of the expected state: kube-proxy
+ * needs a moment (its min sync period, then iptables-restore) to program a change, and normal
+ * Service churn must not look like a broken node. Objects from the initial list count as settled.
+ */
+export class WatchCaches implements AgentCaches {
+  readonly #self: string;
+  readonly #nodes = new Map<string, Node>();
+  readonly #services = new Map<string, Service>();
+  readonly #slices = new Map<string, EndpointSlice>();
+  readonly #pods = new Map<string, Pod>();
+  readonly #synced = new Set<string>();
+  /** `namespace/service` → when it (or one of its slices) last changed after the initial list. */
+  readonly #changedAt = new Map<string, number>();
+  #generation = 0;
+  /** The last {@link cluster} answer; dropped by any Service, EndpointSlice or Pod event. */
+  #clusterView: { generation: number; state: ClusterState } | undefined;
+  #unsettledKey = '';
+  #selfBoot: string | undefined;
+  readonly #expect: number;
+  readonly #settleMs: number;
+  readonly #now: () => number;
+
+  /** `expect` is the number of watches that must report synced before the caches are usable. */
+  constructor(self: string, opts: { expect?: number; settleMs?: number; now?: () => number } = {}) {
+    this.#self = self;
+    this.#expect = opts.expect ?? 4;
+    this.#settleMs = opts.settleMs ?? 10_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  node(): Node | undefined {
+    return this.#nodes.get(this.#self);
+  }
+  nodes(): readonly Node[] {
+    return [...this.#nodes.values()];
+  }
+  cluster(): ClusterState {
+    const now = this.#now();
+    const unsettled = this.#refreshSettled(now);
+    // Several checks ask each round; rebuilding thousands of entries each time is pure garbage.
+    if (this.#clusterView?.generation === this.#generation) return this.#clusterView.state;
+    const serviceKey = (s: EndpointSlice): string =>
+      `${s.metadata?.namespace}/${s.metadata?.labels?.['kubernetes.io/service-name'] ?? ''}`;
+    const state: ClusterState = {
+      services: [...this.#services.values()].filter(
+        (s) => !unsettled.has(`${s.metadata?.namespace}/${s.metadata?.name}`),
+      ),
+      endpointSlices: [...this.#slices.values()].filter((s) => !unsettled.has(serviceKey(s))),
+      pods: [...this.#pods.values()],
+    };
+    this.#clusterView = { generation: this.#generation, state };
+    return state;
+  }
+  synced(): boolean {
+    return this.#synced.size >= this.#expect;
+  }
+  generation(): number {
+    this.#refreshSettled(this.#now());
+    return this.#generation;
+  }
+
+  /** The Services still settling; moves the generation when that set changes. */
+  #refreshSettled(now: number): Set<string> {
+    const unsettled = new Set<string>();
+    for (const [k, at] of this.#changedAt) {
+      if (now - at < this.#settleMs) unsettled.add(k);
+      else this.#changedAt.delete(k); // settled: forget it, the map stays small
+    }
+    // A Service that just settled changes the expected state without any watch event.
+    const key = [...unsettled].sort().join(',');
+    if (key !== this.#unsettledKey) {
+      this.#unsettledKey = key;
+      this.#generation++;
+    }
+    return unsettled;
+  }
+  /** Pods of this node. */
+  pods(): readonly Pod[] {
+    return [...this.#pods.values()];
+  }
+
+  /** Handlers for one watch, storing into the right map. */
+  handlers<T extends { metadata?: { name?: string; namespace?: string; uid?: string } }>(
+    kind: 'nodes' | 'services' | 'slices' | 'pods',
+    onChange?: () => void,
+  ) {
+    const map = { nodes: this.#nodes, services: this.#services, slices: this.#slices, pods: this.#pods }[
+      kind
+    ] as Map<string, T>;
+    return {
+      onEvent: (ev: { type: string; object: T }) => {
+        const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
+        const k = kind === 'nodes' ? (ev.object.metadata?.name ?? '') : key;
+        // managedFields are often the largest part of an object and nothing here reads them.
+        if (ev.object.metadata) delete (ev.object.metadata as { managedFields?: unknown }).managedFields;
+        if (ev.type === 'DELETED') map.delete(k);
+        else map.set(k, ev.object);
+        if (kind !== 'nodes') this.#clusterView = undefined;
+        if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
+          const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+          const svc =
+            kind === 'services'
+              ? key
+              : `${ev.object.metadata?.namespace ?? ''}/${labels?.['kubernetes.io/service-name'] ?? ''}`;
+          this.#changedAt.set(svc, this.#now());
+          this.#generation++;
+        }
+        // Of the nodes, only a new boot of this one wakes the loop early (the gate must close at
+        // once); the kubelet's periodic status updates must not turn into extra rounds.
+        if (kind !== 'nodes') onChange?.();
+        else if (k === this.#self) {
+          const boot = (ev.object as Node).status?.nodeInfo?.bootID;
+          if (boot !== this.#selfBoot) {
+            this.#selfBoot = boot;
+            onChange?.();
+          }
+        }
+      },
+      onSynced: () => this.#synced.add(kind),
+    };
+  }
+}

@@ -1,0 +1,184 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { Check } from '../checks/check.ts';
+import type { CheckStatus } from '../core/check.ts';
+import { ManualClock } from '../core/clock.ts';
+import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../core/gate.ts';
+import type { Node } from '../core/objects.ts';
+import { execResult } from '../host/testing.ts';
+import { FakeCluster } from '../kube/fake.ts';
+import type { AgentCaches } from './caches.ts';
+import { loadAgentConfig } from './config.ts';
+import { Agent } from './loop.ts';
+
+/** A check whose status the test sets. */
+function scripted(name: string, status: { value: CheckStatus }): Check {
+  return {
+    name,
+    gating: true,
+    run: async () => ({ status: status.value, reason: `${name}-${status.value}`, message: status.value }),
+  };
+}
+
+function setup(bootId: string, annotations: Record<string, string> = {}, flags: Record<string, string> = {}) {
+  const clock = new ManualClock(Date.parse('2026-05-01T00:00:00Z'));
+  const fake = new FakeCluster(clock);
+  fake.putNode({
+    metadata: { name: 'n1', annotations },
+    status: { nodeInfo: { bootID: bootId } as NonNullable<NonNullable<Node['status']>['nodeInfo']> },
+  });
+  for (const other of ['n2', 'n3']) fake.putNode({ metadata: { name: other } });
+  const caches: AgentCaches = {
+    node: () => fake.nodes.get('n1'),
+    nodes: () => [...fake.nodes.values()],
+    cluster: () => ({ services: [], endpointSlices: [], pods: [] }),
+    pods: () => [],
+    generation: () => 0,
+    synced: () => true,
+  };
+  const status = { value: 'Ok' as CheckStatus };
+  const cfg = loadAgentConfig({ nodeName: 'n1', ...flags }, {});
+  const agent = new Agent({
+    cfg,
+    nodes: fake,
+    events: fake,
+    caches,
+    checks: [scripted('kube-proxy-rules', status)],
+    checkContext: {
+      exec: async () => execResult(),
+      httpGet: async () => ({ ok: false, error: 'unused', durationMs: 0 }),
+      tcp: async () => ({ ok: false, error: 'unused', ms: 0 }),
+      readDir: async () => [],
+      nowMs: () => clock.now(),
+    },
+    clock,
+    log: pino({ level: 'silent' }),
+    registry: new Registry(),
+  });
+  const node = () => fake.nodes.get('n1') as Node;
+  const gateOf = () => ({
+    condition: node().status?.conditions?.find((c) => c.type === CONDITION_TYPE)?.reason,
+    tainted: (node().spec?.taints ?? []).some((t) => t.key === TAINT_KEY),
+    bootAnnotation: node().metadata?.annotations?.[BOOT_ID_ANNOTATION],
+    readyAt: node().metadata?.annotations?.[READY_AT_ANNOTATION],
+  });
+  return { agent, fake, status, clock, gateOf };
+}
+
+describe('Agent.round', () => {
+  it('closes a new boot in the first round without running checks, then opens after two passes', async () => {
+    const { agent, fake, gateOf, clock } = setup('boot-2', {
+      [BOOT_ID_ANNOTATION]: 'boot-1',
+      [READY_AT_ANNOTATION]: '2026-04-30T00:00:00Z',
+    });
+    await agent.round();
+    expect(gateOf()).toEqual({
+      condition: 'NewBootNotVerified',
+      tainted: true,
+      bootAnnotation: 'boot-2',
+      readyAt: undefined,
+    });
+    // the taint went on before anything else
+    expect(fake.writes[0]).toMatchObject({ kind: 'taint', want: 'present' });
+    await agent.round();
+    expect(gateOf().tainted).toBe(true);
+    clock.advance(250);
+    await agent.round();
+    expect(gateOf()).toMatchObject({
+      condition: 'DataPathVerified',
+      tainted: false,
+      readyAt: '2026-05-01T00:00:00.250Z',
+    });
+    expect(fake.events.map((e) => e.reason)).toEqual(['DataPathGateClosed', 'DataPathGateOpened']);
+  });
+
+  it('an unchanged steady round writes nothing', async () => {
+    const { agent, fake } = setup('b', {});
+    for (let i = 0; i < 3; i++) await agent.round();
+    const before = fake.writes.length;
+    for (let i = 0; i < 5; i++) await agent.round();
+    expect(fake.writes.length).toBe(before);
+  });
+
+  it('keeps the taint while Unknown and closes after three failures', async () => {
+    const { agent, status, gateOf } = setup('b', {});
+    for (let i = 0; i < 3; i++) await agent.round();
+    expect(gateOf().tainted).toBe(false);
+    status.value = 'Unknown';
+    for (let i = 0; i < 5; i++) await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'kube-proxy-rules-Unknown', tainted: false });
+    status.value = 'Failing';
+    await agent.round();
+    await agent.round();
+    expect(gateOf().tainted).toBe(false);
+    await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'kube-proxy-rules-Failing', tainted: true });
+  });
+
+  it('dry-run decides but writes nothing', async () => {
+    const { agent, fake } = setup('b2', { [BOOT_ID_ANNOTATION]: 'b1' }, { dryRun: 'true' });
+    for (let i = 0; i < 4; i++) await agent.round();
+    expect(fake.writes).toEqual([]);
+    expect((agent.status() as { gate: { closed: boolean } }).gate.closed).toBe(false);
+  });
+});
+
+describe('WatchCaches', () => {
+  const svc = (name: string) => ({
+    metadata: { name, namespace: 'default' },
+    spec: { clusterIP: '10.96.1.1', ports: [{ port: 80 }] },
+  });
+  const slice = (svcName: string) => ({
+    metadata: {
+      name: `${svcName}-1`,
+      namespace: 'default',
+      labels: { 'kubernetes.io/service-name': svcName },
+    },
+    endpoints: [],
+  });
+
+  it('leaves recently changed Services out of the expected state until they settle, and moves the generation', async () => {
+    const { WatchCaches } = await import('./caches.ts');
+    let now = 1_000_000;
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
+    const services = c.handlers('services');
+    const slices = c.handlers('slices');
+    services.onEvent({ type: 'ADDED', object: svc('old') });
+    services.onSynced();
+    slices.onSynced();
+    expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['old']); // initial list counts as settled
+    const g0 = c.generation();
+    services.onEvent({ type: 'ADDED', object: svc('new') });
+    slices.onEvent({ type: 'MODIFIED', object: slice('old') });
+    expect(c.generation()).toBeGreaterThan(g0);
+    expect(c.cluster().services).toEqual([]); // both changed just now
+    const g1 = c.generation();
+    now += 10_001;
+    expect(c.generation()).toBeGreaterThan(g1); // settling alone moves it
+    expect(
+      c
+        .cluster()
+        .services.map((s) => s.metadata?.name)
+        .sort(),
+    ).toEqual(['new', 'old']);
+  });
+
+  it('answers cluster() from one view until a watch event, and drops managedFields', async () => {
+    const { WatchCaches } = await import('./caches.ts');
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => 5_000_000 });
+    const pods = c.handlers('pods');
+    const withFields = {
+      ...svc('a'),
+      metadata: { ...svc('a').metadata, managedFields: [{ manager: 'kubectl' }] },
+    };
+    c.handlers('services').onEvent({ type: 'ADDED', object: withFields });
+    const first = c.cluster();
+    expect(c.cluster()).toBe(first);
+    expect(first.services[0]?.metadata).not.toHaveProperty('managedFields');
+    pods.onEvent({ type: 'ADDED', object: { metadata: { name: 'p', namespace: 'default' } } });
+    const second = c.cluster();
+    expect(second).not.toBe(first);
+    expect(second.pods).toHaveLength(1);
+  });
+});

@@ -1,0 +1,421 @@
+/**
+ * The node agent's loop: each round run the checks, decide the gate (core/gate.ts), and make the
+ * Node say so (condition, taint, annotations), with Events on transitions; then, once this boot's
+ * data path is verified, one repair round. State that matters lives on the Node, so a restarted
+ * agent continues where the last one stopped. A new boot closes the gate in the very first round,
+ * before any check runs.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Check, CheckContext } from '../checks/check.ts';
+import type { PodNetworkCheck } from '../checks/pod-network.ts';
+import { type CheckResult, combine, type Verdict } from '../core/check.ts';
+import type { Clock } from '../core/clock.ts';
+import {
+  CONDITION_TYPE,
+  decideGate,
+  type GateDecision,
+  type GateMemory,
+  type GateNodeView,
+  type GatePolicy,
+  initialGateMemory,
+  READY_AT_ANNOTATION,
+  REASON_NEW_BOOT,
+  TAINT_EFFECT,
+  TAINT_KEY,
+} from '../core/gate.ts';
+import type { Node, Pod } from '../core/objects.ts';
+import { describeError } from '../errors.ts';
+import type { EventApi } from '../kube/events.ts';
+import { annotationsPatch, conditionPatch, taintPatch } from '../kube/node-patches.ts';
+import type { NodeApi } from '../kube/nodes.ts';
+import type { AgentCaches } from './caches.ts';
+import type { AgentConfig } from './config.ts';
+import { AgentMetrics } from './metrics.ts';
+import { gateClusterView, gateNodeView, simulate } from './node-view.ts';
+import type { Repair, RepairRound } from './repair.ts';
+import { runCheck } from './run-check.ts';
+import { type LastRound, statusDocument, Timeline } from './status.ts';
+
+/** An unchanged condition is re-written this often, so its lastHeartbeatTime shows the agent is alive. */
+const CONDITION_HEARTBEAT_MS = 60_000;
+
+/** kube-proxy pods are listed cluster-wide at most this often (only ever asked for on nodes without its rules). */
+const KUBE_PROXY_PODS_TTL_MS = 5 * 60_000;
+
+/** Everything the agent needs; all of it injectable. */
+export interface AgentDeps {
+  readonly cfg: AgentConfig;
+  readonly nodes: NodeApi;
+  readonly events: EventApi;
+  readonly caches: AgentCaches;
+  readonly checks: readonly Check[];
+  /** The check whose per-pod problems feed repair's candidates. */
+  readonly podNetwork?: PodNetworkCheck;
+  readonly checkContext: Omit<
+    CheckContext,
+    | 'cluster'
+    | 'nodeName'
+    | 'timeoutMs'
+    | 'steady'
+    | 'clusterGeneration'
+    | 'node'
+    | 'kubeProxyPods'
+    | 'bootTimeMs'
+  >;
+  /** Lists kube-proxy pods cluster-wide (by label); absent: not listable. */
+  readonly listKubeProxyPods?: () => Promise<readonly Pod[]>;
+  /** When this boot of the node began (epoch ms), if known (the kernel's btime). */
+  readonly bootTimeMs?: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly registry: Registry;
+  /** Recycling of pods that got their network too early (off when absent). */
+  readonly repair?: Repair;
+}
+
+/** The node agent. */
+export class Agent {
+  readonly #d: AgentDeps;
+  readonly metrics: AgentMetrics;
+  #memory: GateMemory | undefined;
+  #bootId: string | undefined;
+  #bootSeenAt = 0;
+  #last: LastRound | undefined;
+  readonly #timeline = new Timeline();
+  #rounds = 0;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  /** Pending early wake-ups, one per cause, so a slow one never delays an urgent one. */
+  readonly #wakeTimers = new Map<'boot' | 'settled', NodeJS.Timeout>();
+  #dryRunView: Partial<GateNodeView> = {};
+  #repair: RepairRound | undefined;
+  readonly #advisory = new Map<string, CheckResult>();
+  readonly #advisoryRunning = new Set<string>();
+  #kubeProxyPods: { at: number; pods: readonly Pod[] | undefined } | undefined;
+
+  constructor(deps: AgentDeps) {
+    this.#d = deps;
+    this.metrics = new AgentMetrics(deps.registry);
+  }
+
+  /** True once caches are synced and one round has completed (/readyz). */
+  ready(): boolean {
+    return this.#d.caches.synced() && this.#rounds > 0;
+  }
+
+  /** Asks for a round soon (this node rebooted: the gate must close at once). */
+  poke(): void {
+    this.#wakeIn('boot', this.#d.cfg.checkInterval);
+  }
+
+  /**
+   * A Service or EndpointSlice changed: asks for one round once the change has settled
+   * (`--sync-grace`), so the kernel is checked against it without waiting for the steady
+   * interval. Coalesced: during churn at most one extra round per grace period.
+   */
+  pokeWhenSettled(): void {
+    this.#wakeIn('settled', this.#d.cfg.syncGrace + this.#d.cfg.checkInterval);
+  }
+
+  #wakeIn(cause: 'boot' | 'settled', ms: number): void {
+    if (this.#wakeTimers.has(cause)) return;
+    this.#wakeTimers.set(
+      cause,
+      setTimeout(() => {
+        this.#wakeTimers.delete(cause);
+        this.#wake?.();
+      }, ms),
+    );
+  }
+
+  /** Runs rounds until {@link stop}; never throws (a failed round is logged and retried). */
+  async run(): Promise<void> {
+    while (!this.#stopped) {
+      const t0 = performance.now();
+      try {
+        await this.round();
+      } catch (err) {
+        this.#d.log.error({ err: describeError(err) }, 'round failed');
+      }
+      const roundMs = performance.now() - t0;
+      this.metrics.roundDuration.observe(roundMs / 1000);
+      if (roundMs > 1_000) {
+        const slow = this.#last?.results
+          .filter((r) => r.durationMs > 500)
+          .map((r) => `${r.check} ${Math.round(r.durationMs)} ms`);
+        this.#d.log.debug({ roundMs: Math.round(roundMs), slow }, 'slow round');
+      }
+      // Fast while closed or while an open gate is failing (so it re-closes promptly), slow when all is well.
+      const steady = this.#memory?.closed === false && this.#memory.failures === 0 && !this.#repair?.pending;
+      const pause = steady ? this.#d.cfg.steadyInterval : this.#d.cfg.checkInterval;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, pause);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Stops after the current round. */
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#wakeTimers.values()) clearTimeout(t);
+    this.#wakeTimers.clear();
+    this.#wake?.();
+  }
+
+  /** One round: (new boot? close at once) else checks → verdict → decision → writes → repair. */
+  async round(): Promise<void> {
+    const { cfg, caches } = this.#d;
+    const node = caches.node();
+    if (!node || !caches.synced()) return;
+    // In dry-run nothing is written, so the Node never shows our decisions: overlay them here.
+    const view = { ...gateNodeView(node), ...this.#dryRunView };
+    this.#noteBoot(view);
+    this.#memory ??= initialGateMemory(view, this.#policy());
+    const newBoot = view.bootId !== undefined && view.annotatedBootId !== view.bootId;
+    // A new boot is gated before any check: the checks may take seconds, pods are arriving now.
+    const results = newBoot ? [] : await this.#runChecks();
+    const verdict: Verdict = newBoot
+      ? { status: 'Unknown', reason: REASON_NEW_BOOT, message: 'new boot' }
+      : combine(results);
+    const now = this.#d.clock.now();
+    const decision = decideGate(
+      this.#policy(),
+      view,
+      verdict,
+      this.#memory,
+      gateClusterView(caches.nodes(), cfg.nodeName, now, cfg.bootHoldGrace),
+      now,
+    );
+    await this.#apply(node, decision);
+    if (cfg.dryRun) this.#dryRunView = simulate(view, decision);
+    this.#memory = decision.memory;
+    this.#rounds++;
+    // Repair only once this boot's data path is verified (the gate is open): a pod recycled
+    // earlier would get its network too early as well.
+    if (this.#d.repair && !decision.memory.closed && !newBoot) await this.#repairRound(node);
+    this.#record(results, verdict, decision);
+  }
+
+  #noteBoot(view: GateNodeView): void {
+    if (view.bootId === this.#bootId) return;
+    this.#bootId = view.bootId;
+    this.#bootSeenAt = this.#d.clock.now();
+    this.#timeline.reset();
+    this.#line('boot-seen', `bootID ${view.bootId ?? '?'}`);
+  }
+
+  async #repairRound(node: Node): Promise<void> {
+    const { caches, repair } = this.#d;
+    try {
+      this.#repair = await repair?.round(caches.node() ?? node, caches.pods(), caches.cluster(), {
+        ...(this.#d.podNetwork ? { podNetworkProblems: this.#d.podNetwork.problems() } : {}),
+        ...(this.#d.bootTimeMs !== undefined ? { bootTimeMs: this.#d.bootTimeMs } : {}),
+      });
+    } catch (err) {
+      this.#d.log.error({ err: describeError(err) }, 'repair round failed');
+    }
+  }
+
+  /** Metrics and the timeline: every change of a check's status and of the verdict, nothing else. */
+  #record(results: readonly CheckResult[], verdict: Verdict, decision: GateDecision): void {
+    this.metrics.recordChecks(results);
+    this.metrics.rounds.inc({ verdict: verdict.status });
+    this.metrics.gateClosed.set(decision.memory.closed ? 1 : 0);
+    this.metrics.breakerOpen.set(decision.memory.breakerHeld ? 1 : 0);
+    for (const r of results) {
+      const before = this.#last?.results.find((x) => x.check === r.check);
+      if (before?.status !== r.status || before.reason !== r.reason)
+        this.#line(`check-${r.check}`, `${r.status} ${r.reason}: ${r.message}`);
+    }
+    if (this.#last?.verdict.status !== verdict.status || this.#last?.verdict.reason !== verdict.reason)
+      this.#line(`verdict-${verdict.status.toLowerCase()}`, `${verdict.reason}: ${verdict.message}`);
+    this.#last = { results, verdict, decision, at: this.#d.clock.now() };
+  }
+
+  /** The /status document. */
+  status(): unknown {
+    return statusDocument({
+      node: this.#d.cfg.nodeName,
+      bootId: this.#bootId,
+      mode: this.#d.cfg.mode,
+      dryRun: this.#d.cfg.dryRun,
+      memory: this.#memory,
+      last: this.#last,
+      repair: this.#repair,
+      timeline: this.#timeline.lines(),
+    });
+  }
+
+  #policy(): GatePolicy {
+    const c = this.#d.cfg;
+    return {
+      mode: c.mode,
+      openAfterPasses: c.openAfterPasses,
+      closeAfterFailures: c.closeAfterFailures,
+      taint: c.taint,
+      maxGatedFraction: c.maxGatedFraction,
+      maxBootHoldMs: c.maxBootHold,
+      bootHoldGraceMs: c.bootHoldGrace,
+    };
+  }
+
+  /** kube-proxy pods cluster-wide, cached; undefined when they cannot be listed. */
+  async #listKubeProxyPods(): Promise<readonly Pod[] | undefined> {
+    const list = this.#d.listKubeProxyPods;
+    if (!list) return undefined;
+    const now = this.#d.clock.now();
+    if (this.#kubeProxyPods && now - this.#kubeProxyPods.at < KUBE_PROXY_PODS_TTL_MS)
+      return this.#kubeProxyPods.pods;
+    let pods: readonly Pod[] | undefined;
+    try {
+      pods = await list();
+    } catch (err) {
+      this.#d.log.warn({ err: describeError(err) }, 'could not list kube-proxy pods');
+    }
+    this.#kubeProxyPods = { at: now, pods };
+    return pods;
+  }
+
+  /**
+   * Runs the gating checks and waits for them; advisory checks run beside the rounds and report
+   * their latest finished result, so a slow advisory check (a DNS query timing out while the data
+   * path is broken) never delays the gate.
+   */
+  async #runChecks(): Promise<CheckResult[]> {
+    const { cfg, caches, checks, checkContext } = this.#d;
+    const ctx: CheckContext = {
+      ...checkContext,
+      nodeName: cfg.nodeName,
+      node: () => caches.node(),
+      timeoutMs: cfg.checkTimeout,
+      cluster: () => caches.cluster(),
+      kubeProxyPods: () => this.#listKubeProxyPods(),
+      ...(this.#d.bootTimeMs !== undefined ? { bootTimeMs: this.#d.bootTimeMs } : {}),
+      steady: this.#memory?.closed === false && this.#memory.failures === 0,
+      clusterGeneration: caches.generation(),
+    };
+    for (const check of checks.filter((c) => !c.gating)) {
+      if (this.#advisoryRunning.has(check.name)) continue;
+      this.#advisoryRunning.add(check.name);
+      void runCheck(check, ctx, cfg.checkTimeout).then((r) => {
+        this.#advisory.set(check.name, r);
+        this.#advisoryRunning.delete(check.name);
+      });
+    }
+    const gating = await Promise.all(
+      checks.filter((c) => c.gating).map((c) => runCheck(c, ctx, cfg.checkTimeout)),
+    );
+    // Pods recycled twice on this boot and still broken: the node is not fixed by recycling.
+    const notHealed = this.#d.repair?.notHealed ?? [];
+    if (notHealed.length > 0) {
+      gating.push({
+        check: 'repair',
+        gating: true,
+        status: 'Failing',
+        reason: 'RecyclingDidNotHeal',
+        message: `replacements of ${notHealed.join(', ')} are broken too; recycling stopped for this boot`,
+        durationMs: 0,
+      });
+    }
+    return [...gating, ...this.#advisory.values()];
+  }
+
+  /**
+   * Makes the Node match the decision. Order matters: when closing, the taint goes on first (keep
+   * new pods away as early as possible); when opening, `datapath-ready-at` is written before the
+   * taint comes off (repair reads it). Each write is idempotent; dry-run only logs.
+   */
+  async #apply(node: Node, d: GateDecision): Promise<void> {
+    const { cfg, nodes, log } = this.#d;
+    const name = cfg.nodeName;
+    const taint = { key: TAINT_KEY, effect: TAINT_EFFECT };
+    if (cfg.dryRun) {
+      if (d.transition)
+        log.info(
+          { transition: d.transition, condition: d.condition, taint: d.taint, annotations: d.annotations },
+          'dry-run: would apply',
+        );
+      return;
+    }
+    // The cached Node decides whether a write is needed at all, so a steady round costs no request.
+    const condition = { type: CONDITION_TYPE, ...d.condition };
+    const now = this.#d.clock.now();
+    if (d.taint === 'present' && taintPatch(node, taint, 'present'))
+      await nodes.setTaint(name, taint, 'present');
+    if (annotationsPatch(node, d.annotations)) await nodes.setAnnotations(name, d.annotations);
+    if (conditionPatch(node, condition, now, CONDITION_HEARTBEAT_MS))
+      await nodes.setCondition(name, condition, { heartbeatMs: CONDITION_HEARTBEAT_MS });
+    if (d.taint === 'absent' && taintPatch(node, taint, 'absent'))
+      await nodes.setTaint(name, taint, 'absent');
+    if (d.transition) await this.#onTransition(node, d);
+  }
+
+  async #onTransition(node: Node, d: GateDecision): Promise<void> {
+    const transition = d.transition as NonNullable<GateDecision['transition']>;
+    this.metrics.gateTransitions.inc({ transition });
+    if (transition === 'breaker-held') this.metrics.breakerHolds.inc();
+    if (transition === 'boot-hold-expired') this.metrics.bootHoldExpired.inc();
+    if (transition === 'opened' && d.annotations[READY_AT_ANNOTATION])
+      this.metrics.bootToReady.set((this.#d.clock.now() - this.#bootSeenAt) / 1000);
+    this.#line(`gate-${transition}`, `${d.condition.reason}: ${d.condition.message}`);
+    this.#d.log.info({ transition, condition: d.condition }, `gate ${transition}`);
+    const event = TRANSITION_EVENTS[transition];
+    try {
+      await this.#d.events.emit({
+        subject: {
+          kind: 'Node',
+          name: this.#d.cfg.nodeName,
+          ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}),
+        },
+        type: event.type,
+        reason: event.reason,
+        action: event.action,
+        note: `${event.note}: ${d.condition.reason}: ${d.condition.message}`,
+      });
+    } catch (err) {
+      this.#d.log.warn({ err: describeError(err) }, 'could not record event');
+    }
+  }
+
+  #line(event: string, detail?: string): void {
+    this.#timeline.add(this.#d.clock.now(), event, detail);
+  }
+}
+
+/** The Event each gate transition records on the Node. */
+const TRANSITION_EVENTS: Record<
+  NonNullable<GateDecision['transition']>,
+  { type: 'Normal' | 'Warning'; reason: string; action: string; note: string }
+> = {
+  opened: {
+    type: 'Normal',
+    reason: 'DataPathGateOpened',
+    action: 'RemoveTaint',
+    note: 'Data path verified; gate opened',
+  },
+  'closed-new-boot': {
+    type: 'Warning',
+    reason: 'DataPathGateClosed',
+    action: 'AddTaint',
+    note: 'Gate closed',
+  },
+  closed: { type: 'Warning', reason: 'DataPathGateClosed', action: 'AddTaint', note: 'Gate closed' },
+  'breaker-held': {
+    type: 'Warning',
+    reason: 'DataPathBreakerOpen',
+    action: 'RemoveTaint',
+    note: 'Data path failing; breaker keeps the node schedulable',
+  },
+  'boot-hold-expired': {
+    type: 'Warning',
+    reason: 'DataPathBootHoldExpired',
+    action: 'RemoveTaint',
+    note: 'Boot hold expired unverified; gate opened',
+  },
+};

@@ -1,0 +1,148 @@
+/**
+ * Check `kube-proxy`: is kube-proxy serving this node? Reads what kube-proxy says about itself
+ * (mode, sync metrics) and its rules in the kernel (every backend, or its nftables table), then
+ * asks the shared judgement (assess/kube-proxy.ts): every ClusterIP Service port the cluster has
+ * must be programmed as kube-proxy would program it. Not applicable in IPVS mode or where
+ * kube-proxy is absent by design; unknown when the rules cannot be read.
+ *
+ * Cadence: a full read while the gate is closed or failing; in steady state the cheap capture read
+ * (a few chains) between full reads, which still run every `fullEveryMs` and whenever the Services
+ * change.
+ */
+import { asCheckResult } from '../assess/assessment.ts';
+import { assessKubeProxy, type KubeProxyAssessment, type KubeProxyEvidence } from '../assess/kube-proxy.ts';
+import {
+  isKubeProxyPod,
+  type KubeProxySetting,
+  kubeProxyExpectation,
+  nodeCreatedMs,
+} from '../assess/kube-proxy-presence.ts';
+import {
+  CAPTURE_CHAINS,
+  readChains,
+  readIptablesDumps,
+  readKubeProxyEndpoint,
+  readNftKubeProxy,
+} from '../collect/kube-proxy.ts';
+import type { Pod } from '../core/objects.ts';
+import { readValue } from '../core/read.ts';
+import { type ExpectedServices, expectedServicePorts } from '../netfilter/expected.ts';
+import { hasKubeProxyRules } from '../netfilter/iptables-state.ts';
+import type { Check, CheckContext } from './check.ts';
+
+/** How to read kube-proxy. */
+export interface KubeProxyCheckOptions {
+  /** kube-proxy's mode if fixed; `auto` asks kube-proxy and falls back to what is in the kernel. */
+  readonly proxyMode: 'auto' | 'iptables' | 'nftables';
+  /** `auto` (read both backends), or the iptables-save binary to use. */
+  readonly iptablesSave: string;
+  /** kube-proxy's metrics URL; `/proxyMode` is asked beside it. */
+  readonly kubeProxyMetrics: string;
+  /** Whether kube-proxy serves this node (`auto`: from evidence). */
+  readonly kubeProxy: KubeProxySetting;
+  /** In steady state the full read runs at least this often (and whenever Services change). */
+  readonly fullEveryMs?: number;
+}
+
+/** The check. */
+export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
+  const fullEveryMs = opts.fullEveryMs ?? 5 * 60_000;
+  let lastFull: { at: number; generation: number; saveBin: string } | undefined;
+  let cached: { generation: number; expected: ExpectedServices } | undefined;
+  return {
+    name: 'kube-proxy',
+    gating: true,
+    async run(ctx) {
+      // The expected state only changes with the cluster generation: compute it once per change.
+      if (cached?.generation !== ctx.clusterGeneration)
+        cached = {
+          generation: ctx.clusterGeneration,
+          expected: expectedServicePorts(ctx.cluster(), { nodeName: ctx.nodeName }),
+        };
+      const endpoint = await readKubeProxyEndpoint(
+        ctx,
+        opts.kubeProxyMetrics,
+        Math.min(ctx.timeoutMs, 3_000),
+      );
+      const reportedMode = opts.proxyMode !== 'auto' ? opts.proxyMode : endpoint.reportedMode;
+      const base: KubeProxyEvidence = {
+        ...(reportedMode ? { reportedMode } : {}),
+        metrics: endpoint.metrics,
+      };
+      const quick =
+        ctx.steady &&
+        lastFull !== undefined &&
+        lastFull.generation === ctx.clusterGeneration &&
+        ctx.nowMs() - lastFull.at < fullEveryMs;
+      if (quick && lastFull) {
+        const capture = await readChains(ctx, lastFull.saveBin, CAPTURE_CHAINS, ctx.timeoutMs);
+        if (capture.status === 'ok') {
+          const a = await judge(
+            ctx,
+            { ...base, iptablesDefault: capture, depth: 'services' },
+            cached.expected,
+          );
+          return asCheckResult(a);
+        }
+      }
+      const evidence: KubeProxyEvidence = {
+        ...base,
+        ...(reportedMode !== 'iptables' ? { nft: await readNftKubeProxy(ctx, ctx.timeoutMs) } : {}),
+        ...(reportedMode !== 'nftables'
+          ? await readIptablesDumps(ctx, opts.iptablesSave, ctx.timeoutMs)
+          : {}),
+      };
+      const a = await judge(ctx, evidence, cached.expected);
+      // Only a passing full read in iptables mode vouches for the cheap reads that follow.
+      const saveBin =
+        a.status === 'ok' && a.mode === 'iptables' ? kubeProxyBackendBin(evidence, opts) : undefined;
+      lastFull = saveBin ? { at: ctx.nowMs(), generation: ctx.clusterGeneration, saveBin } : undefined;
+      return asCheckResult(a);
+    },
+  };
+
+  /**
+   * Judges with what is known locally first; only when the kernel has no kube-proxy rules at all
+   * and that cannot settle whether kube-proxy belongs here, lists kube-proxy pods cluster-wide.
+   */
+  async function judge(
+    ctx: CheckContext,
+    evidence: KubeProxyEvidence,
+    expected: ExpectedServices,
+  ): Promise<KubeProxyAssessment> {
+    const node = ctx.node();
+    const presence = (pods: readonly Pod[] | undefined) =>
+      kubeProxyExpectation({
+        setting: opts.kubeProxy,
+        nodeName: ctx.nodeName,
+        pods,
+        nowMs: ctx.nowMs(),
+        ...(nodeCreatedMs(node) !== undefined ? { nodeCreatedMs: nodeCreatedMs(node) as number } : {}),
+      });
+    const judgeWith = (pods: readonly Pod[] | undefined) =>
+      assessKubeProxy(evidence, {
+        expected,
+        expectation: presence(pods),
+        nowSeconds: ctx.nowMs() / 1000,
+        ...(ctx.bootTimeMs !== undefined ? { bootSeconds: ctx.bootTimeMs / 1000 } : {}),
+        maxEvidence: 10,
+      });
+    // The informer holds this node's pods only: they can prove kube-proxy is expected (its pod is
+    // bound here), never that it is absent from the cluster.
+    const local = ctx.cluster().pods;
+    const first = judgeWith(local.some(isKubeProxyPod) ? local : undefined);
+    if (first.mode !== 'none' || opts.kubeProxy !== 'auto' || first.status === 'broken') return first;
+    const cluster = await ctx.kubeProxyPods();
+    return judgeWith(cluster ? [...local, ...cluster] : undefined);
+  }
+}
+
+/** The backend binary whose dump holds kube-proxy's rules (for the cheap reads). */
+function kubeProxyBackendBin(ev: KubeProxyEvidence, opts: KubeProxyCheckOptions): string | undefined {
+  if (opts.iptablesSave !== 'auto') return opts.iptablesSave;
+  const nft = readValue(ev.iptablesNft);
+  if (nft && hasKubeProxyRules(nft)) return 'iptables-nft-save';
+  const legacy = readValue(ev.iptablesLegacy);
+  if (legacy && hasKubeProxyRules(legacy)) return 'iptables-legacy-save';
+  return undefined;
+}
