@@ -89,5 +89,8 @@ describe('agent config', () => {
     expect(() => loadAgentConfig({ nodeName: 'n', bootGate: 'true', dryRun: 'true' }, {})).toThrow(
       /--boot-gate .* cannot be combined with --dry-run/,
     );
+    expect(() =>
+      loadAgentConfig({ nodeName: 'n', bootGate: 'true', bootGateDeadline: '20m', maxBootHold: '15m' }, {}),
+    ).toThrow('--boot-gate-deadline (20m) must not exceed --max-boot-hold (15m)');
   });
 });

@@ -279,6 +279,12 @@ export function loadAgentConfig(
       'config-invalid',
       "--boot-gate (NETWARDEN_BOOT_GATE) cannot be combined with --dry-run: the boot gate writes the node's CNI configuration",
     );
+  // The boot gate must not hold pods after the node gate stopped holding the node unverified.
+  if (cfg.bootGate && cfg.bootGateDeadline > cfg.maxBootHold)
+    throw new NetwardenError(
+      'config-invalid',
+      `--boot-gate-deadline (${formatDuration(cfg.bootGateDeadline)}) must not exceed --max-boot-hold (${formatDuration(cfg.maxBootHold)})`,
+    );
   return cfg;
 }
 
