@@ -63,7 +63,18 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     bootAnnotation: node().metadata?.annotations?.[BOOT_ID_ANNOTATION],
     readyAt: node().metadata?.annotations?.[READY_AT_ANNOTATION],
   });
-  return { agent, fake, status, clock, gateOf };
+  return {
+    agent,
+    fake,
+    status,
+    clock,
+    gateOf,
+    registry: (
+      agent as unknown as {
+        metrics: { bootHoldExpired: { get(): Promise<{ values: { value: number }[] }> } };
+      }
+    ).metrics,
+  };
 }
 
 describe('Agent.round', () => {
@@ -114,6 +125,28 @@ describe('Agent.round', () => {
     expect(gateOf().tainted).toBe(false);
     await agent.round();
     expect(gateOf()).toMatchObject({ condition: 'kube-proxy-rules-Failing', tainted: true });
+  });
+
+  it('a boot that never verifies is released at --max-boot-hold with a Warning Event and a metric, and stays open', async () => {
+    const { agent, fake, status, clock, gateOf } = setup(
+      'boot-2',
+      { [BOOT_ID_ANNOTATION]: 'boot-1' },
+      { maxBootHold: '10m' },
+    );
+    status.value = 'Failing';
+    await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'NewBootNotVerified', tainted: true });
+    clock.advance(9 * 60_000);
+    await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'kube-proxy-rules-Failing', tainted: true });
+    clock.advance(60_000);
+    await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'BootHoldExpired', tainted: false, readyAt: undefined });
+    expect(fake.events.map((e) => [e.type, e.reason])).toContainEqual(['Warning', 'DataPathBootHoldExpired']);
+    expect((await agent.metrics.bootHoldExpired.get()).values[0]?.value).toBe(1);
+    // still failing, but this boot was never verified: the hold is not renewed
+    for (let i = 0; i < 5; i++) await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'BootHoldExpired', tainted: false });
   });
 
   it('dry-run decides but writes nothing', async () => {

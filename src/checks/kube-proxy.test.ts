@@ -121,7 +121,7 @@ describe('kube-proxy check', () => {
         throw new Error('cannot run /nonexistent/iptables-save: not found');
       },
     };
-    expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'ToolUnavailable' });
+    expect(await check.run(c)).toMatchObject({ status: 'Unknown', reason: 'IptablesSaveUnavailable' });
   });
 
   it('is Unknown, never Failing, when the dump is cut at its cap or times out', async () => {

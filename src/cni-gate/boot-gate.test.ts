@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_GATE_SETTINGS, GATE_FILES, GATE_PLUGIN_TYPE } from '../core/boot-gate.ts';
 import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from '../core/gate.ts';
-import type { Node } from '../kube/types.ts';
-import { waitFor } from '../lab/wait.ts';
+import type { Node } from '../core/objects.ts';
 import { parseCniConfig } from '../sources/cni-config.ts';
 import { BootGate } from './boot-gate.ts';
 
@@ -61,13 +60,14 @@ describe('BootGate', () => {
     });
     expect(gate.status()).toMatchObject({ conf: { state: 'installed' }, bootId: BOOT, verified: false });
     writeFileSync(join(confDir, '10-aws.conflist'), AWS); // aws-node restarts and rewrites its file
-    await waitFor('the gate to be re-inserted', () => lastType() === GATE_PLUGIN_TYPE, 5_000, 20);
-    await waitFor(
-      'the re-insertion to be counted',
+    const bounded = { timeout: 5_000, interval: 20 };
+    await vi.waitFor(() => expect(lastType()).toBe(GATE_PLUGIN_TYPE), bounded);
+    await vi.waitFor(
       async () =>
-        /_total 2$/m.test(await registry.getSingleMetricAsString('netwarden_cni_gate_conflist_writes_total')),
-      5_000,
-      20,
+        expect(await registry.getSingleMetricAsString('netwarden_cni_gate_conflist_writes_total')).toMatch(
+          /_total 2$/m,
+        ),
+      bounded,
     );
   });
 
@@ -94,8 +94,9 @@ describe('BootGate', () => {
     again.gate.nodeChanged(
       nodeWith({ [BOOT_ID_ANNOTATION]: BOOT, [READY_AT_ANNOTATION]: '2026-12-02T10:00:00Z' }),
     );
-    await waitFor('this boot to be recorded verified', () => verified() === BOOT, 5_000, 10);
-    await waitFor('the status to say so', () => again.gate.status().verified, 5_000, 10);
+    const bounded = { timeout: 5_000, interval: 10 };
+    await vi.waitFor(() => expect(verified()).toBe(BOOT), bounded);
+    await vi.waitFor(() => expect(again.gate.status().verified).toBe(true), bounded);
     expect(await again.registry.getSingleMetricAsString('netwarden_cni_gate_boot_verified')).toMatch(/ 1$/m);
     expect(await registry.getSingleMetricAsString('netwarden_cni_gate_boot_verified')).toMatch(/ 0$/m);
   });

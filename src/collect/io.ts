@@ -32,7 +32,13 @@ export async function execRead<T>(
   io: NodeIo,
   cmd: string,
   args: readonly string[],
-  opts: { timeoutMs: number; maxOutputBytes?: number; absentWhen?: RegExp },
+  opts: {
+    timeoutMs: number;
+    maxOutputBytes?: number;
+    absentWhen?: RegExp;
+    /** The reason when the program cannot run or fails (default ToolUnavailable / CommandFailed). */
+    failReason?: string;
+  },
   parse: (stdout: string, stderr: string) => T,
 ): Promise<Read<T>> {
   const source = [cmd, ...args].join(' ');
@@ -43,14 +49,18 @@ export async function execRead<T>(
       ...(opts.maxOutputBytes !== undefined ? { maxOutputBytes: opts.maxOutputBytes } : {}),
     });
   } catch (err) {
-    return readUnknown(source, 'ToolUnavailable', describeError(err));
+    return readUnknown(source, opts.failReason ?? 'ToolUnavailable', describeError(err));
   }
   if (res.timedOut) return readUnknown(source, 'ReadTimedOut', `no answer within ${opts.timeoutMs} ms`);
   if (res.truncated) return readUnknown(source, 'OutputTruncated', 'output exceeded its cap and was cut');
   const firstLine = res.stderr.trim().split('\n')[0] ?? '';
   if (res.code !== 0) {
     if (opts.absentWhen?.test(res.stderr)) return readAbsent(source, firstLine);
-    return readUnknown(source, 'CommandFailed', `exit ${res.code ?? res.signal}: ${firstLine}`);
+    return readUnknown(
+      source,
+      opts.failReason ?? 'CommandFailed',
+      `exit ${res.code ?? res.signal}: ${firstLine}`,
+    );
   }
   try {
     return readOk(parse(res.stdout, res.stderr), source);

@@ -23,7 +23,8 @@ export function readIptablesSave(
   bin: string,
   timeoutMs: number,
 ): Promise<Read<IptablesNodeState>> {
-  return execRead(io, bin, [], { timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT }, (stdout, stderr) =>
+  const opts = { timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT, failReason: 'IptablesSaveUnavailable' };
+  return execRead(io, bin, [], opts, (stdout, stderr) =>
     readIptablesState(
       LEGACY_WARNING.test(stderr) ? `${stdout}\n# Warning: iptables-legacy tables present\n` : stdout,
     ),
@@ -52,7 +53,12 @@ export function readNftKubeProxy(io: NodeIo, timeoutMs: number): Promise<Read<Nf
     io,
     'nft',
     ['-j', 'list', 'table', 'ip', 'kube-proxy'],
-    { timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT, absentWhen: /No such file or directory|does not exist/i },
+    {
+      timeoutMs,
+      maxOutputBytes: MAX_RULES_OUTPUT,
+      absentWhen: /No such file or directory|does not exist/i,
+      failReason: 'NftUnavailable',
+    },
     (stdout) => kubeProxyNftState(parseNftJson(stdout)),
   );
 }

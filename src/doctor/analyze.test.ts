@@ -152,3 +152,74 @@ describe('node name', () => {
     expect(nodeNameFromKubeletLog('nothing')).toBeUndefined();
   });
 });
+
+describe('nodes netwarden does not judge by kube-proxy rules (never a problem by themselves)', () => {
+  async function healthyFiles(): Promise<Map<string, string>> {
+    const inputs = await readBundle(`${examples}healthy-node`);
+    return new Map(inputs.found.map((n) => [n, inputs.get(n) as string]));
+  }
+  /** The dump with every KUBE-* chain and rule removed: a node without kube-proxy. */
+  const withoutKubeProxy = (save: string): string =>
+    save
+      .split('\n')
+      .filter((l) => !/KUBE-|kubernetes service portals/.test(l))
+      .join('\n');
+
+  it('an IPVS-mode node: kube-proxy not applicable, reported as info, nothing missing', async () => {
+    const files = await healthyFiles();
+    const save = withoutKubeProxy(files.get('networking/iptables-save.txt') as string).replace(
+      '*nat\n',
+      [
+        '*nat',
+        ':KUBE-SERVICES - [0:0]',
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ',
+        '',
+      ].join('\n'),
+    );
+    files.set('networking/iptables-save.txt', save);
+    const r = analyzeNode(memoryInputs('test', files), { cluster });
+    expect(r.verdicts.kubeProxy).toMatchObject({
+      status: 'not-applicable',
+      reason: 'KubeProxyModeNotModelled',
+    });
+    expect(r.proxyMode).toBe('ipvs');
+    expect(r.findings.filter((f) => f.code.startsWith('kube-proxy') && f.severity !== 'info')).toEqual([]);
+    expect(r.findings.map((f) => f.code)).toContain('kube-proxy-mode-not-modelled');
+  });
+
+  it('a node of a cluster without kube-proxy: not applicable; with a kube-proxy pod on the node: critical', async () => {
+    const files = await healthyFiles();
+    files.set(
+      'networking/iptables-save.txt',
+      withoutKubeProxy(files.get('networking/iptables-save.txt') as string),
+    );
+    const absent = analyzeNode(memoryInputs('test', files), { cluster });
+    expect(absent.verdicts.kubeProxy).toMatchObject({ status: 'not-applicable', reason: 'KubeProxyAbsent' });
+    expect(hasProblems(absent.findings)).toBe(false);
+
+    const kubeProxyPod = {
+      kind: 'Pod',
+      metadata: { namespace: 'kube-system', name: 'kube-proxy-abcde', labels: { 'k8s-app': 'kube-proxy' } },
+      spec: {
+        nodeName: 'ip-10-0-81-194.ec2.internal',
+        hostNetwork: true,
+        containers: [{ name: 'kube-proxy' }],
+      },
+      status: { phase: 'Running' },
+    };
+    const expected = analyzeNode(memoryInputs('test', files), {
+      cluster: { ...cluster, pods: [...cluster.pods, kubeProxyPod] },
+    });
+    expect(expected.verdicts.kubeProxy).toMatchObject({ status: 'broken', reason: 'KubeProxyRulesMissing' });
+    expect(expected.findings.find((f) => f.code === 'kube-proxy-rules-missing')?.severity).toBe('critical');
+
+    // Without any cluster view: it cannot be told, so it is a warning (not judged), not critical.
+    const blind = analyzeNode(memoryInputs('test', files));
+    expect(blind.verdicts.kubeProxy).toMatchObject({ status: 'unknown', reason: 'KubeProxyPresenceUnknown' });
+    expect(
+      blind.findings.filter((f) => f.severity === 'critical' && f.code.startsWith('kube-proxy')),
+    ).toEqual([]);
+  });
+});
