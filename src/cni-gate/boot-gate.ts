@@ -215,9 +215,11 @@ export class BootGate {
       this.#report(res.conf);
       this.#lastError = undefined;
     } catch (err) {
-      this.#lastError = describeError(err);
+      const why = describeError(err);
+      // Retried every rescan: logged when the reason changes, not every 10 s.
+      if (why !== this.#lastError) this.#d.log.error({ err: why }, 'boot gate: install pass failed');
+      this.#lastError = why;
       this.metrics.installed.set(0);
-      this.#d.log.error({ err: this.#lastError }, 'boot gate: install pass failed');
     }
   }
 
