@@ -62,6 +62,7 @@ export class BootGate {
   #bootId: string | undefined;
   #verified: string | undefined;
   #marking: Promise<void> = Promise.resolve();
+  #refused: string | undefined;
   #lastError: string | undefined;
   #stopped = false;
 
@@ -128,10 +129,12 @@ export class BootGate {
     try {
       const local = await this.#state.bootId();
       if (local !== id) {
-        this.#d.log.warn(
-          { nodeBootId: id, localBootId: local },
-          'boot gate: the Node reports a verified boot that is not this one; not releasing',
-        );
+        if (this.#refused !== id)
+          this.#d.log.warn(
+            { nodeBootId: id, localBootId: local },
+            'boot gate: the Node reports a verified boot that is not this one; not releasing',
+          );
+        this.#refused = id;
         return;
       }
       if (await this.#state.markVerified(id))
