@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installPluginBinary, pluginPath, removePluginBinary } from './binary.ts';
+import { tempDir } from './testing.ts';
 
 describe('plugin binary', () => {
   it('copies the plugin executable once, replaces a different one, removes it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nw-cni-bin-'));
+    const dir = tempDir('nw-cni-bin-');
     const src = join(dir, 'source');
     writeFileSync(src, 'v1');
     const bin = join(dir, 'opt/cni/bin');

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -9,11 +8,12 @@ import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from '../core/gate.ts';
 import type { Node } from '../core/objects.ts';
 import { parseCniConfig } from '../sources/cni-config.ts';
 import { BootGate } from './boot-gate.ts';
+import { tempDir } from './testing.ts';
 
 const AWS = readFileSync('examples/healthy-node/cni/10-aws.conflist', 'utf8');
 const BOOT = 'b00710d0-0000-4000-8000-000000000001';
 
-function setup(root = mkdtempSync(join(tmpdir(), 'nw-boot-gate-'))) {
+function setup(root = tempDir('nw-boot-gate-')) {
   const confDir = join(root, 'etc/cni/net.d');
   mkdirSync(confDir, { recursive: true });
   writeFileSync(join(confDir, '10-aws.conflist'), AWS);

@@ -1,18 +1,18 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATE_SETTINGS, GATE_PLUGIN_TYPE, gateEntry } from '../core/boot-gate.ts';
 import { replaceFileIfUnchanged } from '../host/atomic-write.ts';
 import { parseCniConfig } from '../sources/cni-config.ts';
 import { ensureGateInConfDir, removeGateFromConfDir } from './conf-dir.ts';
+import { tempDir } from './testing.ts';
 
 const AWS = readFileSync('examples/healthy-node/cni/10-aws.conflist', 'utf8');
 const CALICO = readFileSync('examples/cni-conflict/cni/05-calico.conflist', 'utf8');
 const ENTRY = gateEntry(DEFAULT_GATE_SETTINGS);
 
 function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nw-cni-conf-'));
+  const dir = tempDir('nw-cni-conf-');
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;
 }

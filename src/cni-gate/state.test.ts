@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GATE_FILES, parseBootStamp } from '../core/boot-gate.ts';
 import { GateState } from './state.ts';
+import { tempDir } from './testing.ts';
 
 function node(bootId = 'boot-1', uptime = '100.25 50.00\n') {
-  const dir = mkdtempSync(join(tmpdir(), 'nw-gate-state-'));
+  const dir = tempDir('nw-gate-state-');
   writeFileSync(join(dir, 'boot_id'), `${bootId}\n`);
   writeFileSync(join(dir, 'uptime'), uptime);
   return { dir, state: new GateState(join(dir, 'run'), join(dir, 'boot_id'), join(dir, 'uptime')) };
