@@ -13,7 +13,7 @@ import { tempDir } from './testing.ts';
 const AWS = readFileSync('examples/healthy-node/cni/10-aws.conflist', 'utf8');
 const BOOT = 'b00710d0-0000-4000-8000-000000000001';
 
-function setup(root = tempDir('nw-boot-gate-')) {
+function setup(root = tempDir('nw-boot-gate-'), pluginSource = join(root, 'plugin')) {
   const confDir = join(root, 'etc/cni/net.d');
   mkdirSync(confDir, { recursive: true });
   writeFileSync(join(confDir, '10-aws.conflist'), AWS);
@@ -23,7 +23,7 @@ function setup(root = tempDir('nw-boot-gate-')) {
   const gate = new BootGate({
     settings: { ...DEFAULT_GATE_SETTINGS, stateDir: join(root, 'run'), bootIdFile: join(root, 'boot_id') },
     folders: { confDir, binDir: join(root, 'opt/cni/bin') },
-    pluginSource: join(root, 'plugin'),
+    pluginSource,
     log: pino({ level: 'silent' }),
     registry,
     rescanMs: 200,
@@ -102,15 +102,8 @@ describe('BootGate', () => {
   });
 
   it('reports a failed install, naming the problem, and keeps the conflist as it was', async () => {
-    const { root, confDir } = setup();
-    const registry = new Registry();
-    const gate = new BootGate({
-      settings: { ...DEFAULT_GATE_SETTINGS, stateDir: join(root, 'run'), bootIdFile: join(root, 'boot_id') },
-      folders: { confDir, binDir: join(root, 'bin') },
-      pluginSource: join(root, 'missing-plugin'),
-      log: pino({ level: 'silent' }),
-      registry,
-    });
+    const root = tempDir('nw-boot-gate-');
+    const { confDir, gate, registry } = setup(root, join(root, 'missing-plugin'));
     stopping = gate;
     await gate.start();
     expect(gate.status().lastError).toMatch(/boot gate plugin .*missing-plugin: .*ENOENT/);

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk } from '../host/exec.ts';
 import type { LabBinary, ResolvedBinaries } from './binaries.ts';
-import type { CniConfList } from './cni.ts';
+import { type CniConfList, ptpHostLocal } from './cni.ts';
 import { deleteNetns } from './network.ts';
 import { LabRun } from './run-dir.ts';
 
@@ -57,17 +57,7 @@ export async function createCniNode(
       run,
       netns,
       cniBin,
-      ptpPlugin: {
-        type: 'ptp',
-        mtu: 1500,
-        ipMasq: false,
-        ipam: {
-          type: 'host-local',
-          ranges: [[{ subnet: podCidr }]],
-          routes: [{ dst: '0.0.0.0/0' }],
-          dataDir: join(run.dir, 'ipam'),
-        },
-      },
+      ptpPlugin: ptpHostLocal(podCidr, join(run.dir, 'ipam')),
       async podNetns(name) {
         await runOk('ip', ['netns', 'add', `${run.id}-${name}`], { timeoutMs: 10_000 });
         return `/var/run/netns/${run.id}-${name}`;

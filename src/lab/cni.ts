@@ -14,6 +14,24 @@ export interface CniConfList {
   readonly plugins: readonly ({ readonly type: string } & Record<string, unknown>)[];
 }
 
+/**
+ * The lab's pod network plugin: the real `ptp` with `host-local` IPAM (a veth and a /32 host
+ * route per pod, the shape of the VPC CNI), addresses from `podCidr`, IPAM state in `dataDir`.
+ */
+export function ptpHostLocal(podCidr: string, dataDir: string): CniConfList['plugins'][number] {
+  return {
+    type: 'ptp',
+    mtu: 1500,
+    ipMasq: false,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: podCidr }]],
+      routes: [{ dst: '0.0.0.0/0' }],
+      dataDir,
+    },
+  };
+}
+
 /** The parts of a CNI result the lab uses. */
 export interface CniResult {
   readonly cniVersion?: string;

@@ -102,27 +102,30 @@ func parseRequest(data []byte) (*request, error) {
 	return r, nil
 }
 
+// field decodes a string-valued key; ok is false when it is absent or not a string (then a
+// problem names the key and what it must be).
+func (r *request) field(raw map[string]json.RawMessage, key, must string) (value string, ok bool) {
+	v, present := raw[key]
+	if !present {
+		return "", false
+	}
+	if err := json.Unmarshal(v, &value); err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s must be %s: %s", key, must, clip(string(v), 60)))
+		return "", false
+	}
+	return value, true
+}
+
 func (r *request) str(raw map[string]json.RawMessage, key, dflt string) string {
-	v, ok := raw[key]
-	if !ok {
-		return dflt
+	if s, ok := r.field(raw, key, "a string"); ok {
+		return s
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be a string: %s", key, clip(string(v), 60)))
-		return dflt
-	}
-	return s
+	return dflt
 }
 
 func (r *request) duration(raw map[string]json.RawMessage, key string, dflt time.Duration) time.Duration {
-	v, ok := raw[key]
+	s, ok := r.field(raw, key, `a duration string such as "90s"`)
 	if !ok {
-		return dflt
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be a duration string such as \"90s\": %s", key, clip(string(v), 60)))
 		return dflt
 	}
 	d, err := time.ParseDuration(s)
