@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects with different costs: unit tests are pure and parallel; integration tests start a
+// Four projects with different costs: unit tests are pure and parallel; deploy tests render the
+// chart and build the image; integration tests start a
 // real control plane per file; e2e tests run the whole lab. The last two run one file at a time
 // because each starts real processes on a 2-core machine.
 export default defineConfig({
@@ -11,6 +12,16 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts'],
           testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          // What operators install: the chart (pinned helm, promtool) and the image (built, run in a chroot).
+          name: 'deploy',
+          include: ['test/deploy/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'lab-start-failed'
   | 'lab-timeout'
   | 'exec-failed'
-  | 'input-unreadable';
+  | 'input-unreadable'
+  | 'chart-render-failed'
+  | 'image-build-failed';
 
 /** Base of every error netwarden throws on purpose. */
 export class NetwardenError extends Error {

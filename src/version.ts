@@ -1,7 +1,5 @@
-/** netwarden's own version, from package.json. */
-import { readFileSync } from 'node:fs';
+/** netwarden's own version, from package.json (imported, so a bundle carries it inline). */
+import pkg from '../package.json' with { type: 'json' };
 
 /** The version string of this build. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const VERSION: string = pkg.version;

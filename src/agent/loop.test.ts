@@ -5,7 +5,7 @@ import type { Check } from '../checks/check.ts';
 import type { CheckStatus } from '../core/check.ts';
 import { ManualClock } from '../core/clock.ts';
 import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../core/gate.ts';
-import type { Node } from '../core/objects.ts';
+import type { Node, Pod } from '../core/objects.ts';
 import { execResult } from '../host/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import type { AgentCaches } from './caches.ts';
@@ -29,11 +29,12 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     status: { nodeInfo: { bootID: bootId } as NonNullable<NonNullable<Node['status']>['nodeInfo']> },
   });
   for (const other of ['n2', 'n3']) fake.putNode({ metadata: { name: other } });
+  const pods: Pod[] = [];
   const caches: AgentCaches = {
     node: () => fake.nodes.get('n1'),
     nodes: () => [...fake.nodes.values()],
     cluster: () => ({ services: [], endpointSlices: [], pods: [] }),
-    pods: () => [],
+    pods: () => pods,
     generation: () => 0,
     synced: () => true,
   };
@@ -69,6 +70,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     status,
     clock,
     gateOf,
+    pods,
     registry: (
       agent as unknown as {
         metrics: { bootHoldExpired: { get(): Promise<{ values: { value: number }[] }> } };
@@ -213,5 +215,45 @@ describe('WatchCaches', () => {
     const second = c.cluster();
     expect(second).not.toBe(first);
     expect(second.pods).toHaveLength(1);
+  });
+});
+
+describe('Agent metrics of the boot', () => {
+  it('names the current boot and counts pods crash-looping since it was first seen', async () => {
+    const { agent, fake, clock, pods } = setup('boot-1');
+    await agent.round();
+    const bootIds = async () => (await agent.metrics.bootInfo.get()).values.map((v) => v.labels.boot_id);
+    expect(await bootIds()).toEqual(['boot-1']);
+    const looping = (finishedAt: string): Pod =>
+      ({
+        status: {
+          containerStatuses: [
+            {
+              name: 'c',
+              image: 'x',
+              imageID: '',
+              ready: false,
+              restartCount: 4,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: { terminated: { exitCode: 1, finishedAt: finishedAt as unknown as Date } },
+            },
+          ],
+        },
+      }) as Pod;
+    pods.push(looping('2026-04-30T23:00:00Z')); // crashed before this boot was seen: not counted
+    await agent.round();
+    expect((await agent.metrics.podsCrashLoopingSinceBoot.get()).values[0]?.value).toBe(0);
+
+    clock.advance(60_000);
+    fake.putNode({
+      ...(fake.nodes.get('n1') as Node),
+      status: { nodeInfo: { bootID: 'boot-2' } as NonNullable<NonNullable<Node['status']>['nodeInfo']> },
+    });
+    await agent.round();
+    expect(await bootIds()).toEqual(['boot-2']);
+    clock.advance(5_000);
+    pods.push(looping(new Date(clock.now()).toISOString()));
+    await agent.round();
+    expect((await agent.metrics.podsCrashLoopingSinceBoot.get()).values[0]?.value).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import type { Check, CheckContext } from '../checks/check.ts';
 import type { PodNetworkCheck } from '../checks/pod-network.ts';
 import { type CheckResult, combine, type Verdict } from '../core/check.ts';
 import type { Clock } from '../core/clock.ts';
+import { crashLoopingSince } from '../core/crashloop.ts';
 import {
   CONDITION_TYPE,
   decideGate,
@@ -212,6 +213,7 @@ export class Agent {
     this.#bootSeenAt = this.#d.clock.now();
     this.#timeline.reset();
     this.#line('boot-seen', `bootID ${view.bootId ?? '?'}`);
+    this.metrics.recordBoot(view.bootId);
   }
 
   async #repairRound(node: Node): Promise<void> {
@@ -244,6 +246,7 @@ export class Agent {
     this.metrics.rounds.inc({ verdict: verdict.status });
     this.metrics.gateClosed.set(decision.memory.closed ? 1 : 0);
     this.metrics.breakerOpen.set(decision.memory.breakerHeld ? 1 : 0);
+    this.metrics.podsCrashLoopingSinceBoot.set(crashLoopingSince(this.#d.caches.pods(), this.#bootSeenAt));
     for (const r of results) {
       const before = this.#last?.results.find((x) => x.check === r.check);
       if (before?.status !== r.status || before.reason !== r.reason)

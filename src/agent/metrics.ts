@@ -14,6 +14,8 @@ export class AgentMetrics {
   readonly bootHoldExpired: Counter;
   readonly rounds: Counter<'verdict'>;
   readonly roundDuration: Histogram;
+  readonly bootInfo: Gauge<'boot_id'>;
+  readonly podsCrashLoopingSinceBoot: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -73,6 +75,23 @@ export class AgentMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.bootInfo = new Gauge({
+      name: 'netwarden_boot_info',
+      help: "1 for this node's current boot (status.nodeInfo.bootID); alerts join on it to tie restarts to a boot",
+      labelNames: ['boot_id'],
+      registers,
+    });
+    this.podsCrashLoopingSinceBoot = new Gauge({
+      name: 'netwarden_pods_crashlooping_since_boot',
+      help: 'pods of this node in CrashLoopBackOff whose last crash happened on this boot (since the agent first saw it)',
+      registers,
+    });
+  }
+
+  /** Records a newly seen boot: exactly one boot_id series at a time. */
+  recordBoot(bootId: string | undefined): void {
+    this.bootInfo.reset();
+    if (bootId) this.bootInfo.set({ boot_id: bootId }, 1);
   }
 
   /** Records one round's check results. */

@@ -141,7 +141,8 @@ const REPORT_LABEL: Partial<Record<RecycleReason, string>> = {
   StaticPod: 'static-pod',
 };
 
-interface RecyclerMetrics {
+/** The recycler's metric handles. */
+export interface RecyclerMetrics {
   readonly recycled: Counter<'reason'>;
   readonly blocked: Counter<'reason'>;
   readonly afterReady: Gauge;
@@ -154,7 +155,7 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
 }
 
 /** Creates (or finds) the recycler's metrics on `registry`. */
-function recyclerMetrics(registry: Registry): RecyclerMetrics {
+export function recyclerMetrics(registry: Registry): RecyclerMetrics {
   const registers = [registry];
   return {
     recycled: metric(

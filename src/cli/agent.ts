@@ -23,6 +23,7 @@ import { startServer, startStatusServer } from '../agent/server.ts';
 import { KUBE_PROXY_LABEL_SELECTOR } from '../assess/kube-proxy-presence.ts';
 import { BootGate } from '../cni-gate/boot-gate.ts';
 import { systemClock } from '../core/clock.ts';
+import { AGENT_CONTROLLER } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run } from '../host/exec.ts';
@@ -107,7 +108,7 @@ export function registerAgentCommand(program: Command): void {
     `
 Writes on its Node: condition netwarden.dev/DataPathReady, taint netwarden.dev/datapath-unready:NoSchedule,
 annotations netwarden.dev/boot-id and netwarden.dev/datapath-ready-at. A new boot (status.nodeInfo.bootID)
-closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/rbac.yaml.
+closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/chart/netwarden/templates/rbac.yaml.
 Serves /metrics, /healthz and /readyz on --listen, /status (evidence, pod names) on --status-listen
 (localhost by default). A boot is held at most --max-boot-hold. Flags win over env, env over defaults.
 
@@ -120,7 +121,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     const log = pino({ base: { node: cfg.nodeName } });
     const apis = connect({
       kubeconfigPath: cfg.kubeconfig,
-      controller: 'netwarden.dev/agent',
+      controller: AGENT_CONTROLLER,
       instance: cfg.nodeName,
     });
     const registry = new Registry();

@@ -4,6 +4,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Pod } from '../core/objects.ts';
+import { formatAge, formatTable } from '../core/table.ts';
 import { NetwardenError } from '../errors.ts';
 import { connect } from '../kube/connect.ts';
 import { ensureBinaries } from '../lab/binaries.ts';
@@ -11,7 +12,6 @@ import { currentLab, type LabState, sendCommand, serveLab } from '../lab/daemon.
 import { LAB_FAULTS } from '../lab/lab.ts';
 import { cleanStaleRuns, labRoot, waitUntil } from '../lab/run-dir.ts';
 import { choiceFlag, durationFlag, intFlag, listFlag } from './flags.ts';
-import { formatAge, formatTable } from './table.ts';
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);

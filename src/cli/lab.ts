@@ -1,6 +1,7 @@
 /** `netwarden lab …`: the real test cluster on this machine. */
 import type { Command } from 'commander';
 import { formatDuration } from '../core/duration.ts';
+import { formatAge, formatTable } from '../core/table.ts';
 import { NetwardenError } from '../errors.ts';
 import { httpGet } from '../host/http.ts';
 import { connect } from '../kube/connect.ts';
@@ -12,7 +13,6 @@ import { REBOOT_RACE_DEFAULTS, type RebootRaceParams, runRebootRace } from '../l
 import { renderText } from '../lab/scenarios/render.ts';
 import { choiceFlag, durationFlag, intFlag, listFlag } from './flags.ts';
 import { registerLabSessionCommands } from './lab-session.ts';
-import { formatAge, formatTable } from './table.ts';
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);

@@ -7,9 +7,11 @@ import { Command, CommanderError } from 'commander';
 import { describeError, isNetwardenError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerAgentCommand } from './agent.ts';
+import { registerCleanupCommand } from './cleanup.ts';
 import { registerCniGateCommands } from './cni-gate.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerLabCommands } from './lab.ts';
+import { registerStatusCommand } from './status.ts';
 
 /** Exit codes of the CLI (documented in --help). */
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
@@ -29,6 +31,7 @@ export function buildProgram(): Command {
 Exit codes: 0 ok, 1 problems found or a runtime failure, 2 bad usage or unreadable input.
 
 Examples:
+  netwarden status                every node's gate, reason, boot→ready time, recent recycles
   netwarden lab control-plane     start a real control plane, print a summary, tear it down
   netwarden lab build             build (or find) the pinned Kubernetes binaries the lab runs`,
     )
@@ -44,6 +47,8 @@ Examples:
   registerLabCommands(program);
   registerDoctorCommand(program);
   registerAgentCommand(program);
+  registerCleanupCommand(program);
+  registerStatusCommand(program);
   registerCniGateCommands(program);
   return program;
 }

@@ -30,6 +30,8 @@ export const BOOT_ID_ANNOTATION = 'netwarden.dev/boot-id';
 export const READY_AT_ANNOTATION = 'netwarden.dev/datapath-ready-at';
 /** When netwarden first saw the current boot (RFC 3339): the start of the boot hold. */
 export const BOOT_SEEN_AT_ANNOTATION = 'netwarden.dev/boot-seen-at';
+/** The reporting controller of the agent's Events (what `netwarden status` reads back). */
+export const AGENT_CONTROLLER = 'netwarden.dev/agent';
 
 /** Reasons the gate itself uses (checks bring their own). */
 export const REASON_NEW_BOOT = 'NewBootNotVerified';

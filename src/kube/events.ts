@@ -1,7 +1,9 @@
 /** Emitting events.k8s.io/v1 Events about a Node or a Pod. */
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.ts';
+import type { NodeEvent } from '../core/status.ts';
 import { apiError, type KubeClient } from './client.ts';
+import { timeMs } from './types.ts';
 
 /** The object an Event is about. Node events go to the `default` namespace, as the kubelet's do. */
 export type EventSubject =
@@ -88,6 +90,31 @@ export class KubeEventApi implements EventApi {
       await this.#client.events.createNamespacedEvent({ namespace, body });
     } catch (err) {
       throw apiError(`record event ${event.reason} on ${subject.kind} ${subject.name}`, err);
+    }
+  }
+
+  /**
+   * The Events `controller` (default: this API's own) recorded about Nodes. They live in
+   * `default`, as the kubelet's do, and are read through the core/v1 view so that the API server
+   * filters them by reporting controller. At most `limit` are read.
+   */
+  async listAboutNodes(controller = this.#controller, limit = 5_000): Promise<NodeEvent[]> {
+    try {
+      const list = await this.#client.core.listNamespacedEvent({
+        namespace: 'default',
+        fieldSelector: `involvedObject.kind=Node,reportingComponent=${controller}`,
+        limit,
+      });
+      return list.items.map((e) => ({
+        node: e.involvedObject?.name ?? '',
+        reason: e.reason ?? '',
+        action: e.action ?? '',
+        note: e.message ?? '',
+        atMs:
+          timeMs(e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? e.metadata?.creationTimestamp) ?? 0,
+      }));
+    } catch (err) {
+      throw apiError(`list events of ${controller} about nodes`, err);
     }
   }
 }

@@ -7,7 +7,13 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { NetwardenError } from '../errors.ts';
 import type { EventApi, EventSpec } from './events.ts';
 import type { EvictionApi, EvictionResult } from './eviction.ts';
-import { annotationsPatch, conditionPatch, type DesiredCondition, taintPatch } from './node-patches.ts';
+import {
+  annotationsPatch,
+  conditionPatch,
+  type DesiredCondition,
+  removeConditionPatch,
+  taintPatch,
+} from './node-patches.ts';
 import type { NodeApi } from './nodes.ts';
 import type { PodApi } from './pods.ts';
 import type { Node, Pod, PodCondition, Taint, WriteResult } from './types.ts';
@@ -17,6 +23,7 @@ import type { Reflector, ReflectorHandlers } from './watch.ts';
 export type FakeWrite =
   | { kind: 'taint'; node: string; key: string; want: 'present' | 'absent' }
   | { kind: 'condition'; node: string; type: string; status: string }
+  | { kind: 'condition-removed'; node: string; type: string }
   | { kind: 'annotations'; node: string; annotations: Record<string, string | null> }
   | { kind: 'evict'; namespace: string; name: string; result: EvictionResult['kind'] }
   | { kind: 'event'; reason: string; subject: string };
@@ -88,6 +95,17 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
     const others = (node.status?.conditions ?? []).filter((x) => x.type !== c.type);
     node.status = { ...node.status, conditions: [...others, next] };
     this.#write({ kind: 'condition', node: name, type: c.type, status: c.status }, node);
+    return 'changed';
+  }
+
+  async removeCondition(name: string, type: string): Promise<WriteResult> {
+    const node = this.#node(name);
+    if (!removeConditionPatch(node, type)) return 'unchanged';
+    node.status = {
+      ...node.status,
+      conditions: (node.status?.conditions ?? []).filter((c) => c.type !== type),
+    };
+    this.#write({ kind: 'condition-removed', node: name, type }, node);
     return 'changed';
   }
 

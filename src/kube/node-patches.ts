@@ -101,6 +101,18 @@ export function conditionPatch(
   };
 }
 
+/**
+ * The strategic-merge status patch that deletes the condition of type `type`, or null when the
+ * Node has none. `$patch: delete` keyed by type touches no other condition.
+ */
+export function removeConditionPatch(
+  node: Node,
+  type: string,
+): { status: { conditions: Record<string, unknown>[] } } | null {
+  if (!node.status?.conditions?.some((c) => c.type === type)) return null;
+  return { status: { conditions: [{ type, $patch: 'delete' }] } };
+}
+
 function sameCondition(c: NodeCondition, want: DesiredCondition): boolean {
   return c.status === want.status && (c.reason ?? '') === want.reason && (c.message ?? '') === want.message;
 }

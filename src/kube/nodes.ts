@@ -11,6 +11,7 @@ import {
   conditionPatch,
   type DesiredCondition,
   type JsonPatchOp,
+  removeConditionPatch,
   taintPatch,
 } from './node-patches.ts';
 import type { Node, Taint, WriteResult } from './types.ts';
@@ -34,6 +35,8 @@ export interface NodeApi {
     condition: DesiredCondition,
     opts?: { heartbeatMs?: number },
   ): Promise<WriteResult>;
+  /** Removes the condition of this type through the status subresource (uninstall clean-up). */
+  removeCondition(name: string, type: string): Promise<WriteResult>;
   /** Sets (string) or removes (null) annotations. */
   setAnnotations(name: string, annotations: Readonly<Record<string, string | null>>): Promise<WriteResult>;
 }
@@ -119,14 +122,15 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.#mustGet(name);
     const patch = conditionPatch(node, condition, this.#clock.now(), opts.heartbeatMs);
     if (!patch) return 'unchanged';
-    try {
-      await this.#client.core.patchNodeStatus(
-        { name, body: patch },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`set condition ${condition.type} on node ${name}`, err);
-    }
+    await this.#statusPatch(name, patch, `set condition ${condition.type} on node ${name}`);
+    return 'changed';
+  }
+
+  async removeCondition(name: string, type: string): Promise<WriteResult> {
+    const node = await this.#mustGet(name);
+    const patch = removeConditionPatch(node, type);
+    if (!patch) return 'unchanged';
+    await this.#statusPatch(name, patch, `remove condition ${type} from node ${name}`);
     return 'changed';
   }
 
@@ -152,6 +156,18 @@ export class KubeNodeApi implements NodeApi {
     const node = await this.get(name);
     if (!node) throw new NetwardenError('kube-api', `node ${name} not found`);
     return node;
+  }
+
+  /** A strategic-merge patch of the status subresource (conditions merge by type). */
+  async #statusPatch(name: string, body: object, what: string): Promise<void> {
+    try {
+      await this.#client.core.patchNodeStatus(
+        { name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    } catch (err) {
+      throw apiError(what, err);
+    }
   }
 
   async #jsonPatch(name: string, ops: JsonPatchOp[]): Promise<void> {

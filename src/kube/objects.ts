@@ -108,13 +108,24 @@ export class ObjectApi implements KubeObjectLister {
     }
   }
 
-  /** A bound token for a ServiceAccount (TokenRequest API). */
-  async serviceAccountToken(namespace: string, name: string, expirationSeconds = 3600): Promise<string> {
+  /**
+   * A bound token for a ServiceAccount (TokenRequest API). With `boundPod` the token is bound to
+   * that Pod, as the kubelet's projected tokens are: it dies with the Pod and, when the Pod is
+   * scheduled, carries its node's name (`authentication.kubernetes.io/node-name` in the user's
+   * extra, Kubernetes >= 1.30).
+   */
+  async serviceAccountToken(
+    namespace: string,
+    name: string,
+    expirationSeconds = 3600,
+    boundPod?: { readonly name: string; readonly uid: string },
+  ): Promise<string> {
+    const boundObjectRef = boundPod ? { kind: 'Pod', apiVersion: 'v1', ...boundPod } : undefined;
     try {
       const res = await this.#client.core.createNamespacedServiceAccountToken({
         namespace,
         name,
-        body: { spec: { audiences: [], expirationSeconds } },
+        body: { spec: { audiences: [], expirationSeconds, ...(boundObjectRef ? { boundObjectRef } : {}) } },
       });
       return res.status?.token ?? '';
     } catch (err) {

@@ -2,7 +2,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheDirFor, ensureBinaries, LAB_BINARIES, pinnedVersions, TOOLSETS } from './binaries.ts';
+import {
+  cacheDirFor,
+  ensureBinaries,
+  LAB_BINARIES,
+  pinnedVersions,
+  TOOLSETS,
+  type Toolset,
+} from './binaries.ts';
 
 const GO_MOD = `module x
 require (
@@ -46,18 +53,22 @@ describe('cacheDirFor', () => {
   });
 });
 
-/** A tools/ folder with both modules' go.mod files. */
+/** A go.mod pinning each module of a toolset at a made-up version. */
+const FIXTURE_MODS: Record<Toolset, string> = {
+  kubernetes: GO_MOD,
+  coredns: 'module y\nrequire github.com/coredns/coredns v1.14.7\n',
+  helm: 'module h\nrequire helm.sh/helm/v4 v4.3.1\n',
+  promtool: 'module p\nrequire github.com/prometheus/prometheus v0.316.0\n',
+  cniGate: 'module netwarden.dev/cni-gate\n',
+};
+
+/** A tools/ folder with every toolset's go.mod. */
 function toolsFixture(): string {
   const tools = mkdtempSync(join(tmpdir(), 'nw-tools-'));
-  mkdirSync(join(tools, TOOLSETS.kubernetes.dir));
-  writeFileSync(join(tools, TOOLSETS.kubernetes.dir, 'go.mod'), GO_MOD);
-  mkdirSync(join(tools, TOOLSETS.coredns.dir));
-  writeFileSync(
-    join(tools, TOOLSETS.coredns.dir, 'go.mod'),
-    'module y\nrequire github.com/coredns/coredns v1.14.7\n',
-  );
-  mkdirSync(join(tools, TOOLSETS.cniGate.dir));
-  writeFileSync(join(tools, TOOLSETS.cniGate.dir, 'go.mod'), 'module netwarden.dev/cni-gate\n');
+  for (const [toolset, goMod] of Object.entries(FIXTURE_MODS)) {
+    mkdirSync(join(tools, TOOLSETS[toolset as Toolset].dir));
+    writeFileSync(join(tools, TOOLSETS[toolset as Toolset].dir, 'go.mod'), goMod);
+  }
   return tools;
 }
 
@@ -70,6 +81,8 @@ describe('ensureBinaries', () => {
     const res = await ensureBinaries({ env, toolsDir: tools });
     expect(res.source).toBe('override');
     expect(res.versions.coredns).toBe('v1.14.7');
+    expect(res.versions.helm).toBe('v4.3.1');
+    expect(res.paths.promtool).toBe(join(bin, 'promtool'));
     expect(res.paths['kube-apiserver']).toBe(join(bin, 'kube-apiserver'));
   });
 

@@ -1,8 +1,9 @@
 /**
- * The real Kubernetes components the lab runs, built from the Go modules pinned in
- * tools/lab-binaries/go.mod into a cache outside the repo (keyed by the pinned versions and the
- * build recipe), or taken from a folder named by NETWARDEN_KUBE_BIN / KUBEBUILDER_ASSETS. Also
- * netwarden's own Go program, the boot gate CNI plugin (tools/cni-gate), keyed by its sources.
+ * The real Kubernetes components the lab runs, and the operator tools the tests run (helm,
+ * promtool), built from the Go modules pinned under tools/ into a cache outside the repo (keyed by
+ * the pinned versions and the build recipe), or taken from a folder named by NETWARDEN_KUBE_BIN /
+ * KUBEBUILDER_ASSETS. Also netwarden's own Go program, the boot gate CNI plugin (tools/cni-gate),
+ * keyed by its sources.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,18 @@ export const TOOLSETS = {
     pins: { coredns: 'github.com/coredns/coredns' },
     binaries: { coredns: 'github.com/coredns/coredns' },
   },
+  // Renders and lints deploy/chart/netwarden; the lab applies the chart's RBAC through it.
+  helm: {
+    dir: 'helm',
+    pins: { helm: 'helm.sh/helm/v4' },
+    binaries: { helm: 'helm.sh/helm/v4/cmd/helm' },
+  },
+  // Checks and unit-tests the chart's alert rules (`promtool test rules`).
+  promtool: {
+    dir: 'promtool',
+    pins: { promtool: 'github.com/prometheus/prometheus' },
+    binaries: { promtool: 'github.com/prometheus/prometheus/cmd/promtool' },
+  },
   /** netwarden's own boot gate CNI plugin: no dependencies, keyed by its source files. */
   cniGate: {
     dir: 'cni-gate',
@@ -55,12 +68,19 @@ export type Toolset = keyof typeof TOOLSETS;
 
 type BinariesOf<T extends Toolset> = keyof (typeof TOOLSETS)[T]['binaries'];
 /** Name of one lab program. */
-export type LabBinary = BinariesOf<'kubernetes'> | BinariesOf<'coredns'> | BinariesOf<'cniGate'>;
+export type LabBinary =
+  | BinariesOf<'kubernetes'>
+  | BinariesOf<'coredns'>
+  | BinariesOf<'helm'>
+  | BinariesOf<'promtool'>
+  | BinariesOf<'cniGate'>;
 
 /** Every lab program and the Go package it is built from. */
 export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
   ...TOOLSETS.kubernetes.binaries,
   ...TOOLSETS.coredns.binaries,
+  ...TOOLSETS.helm.binaries,
+  ...TOOLSETS.promtool.binaries,
   ...TOOLSETS.cniGate.binaries,
 };
 
@@ -70,6 +90,8 @@ export interface PinnedVersions {
   readonly etcd: string;
   readonly cniPlugins: string;
   readonly coredns: string;
+  readonly helm: string;
+  readonly promtool: string;
 }
 
 /** Where each program comes from, and what that cost. */
@@ -103,7 +125,7 @@ export function pinnedVersion(goMod: string, mod: string): string {
 }
 
 /** Reads the Kubernetes module's pins out of its go.mod text. */
-export function pinnedVersions(goMod: string): Omit<PinnedVersions, 'coredns'> {
+export function pinnedVersions(goMod: string): Pick<PinnedVersions, 'kubernetes' | 'etcd' | 'cniPlugins'> {
   return {
     kubernetes: pinnedVersion(goMod, 'k8s.io/kubernetes'),
     etcd: pinnedVersion(goMod, 'go.etcd.io/etcd/server/v3'),
@@ -258,6 +280,13 @@ function kubeLdflags(kubernetes: string): string {
   ].join(' ');
 }
 
+/** Linker flags for one program: version stamps where the program prints its version. */
+function ldflagsFor(name: LabBinary, versions: Record<string, string>): string {
+  if (name.startsWith('kube-')) return kubeLdflags(versions.kubernetes ?? '');
+  if (name === 'helm') return `-s -w -X helm.sh/helm/v4/internal/version.version=${versions.helm ?? ''}`;
+  return '-s -w';
+}
+
 interface BuildSpec {
   readonly cacheDir: string;
   readonly names: LabBinary[];
@@ -302,7 +331,7 @@ async function buildInto(b: BuildSpec): Promise<void> {
   // One `go build` per program (the Go build cache shares the common packages); the Kubernetes
   // programs get version stamping so that `--version` prints the pinned release.
   for (const name of names) {
-    const ldflags = name.startsWith('kube-') ? kubeLdflags(versions.kubernetes ?? '') : '-s -w';
+    const ldflags = ldflagsFor(name, versions);
     const t0 = performance.now();
     const res = await run(
       'go',

@@ -3,13 +3,13 @@
  * kube-proxy, real CNI plugins wiring pods, and a real CoreDNS as cluster DNS. `Lab.up()` returns
  * when every node is Ready and DNS answers; `down()` removes everything.
  */
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from '../core/objects.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
-import { parseManifests } from '../kube/objects.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
+import { NAMESPACE as CHART_NAMESPACE, identityOf, renderChart } from './chart.ts';
 import { ControlPlane } from './control-plane.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { coreDns, coreDnsRbac, corefile } from './manifests.ts';
@@ -39,7 +39,7 @@ export interface LabOptions {
   readonly log?: (line: string) => void;
   readonly onNodeEvent?: (e: NodeEvent) => void;
   readonly readyTimeoutMs?: number;
-  /** Run the netwarden agent on every node (under the ServiceAccount and RBAC of deploy/rbac.yaml). */
+  /** Run the netwarden agent on every node (under the ServiceAccount and RBAC the chart renders). */
   readonly netwarden?: { readonly args?: readonly string[] };
 }
 
@@ -119,7 +119,9 @@ export class Lab {
     const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
 
     const cniBinDir = makeCniBin(run, binaries);
-    const agentKubeconfig = options.netwarden ? await installAgentIdentity(admin, cp, labServer) : undefined;
+    const agentKubeconfig = options.netwarden
+      ? await installAgentIdentity(admin, cp, labServer, binaries.paths.helm)
+      : undefined;
     const proxyCert = await issueCert(cp.pki.dir, cp.pki.ca, 'kube-proxy', {
       cn: 'system:kube-proxy',
       orgs: [],
@@ -289,14 +291,28 @@ export class Lab {
 }
 
 /**
- * Applies deploy/rbac.yaml (the agent's one and only RBAC) and writes a kubeconfig holding a token
- * of its ServiceAccount, so the lab's agents run with exactly the permissions a cluster grants.
+ * Applies the agent's ServiceAccount and RBAC exactly as the chart renders them (the one source,
+ * through the pinned helm) and writes a kubeconfig holding a token of that ServiceAccount, so the
+ * lab's agents run with exactly the permissions a cluster grants. Not the chart's own-node
+ * admission policy: lab agents are processes, not pods, so their token is bound to no pod and
+ * carries no node name (that policy is proven in test/integration/own-node-policy.test.ts).
  */
-async function installAgentIdentity(admin: KubeApis, cp: ControlPlane, server: string): Promise<string> {
-  for (const obj of parseManifests(readFileSync(join(REPO_DIR, 'deploy/rbac.yaml'), 'utf8')))
-    await admin.objects.apply(obj);
-  const token = await admin.objects.serviceAccountToken('netwarden', 'netwarden-agent', 86_400);
-  return cp.tokenKubeconfig('netwarden', 'netwarden-agent', token, server);
+async function installAgentIdentity(
+  admin: KubeApis,
+  cp: ControlPlane,
+  server: string,
+  helm: string,
+): Promise<string> {
+  const objects = await renderChart({
+    helm,
+    showOnly: ['templates/serviceaccount.yaml', 'templates/rbac.yaml'],
+  });
+  await admin.objects.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CHART_NAMESPACE } });
+  const identity = identityOf(objects, 'agent');
+  for (const obj of identity) await admin.objects.apply(obj);
+  const sa = identity.find((o) => o.kind === 'ServiceAccount')?.metadata?.name ?? '';
+  const token = await admin.objects.serviceAccountToken(CHART_NAMESPACE, sa, 86_400);
+  return cp.tokenKubeconfig(CHART_NAMESPACE, sa, token, server);
 }
 
 /**

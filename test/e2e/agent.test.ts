@@ -1,7 +1,7 @@
 /**
  * The node agent on a 4-node lab: real kube-proxy, real scheduler, the agent under the
- * ServiceAccount and RBAC of deploy/rbac.yaml (a missing permission shows up as a failed write,
- * a missing Event or a crashed agent, and fails these tests).
+ * ServiceAccount and RBAC the chart renders (deploy/chart/netwarden/templates/rbac.yaml; a missing
+ * permission shows up as a failed write, a missing Event or a crashed agent, and fails these tests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_TYPE, TAINT_KEY } from '../../src/core/gate.ts';

@@ -1,0 +1,313 @@
+/**
+ * Builds netwarden's OCI image without a container engine: Debian packages (iptables with both
+ * backends, nftables, iproute2, util-linux's nsenter, ca-certificates and the libraries they and
+ * Node.js need), the project's own Node.js binary (stripped), and netwarden bundled into one file
+ * by esbuild (no npm tree). One gzip layer, fixed timestamps and order: the same inputs (the same
+ * package files, node binary and sources) give the same digest.
+ */
+import { createHash } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { NetwardenError } from '../errors.ts';
+import { lastLines, run } from '../host/exec.ts';
+import { VERSION } from '../version.ts';
+import { type DebFile, extractDebs, fetchDebs, resolveDebs } from './debs.ts';
+import {
+  archiveEntries,
+  type Blob,
+  type ImageSpec,
+  imageConfig,
+  imageIndex,
+  imageManifest,
+  type Layer,
+  sha256,
+} from './oci.ts';
+import { layerEntries, type RootfsNode, sizeByArea, walkExtracted } from './rootfs.ts';
+import { type TarEntry, tarChunks } from './tar.ts';
+
+/** The Debian packages the image is made from (their dependencies come along). */
+export const ROOT_PACKAGES = [
+  'iptables', // iptables-nft-save, iptables-legacy-save, iptables -S (both backends)
+  'nftables', // nft -j list table ip kube-proxy
+  'iproute2', // ip (doctor --live)
+  'util-linux', // nsenter (pod probes)
+  'ca-certificates',
+  'dash', // /bin/sh: the quick rule read runs its four listings from one sh
+  'libc6',
+  'libstdc++6', // node
+  'libgcc-s1', // node
+  'libatomic1', // node
+] as const;
+
+/**
+ * Packages in the closure that only maintainer scripts or interactive tools use: left out.
+ * The build's smoke test (test/deploy/image.test.ts) runs every program the agent calls in the
+ * image, so a library dropped by mistake fails it.
+ */
+export const EXCLUDED_PACKAGES: ReadonlySet<string> = new Set([
+  'debconf',
+  'cdebconf',
+  'dpkg',
+  'install-info',
+  'debianutils',
+  'tar',
+  'libdebian-installer4',
+  'libnewt0.52',
+  'libslang2',
+  'libtextwrap1',
+  'libelogind0', // the alternative to libsystemd0
+  'openssl', // update-ca-certificates only; the bundle is built here
+  'util-linux-extra',
+]);
+
+/** What the image runs: `node /app/netwarden.mjs <args>` (the chart passes `agent` or `cleanup`). */
+const IMAGE_SPEC: ImageSpec = {
+  entrypoint: ['/usr/bin/node', '/app/netwarden.mjs'],
+  cmd: ['--help'],
+  env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  user: '0:0',
+  workingDir: '/',
+  labels: {
+    'org.opencontainers.image.title': 'netwarden',
+    'org.opencontainers.image.version': VERSION,
+    'org.opencontainers.image.licenses': 'Apache-2.0',
+  },
+  // A fixed time: the digest must not depend on when the image was built.
+  created: '1970-01-01T00:00:00Z',
+};
+
+/** Where the image's pieces go. */
+export interface ImageBuildOptions {
+  readonly repoDir: string;
+  readonly output: string;
+  /** The downloaded packages and the stripped node binary (outside the repo). */
+  readonly cacheDir: string;
+  readonly reference?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** What was built. */
+export interface ImageReport {
+  readonly output: string;
+  readonly reference: string;
+  readonly manifestDigest: string;
+  readonly archiveSha256: string;
+  /** Bytes of the gzip layer (what a registry stores and a node pulls). */
+  readonly compressedBytes: number;
+  readonly uncompressedBytes: number;
+  readonly files: number;
+  readonly packages: readonly { name: string; version: string }[];
+  readonly bytesByArea: Readonly<Record<string, number>>;
+  readonly nodeVersion: string;
+}
+
+/** The default image reference (the chart's default image). */
+export function defaultReference(): string {
+  return `docker.io/netwarden/netwarden:${VERSION}`;
+}
+
+/** Builds the image archive at `opts.output`. */
+export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> {
+  const log = opts.log ?? (() => {});
+  const reference = opts.reference ?? defaultReference();
+  const work = mkdtempSync(join(tmpdir(), 'netwarden-image-'));
+  try {
+    log(`resolving ${ROOT_PACKAGES.length} Debian packages and their dependencies`);
+    const debs = await resolveDebs(ROOT_PACKAGES, EXCLUDED_PACKAGES);
+    const paths = await fetchDebs(debs, join(opts.cacheDir, 'debs'));
+    const rootfs = join(work, 'rootfs');
+    await extractDebs(paths, rootfs);
+    const fromDebs = walkExtracted(rootfs).filter((n) => !n.path.startsWith('usr/share/ca-certificates'));
+    const nodeBin = await strippedNode(opts.repoDir, join(opts.cacheDir, 'node'));
+    const nodeVersion = (await run(nodeBin, ['--version'])).stdout.trim();
+    log(`bundling netwarden with esbuild; node ${nodeVersion}`);
+    const extra = await netwardenFiles(opts.repoDir, nodeBin, rootfs);
+    log('writing the layer');
+    const sizes: { path: string; size: number }[] = [];
+    const entries = (function* (): Generator<TarEntry> {
+      for (const e of layerEntries(fromDebs, extra)) {
+        sizes.push({ path: e.path, size: e.type === 'file' ? e.data.length : 0 });
+        yield e;
+      }
+    })();
+    const layerFile = join(work, 'layer.tar.gz');
+    const layer = await writeLayer(entries, layerFile);
+    const config = imageConfig(IMAGE_SPEC, [layer.info]);
+    const configBlob: Blob = { digest: sha256(config), size: config.length };
+    const manifest = imageManifest(configBlob, [layer.info]);
+    const manifestBlob: Blob = { digest: sha256(manifest), size: manifest.length };
+    const blobs = new Map<string, Buffer>([
+      [configBlob.digest, config],
+      [manifestBlob.digest, manifest],
+      [layer.info.digest, readFileSync(layerFile)],
+    ]);
+    mkdirSync(dirname(opts.output), { recursive: true });
+    const archive = archiveEntries(blobs, imageIndex(manifestBlob, reference), {
+      config: configBlob.digest,
+      layers: [layer.info.digest],
+      reference,
+    });
+    const archiveSha256 = await writeStream(Readable.from(tarChunks(archive)), opts.output);
+    return {
+      output: opts.output,
+      reference,
+      manifestDigest: manifestBlob.digest,
+      archiveSha256,
+      compressedBytes: layer.info.size,
+      uncompressedBytes: layer.uncompressedBytes,
+      files: sizes.filter((s) => s.size > 0).length,
+      packages: debs.map((d: DebFile) => ({ name: d.name, version: d.version })),
+      bytesByArea: sizeByArea(sizes),
+      nodeVersion,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** What netwarden adds to the packages' files: node, the bundle, a CA bundle, users, empty folders. */
+async function netwardenFiles(repoDir: string, nodeBin: string, rootfs: string): Promise<RootfsNode[]> {
+  return [
+    { type: 'file', path: 'usr/bin/node', mode: 0o755, source: nodeBin },
+    { type: 'file', path: 'app/netwarden.mjs', mode: 0o644, data: await bundle(repoDir, 'src/cli/main.ts') },
+    // The own-netns probe's child, run by the agent inside pod namespaces; found beside the bundle.
+    {
+      type: 'file',
+      path: 'app/probe-child.js',
+      mode: 0o644,
+      data: await bundle(repoDir, 'src/host/probe-child.ts'),
+    },
+    {
+      type: 'file',
+      path: 'usr/local/bin/netwarden',
+      mode: 0o755,
+      data: Buffer.from('#!/bin/sh\nexec /usr/bin/node /app/netwarden.mjs "$@"\n'),
+    },
+    { type: 'file', path: 'etc/ssl/certs/ca-certificates.crt', mode: 0o644, data: caBundle(rootfs) },
+    ...identityFiles(),
+    { type: 'dir', path: 'tmp', mode: 0o1777 },
+    { type: 'dir', path: 'run', mode: 0o755 },
+    { type: 'dir', path: 'root', mode: 0o700 },
+  ];
+}
+
+/** node_modules/node's binary without its symbol tables, cached by the original's digest. */
+async function strippedNode(repoDir: string, cacheDir: string): Promise<string> {
+  const original = join(repoDir, 'node_modules/node/bin/node');
+  if (!existsSync(original))
+    throw new NetwardenError('image-build-failed', `${original} is missing: run npm ci first`);
+  const key = createHash('sha256').update(readFileSync(original)).digest('hex').slice(0, 16);
+  const out = join(cacheDir, key, 'node');
+  if (existsSync(out)) return out;
+  mkdirSync(dirname(out), { recursive: true });
+  const res = await run('strip', ['--strip-all', '-o', `${out}.partial`, original], { timeoutMs: 120_000 });
+  if (res.code !== 0)
+    throw new NetwardenError('image-build-failed', `strip ${original}: ${lastLines(res.stderr, 3)}`);
+  renameSync(`${out}.partial`, out);
+  return out;
+}
+
+/** One of netwarden's programs as one ES module (its npm dependencies inside). */
+async function bundle(repoDir: string, entry: string): Promise<Buffer> {
+  const { build } = await import('esbuild');
+  const res = await build({
+    entryPoints: [join(repoDir, entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node26',
+    write: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'error',
+    // CommonJS dependencies call require(); an ES module has none unless given one.
+    banner: {
+      js: "import { createRequire as __nwRequire } from 'node:module'; const require = __nwRequire(import.meta.url);",
+    },
+  });
+  const out = res.outputFiles[0];
+  if (!out) throw new NetwardenError('image-build-failed', 'esbuild produced no output');
+  return Buffer.from(out.contents);
+}
+
+/** /etc/ssl/certs/ca-certificates.crt as update-ca-certificates would build it: every Mozilla certificate, sorted. */
+function caBundle(rootfs: string): Buffer {
+  const dir = join(rootfs, 'usr/share/ca-certificates/mozilla');
+  const certs = readdirSync(dir)
+    .filter((f) => f.endsWith('.crt'))
+    .sort();
+  return Buffer.concat(certs.map((f) => readFileSync(join(dir, f))));
+}
+
+/** The users the image's processes run as: root (the agent) and nobody (the clean-up Job). */
+function identityFiles(): RootfsNode[] {
+  const file = (path: string, text: string): RootfsNode => ({
+    type: 'file',
+    path,
+    mode: 0o644,
+    data: Buffer.from(text),
+  });
+  return [
+    file(
+      'etc/passwd',
+      'root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+    ),
+    file('etc/group', 'root:x:0:\nnogroup:x:65534:\n'),
+    file('etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n'),
+  ];
+}
+
+/** A pass-through stream that hashes (SHA-256) and counts what flows through it. */
+function measuring(): { stream: Transform; digest: () => string; bytes: () => number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => `sha256:${hash.digest('hex')}`, bytes: () => bytes };
+}
+
+/** Streams the tar through gzip into `file`; returns the layer's blob and diff id. */
+async function writeLayer(
+  entries: Iterable<TarEntry>,
+  file: string,
+): Promise<{ info: Layer; uncompressedBytes: number }> {
+  const raw = measuring();
+  const gz = measuring();
+  await pipeline(
+    Readable.from(tarChunks(entries)),
+    raw.stream,
+    createGzip({ level: 9 }),
+    gz.stream,
+    createWriteStream(file),
+  );
+  return {
+    info: { digest: gz.digest(), size: gz.bytes(), diffId: raw.digest() },
+    uncompressedBytes: raw.bytes(),
+  };
+}
+
+/** Writes a stream to `file`, returning its SHA-256 hex. */
+async function writeStream(source: Readable, file: string): Promise<string> {
+  const m = measuring();
+  await pipeline(source, m.stream, createWriteStream(file));
+  return m.digest().replace(/^sha256:/, '');
+}

@@ -1,0 +1,132 @@
+/**
+ * The image as `scripts/image` builds it: twice, to prove the same inputs give the same digest;
+ * then unpacked and run in a chroot (and a throwaway network namespace for the netfilter tools),
+ * to prove the bundled agent starts and every program it calls finds its libraries.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/host/exec.ts';
+
+const REPO = join(import.meta.dirname, '../..');
+const MB = 1024 * 1024;
+
+interface Report {
+  manifestDigest: string;
+  archiveSha256: string;
+  compressedBytes: number;
+  packages: { name: string }[];
+}
+
+describe('scripts/image', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nw-image-test-'));
+  const root = join(dir, 'root');
+  let first: Report;
+  let second: Report;
+
+  const build = async (name: string): Promise<Report> => {
+    const res = await run(join(REPO, 'scripts/image'), ['--output', join(dir, name), '--json'], {
+      timeoutMs: 240_000,
+    });
+    if (res.code !== 0) throw new Error(`scripts/image failed: ${res.stderr}`);
+    return JSON.parse(res.stdout) as Report;
+  };
+  const inImage = (args: string[], opts: { net?: boolean; user?: string } = {}) =>
+    run(opts.net ? 'unshare' : 'chroot', [
+      ...(opts.net ? ['--net', '--', 'chroot'] : []),
+      ...(opts.user ? [`--userspec=${opts.user}`] : []),
+      root,
+      ...args,
+    ]);
+
+  beforeAll(async () => {
+    first = await build('a.tar');
+    second = await build('b.tar');
+    const layout = join(dir, 'layout');
+    await run('mkdir', ['-p', layout, root]);
+    await run('tar', ['-xf', join(dir, 'a.tar'), '-C', layout]);
+    const [docker] = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as {
+      Layers: string[];
+    }[];
+    const untar = await run('tar', ['-xzf', join(layout, docker?.Layers[0] ?? ''), '-C', root]);
+    expect(untar.stderr).toBe('');
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is reproducible: the same inputs give the same digest and the same archive', () => {
+    expect(second.manifestDigest).toBe(first.manifestDigest);
+    expect(second.archiveSha256).toBe(first.archiveSha256);
+  });
+
+  it('fits the 80 MB budget compressed', () => {
+    expect(first.compressedBytes).toBeLessThanOrEqual(80 * MB);
+    expect(first.packages.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['iptables', 'nftables', 'iproute2', 'util-linux', 'ca-certificates']),
+    );
+  });
+
+  it('carries no npm tree, one bundle and a CA bundle', () => {
+    expect(existsSync(join(root, 'app/netwarden.mjs'))).toBe(true);
+    expect(existsSync(join(root, 'app/node_modules'))).toBe(false);
+    expect(existsSync(join(root, 'usr/lib/node_modules'))).toBe(false);
+    expect(
+      readFileSync(join(root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8').match(/BEGIN CERTIFICATE/g)
+        ?.length,
+    ).toBeGreaterThan(100);
+  });
+
+  it('starts the bundled agent: --help and agent --help', async () => {
+    const help = await inImage(['/usr/bin/node', '/app/netwarden.mjs', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: netwarden');
+    const agent = await inImage(['/usr/bin/node', '/app/netwarden.mjs', 'agent', '--help']);
+    expect(agent.code).toBe(0);
+    expect(agent.stdout).toContain('NETWARDEN_CHECK_INTERVAL');
+    const version = await inImage(['/usr/local/bin/netwarden', 'version']);
+    expect(version.stdout.trim()).toMatch(/^netwarden \d+\.\d+\.\d+/);
+  });
+
+  it('carries the own-netns probe child beside the bundle, and it runs a plan', async () => {
+    // The probe the agent runs inside pod namespaces: its plan here checks nothing, so it just answers.
+    const plan = JSON.stringify({ dns: { server: '127.0.0.1', port: 53 }, timeoutMs: 100, checks: [] });
+    const res = await inImage(['/usr/bin/node', '/app/probe-child.js', plan]);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ results: [] });
+    const bad = await inImage(['/usr/bin/node', '/app/probe-child.js', 'not json']);
+    expect(bad.code).toBe(2);
+  });
+
+  it('runs the clean-up command as nobody (the hook Job runs as 65534)', async () => {
+    const res = await inImage(['/usr/bin/node', '/app/netwarden.mjs', 'cleanup', '--help'], {
+      user: '65534:65534',
+    });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Usage: netwarden cleanup');
+  });
+
+  it('has working iptables (both backends), nft, nsenter, ip and sh', async () => {
+    for (const backend of ['nft', 'legacy']) {
+      const res = await inImage(
+        [
+          '/bin/sh',
+          '-c',
+          `iptables-${backend} -t nat -N KUBE-SERVICES && iptables-${backend}-save -t nat && iptables-${backend} -t nat -S KUBE-SERVICES`,
+        ],
+        { net: true },
+      );
+      expect(res.stderr.replace(/^# .*\n/gm, ''), backend).toBe('');
+      expect(res.stdout, backend).toContain(':KUBE-SERVICES - [0:0]');
+      expect(res.stdout, backend).toContain('-N KUBE-SERVICES');
+    }
+    const nft = await inImage(
+      ['/bin/sh', '-c', 'nft add table ip kube-proxy && nft -j list table ip kube-proxy'],
+      { net: true },
+    );
+    expect(JSON.parse(nft.stdout).nftables).toEqual(
+      expect.arrayContaining([expect.objectContaining({ table: expect.anything() })]),
+    );
+    expect((await inImage(['nsenter', '--version'])).stdout).toContain('util-linux');
+    expect((await inImage(['ip', '-V'])).stdout).toContain('iproute2');
+  });
+});
