@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { envName, flagName, loadAgentConfig } from './config.ts';
+import {
+  BOOT_GATE_OPTIONS,
+  bootGateSettings,
+  envName,
+  flagName,
+  loadAgentConfig,
+  loadBootGateConfig,
+} from './config.ts';
 
 describe('agent config', () => {
   it('maps names mechanically', () => {
@@ -41,5 +48,49 @@ describe('agent config', () => {
     expect(() => loadAgentConfig({ nodeName: 'n', listen: 'nowhere' }, {})).toThrow(
       /--listen .* must be host:port/,
     );
+  });
+
+  it('reads the boot gate options into the plugin settings', () => {
+    const cfg = loadAgentConfig(
+      { nodeName: 'n1', bootGate: 'true', bootGateMaxWait: '15s' },
+      {
+        NETWARDEN_BOOT_GATE_EXEMPT_NAMESPACES: 'kube-system, netwarden,,',
+        NETWARDEN_CNI_BIN_DIR: '/host/opt/cni/bin',
+      },
+    );
+    expect(cfg).toMatchObject({
+      bootGate: true,
+      cniBinDir: '/host/opt/cni/bin',
+      bootGatePlugin: '/opt/netwarden/bin/netwarden-cni-gate',
+    });
+    expect(bootGateSettings(cfg)).toEqual({
+      stateDir: '/run/netwarden',
+      bootIdFile: '/proc/sys/kernel/random/boot_id',
+      bootGateDeadlineMs: 300_000,
+      maxWaitMs: 15_000,
+      agentStartGraceMs: 120_000,
+      heartbeatStaleMs: 30_000,
+      exemptNamespaces: ['kube-system', 'netwarden'],
+    });
+    expect(loadAgentConfig({ nodeName: 'n1' }, {}).bootGate).toBe(false);
+    const gateOnly = loadBootGateConfig({ bootGateExemptNamespaces: '' }, {});
+    expect(bootGateSettings(gateOnly).exemptNamespaces).toEqual([]);
+    expect(Object.keys(gateOnly).sort()).toEqual([...BOOT_GATE_OPTIONS].sort());
+  });
+
+  it('refuses bad boot gate options, and the boot gate with --dry-run', () => {
+    expect(() => loadAgentConfig({ nodeName: 'n', bootGateExemptNamespaces: 'Kube_System' }, {})).toThrow(
+      /--boot-gate-exempt-namespaces \(NETWARDEN_BOOT_GATE_EXEMPT_NAMESPACES\) = "Kube_System": must be comma-separated namespace names/,
+    );
+    expect(() => loadAgentConfig({ nodeName: 'n', bootGateMaxWait: '5m' }, {})).toThrow(
+      /--boot-gate-max-wait .* must be between/,
+    );
+    expect(() => loadAgentConfig({ nodeName: 'n', bootGateStateDir: 'run' }, {})).toThrow(/absolute path/);
+    expect(() => loadAgentConfig({ nodeName: 'n', bootGate: 'true', dryRun: 'true' }, {})).toThrow(
+      /--boot-gate .* cannot be combined with --dry-run/,
+    );
+    expect(() =>
+      loadAgentConfig({ nodeName: 'n', bootGate: 'true', bootGateDeadline: '20m', maxBootHold: '15m' }, {}),
+    ).toThrow('--boot-gate-deadline (20m) must not exceed --max-boot-hold (15m)');
   });
 });

@@ -4,6 +4,7 @@
  * Invalid configuration fails closed with a message naming the flag, its env name and the problem.
  */
 import { z } from 'zod';
+import { DEFAULT_GATE_SETTINGS, type GateSettings } from '../core/boot-gate.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { NetwardenError } from '../errors.ts';
 
@@ -25,6 +26,19 @@ const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
   .transform((v) => v === true || v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
+/** A comma-separated list of namespace names (empty: none). */
+const namespaces = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
+  )
+  .refine((list) => list.every((n) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)), {
+    message: 'must be comma-separated namespace names',
+  });
 
 /** One option: its schema, default and help. The flag and env names derive from the key. */
 interface Option {
@@ -186,6 +200,47 @@ export const AGENT_OPTIONS = {
     default: 'proc',
     help: "how to find a pod's network namespace: proc (a container process's /proc/<pid>/ns/net via its cgroup; needs hostPID) or lab:<run id>",
   },
+  bootGate: {
+    schema: bool,
+    default: 'false',
+    help: "install the boot gate CNI plugin last in this node's active conflist: pod network set-ups wait until this boot's data path is verified, failing open (docs/cni-gate.md)",
+  },
+  bootGatePlugin: {
+    schema: absolutePath,
+    default: '/opt/netwarden/bin/netwarden-cni-gate',
+    help: 'the netwarden-cni-gate executable to copy into --cni-bin-dir (shipped in the agent image)',
+  },
+  cniBinDir: { schema: absolutePath, default: '/opt/cni/bin', help: "the node's CNI plugin folder" },
+  bootGateStateDir: {
+    schema: absolutePath,
+    default: DEFAULT_GATE_SETTINGS.stateDir,
+    help: 'node-local state shared with the plugin (a tmpfs: a reboot clears it)',
+  },
+  bootGateDeadline: {
+    schema: duration(3_600_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.bootGateDeadlineMs),
+    help: 'past this since the boot was first seen, the plugin lets every pod through',
+  },
+  bootGateMaxWait: {
+    schema: duration(180_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.maxWaitMs),
+    help: "longest hold of one pod's CNI ADD before it fails with code 11 and the kubelet retries (above ~20 s a conflist reload queued behind containerd's CNI lock can delay the runtime's Status past the kubelet's 30 s)",
+  },
+  bootGateAgentStartGrace: {
+    schema: duration(3_600_000),
+    default: formatDuration(DEFAULT_GATE_SETTINGS.agentStartGraceMs),
+    help: "how long after the boot was first seen the plugin waits for this agent's first heartbeat before failing open",
+  },
+  bootGateExemptNamespaces: {
+    schema: namespaces,
+    default: DEFAULT_GATE_SETTINGS.exemptNamespaces.join(','),
+    help: 'comma-separated namespaces whose pods the boot gate never holds (empty: none)',
+  },
+  bootGateBootIdFile: {
+    schema: absolutePath,
+    default: DEFAULT_GATE_SETTINGS.bootIdFile,
+    help: "the file holding this node's boot id, as the plugin reads it (labs whose nodes share one kernel point it elsewhere)",
+  },
 } as const satisfies Record<string, Option>;
 
 /** Option names. */
@@ -213,15 +268,85 @@ export function envName(key: string): string {
 
 /**
  * Builds the configuration from flags (already parsed, by key) over environment over defaults.
- * Throws a `config-invalid` NetwardenError naming the flag and env variable of the first problem.
+ * Throws a `config-invalid` NetwardenError naming the flag and env variable of every problem.
  */
 export function loadAgentConfig(
   flags: Partial<Record<AgentOptionName, string | boolean>>,
   env: NodeJS.ProcessEnv,
 ): AgentConfig {
+  // Each value passes its own schema first (for messages naming the flag); the whole schema gives
+  // the object its inferred type.
+  const cfg = AGENT_CONFIG_SCHEMA.parse(
+    validOptions(Object.keys(AGENT_OPTIONS) as AgentOptionName[], flags, env),
+  );
+  if (cfg.bootGate && cfg.dryRun)
+    throw new NetwardenError(
+      'config-invalid',
+      "--boot-gate (NETWARDEN_BOOT_GATE) cannot be combined with --dry-run: the boot gate writes the node's CNI configuration",
+    );
+  // The boot gate must not hold pods after the node gate stopped holding the node unverified.
+  if (cfg.bootGate && cfg.bootGateDeadline > cfg.maxBootHold)
+    throw new NetwardenError(
+      'config-invalid',
+      `--boot-gate-deadline (${formatDuration(cfg.bootGateDeadline)}) must not exceed --max-boot-hold (${formatDuration(cfg.maxBootHold)})`,
+    );
+  return cfg;
+}
+
+/** The boot gate options (`netwarden cni-gate install` takes the same flags as the agent). */
+export const BOOT_GATE_OPTIONS = [
+  'cniConfDir',
+  'cniBinDir',
+  'bootGatePlugin',
+  'bootGateStateDir',
+  'bootGateDeadline',
+  'bootGateMaxWait',
+  'bootGateAgentStartGrace',
+  'bootGateExemptNamespaces',
+  'bootGateBootIdFile',
+] as const satisfies readonly AgentOptionName[];
+
+/** The boot gate's part of the configuration. */
+export type BootGateConfig = Pick<AgentConfig, (typeof BOOT_GATE_OPTIONS)[number]>;
+
+/** Like {@link loadAgentConfig}, for the boot gate options only. */
+export function loadBootGateConfig(
+  flags: Partial<Record<AgentOptionName, string | boolean>>,
+  env: NodeJS.ProcessEnv,
+): BootGateConfig {
+  return AGENT_CONFIG_SCHEMA.pick(
+    Object.fromEntries(BOOT_GATE_OPTIONS.map((k) => [k, true])) as {
+      [K in (typeof BOOT_GATE_OPTIONS)[number]]: true;
+    },
+  ).parse(validOptions(BOOT_GATE_OPTIONS, flags, env));
+}
+
+/** The plugin's settings from the boot gate options. */
+export function bootGateSettings(cfg: BootGateConfig): GateSettings {
+  return {
+    ...DEFAULT_GATE_SETTINGS,
+    stateDir: cfg.bootGateStateDir,
+    bootIdFile: cfg.bootGateBootIdFile,
+    bootGateDeadlineMs: cfg.bootGateDeadline,
+    maxWaitMs: cfg.bootGateMaxWait,
+    agentStartGraceMs: cfg.bootGateAgentStartGrace,
+    exemptNamespaces: cfg.bootGateExemptNamespaces,
+  };
+}
+
+/**
+ * The raw values of `keys` (flags over env over defaults), each checked against its option's
+ * schema; throws a `config-invalid` NetwardenError naming every problem with flag and env name.
+ */
+function validOptions(
+  keys: readonly AgentOptionName[],
+  flags: Partial<Record<AgentOptionName, string | boolean>>,
+  env: NodeJS.ProcessEnv,
+): Record<string, string | boolean> {
   const given: Record<string, string | boolean> = {};
   const problems: string[] = [];
-  for (const [key, opt] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, Option][]) {
+  for (const key of keys) {
+    const opt: Option = AGENT_OPTIONS[key];
     const value = flags[key] ?? env[envName(key)] ?? opt.default;
     if (value === undefined) {
       if (!opt.schema.safeParse(undefined).success)
@@ -238,7 +363,5 @@ export function loadAgentConfig(
     given[key] = value;
   }
   if (problems.length > 0) throw new NetwardenError('config-invalid', problems.join('; '));
-  // Each value passed its own schema above (for messages naming the flag); the whole schema gives
-  // the object its inferred type.
-  return AGENT_CONFIG_SCHEMA.parse(given);
+  return given;
 }

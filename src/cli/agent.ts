@@ -9,6 +9,7 @@ import {
   AGENT_OPTIONS,
   type AgentConfig,
   type AgentOptionName,
+  bootGateSettings,
   envName,
   flagName,
   loadAgentConfig,
@@ -20,6 +21,7 @@ import { agentChecks } from '../agent/registry.ts';
 import { Repair } from '../agent/repair.ts';
 import { startServer, startStatusServer } from '../agent/server.ts';
 import { KUBE_PROXY_LABEL_SELECTOR } from '../assess/kube-proxy-presence.ts';
+import { BootGate } from '../cni-gate/boot-gate.ts';
 import { systemClock } from '../core/clock.ts';
 import { AGENT_CONTROLLER } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
@@ -123,6 +125,18 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       instance: cfg.nodeName,
     });
     const registry = new Registry();
+    // The boot gate starts first: from its first heartbeat the plugin holds pods (rather than
+    // failing open as "agent absent") while the checks below get going.
+    const bootGate = cfg.bootGate
+      ? new BootGate({
+          settings: bootGateSettings(cfg),
+          folders: { confDir: cfg.cniConfDir, binDir: cfg.cniBinDir },
+          pluginSource: cfg.bootGatePlugin,
+          log: log.child({ component: 'boot-gate' }),
+          registry,
+        })
+      : undefined;
+    await bootGate?.start();
     const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGrace });
     const locator = makeLocator(cfg);
     const repair = cfg.recycle ? makeRepair(cfg, apis, registry, log, locator) : undefined;
@@ -166,9 +180,20 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     // waking on each of them would turn Service churn into a busy loop.
     const poke = (): void => agent.poke();
     const pokeWhenSettled = (): void => agent.pokeWhenSettled();
+    // Every change of this Node also goes to the boot gate: the watch event that shows the gate
+    // opened on this boot releases the held pod network set-ups.
+    const nodeHandlers = caches.handlers('nodes', poke);
     const watches = await Promise.all([
       apis.nodes.watch(
-        caches.handlers('nodes', poke),
+        bootGate
+          ? {
+              ...nodeHandlers,
+              onEvent: (ev) => {
+                nodeHandlers.onEvent(ev);
+                bootGate.nodeChanged(caches.node());
+              },
+            }
+          : nodeHandlers,
         cfg.nodeSelector ? { labelSelector: cfg.nodeSelector } : {},
       ),
       apis.services.watchServices(caches.handlers('services', pokeWhenSettled)),
@@ -177,7 +202,10 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     ]);
     const server = await startServer(cfg.listen, registry, agent);
     const statusServer = cfg.statusListen ? await startStatusServer(cfg.statusListen, agent) : undefined;
-    log.info({ listen: cfg.listen, mode: cfg.mode, taint: cfg.taint, dryRun: cfg.dryRun }, 'agent started');
+    log.info(
+      { listen: cfg.listen, mode: cfg.mode, taint: cfg.taint, dryRun: cfg.dryRun, bootGate: cfg.bootGate },
+      'agent started',
+    );
     const stop = (): void => agent.stop();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -185,6 +213,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     server.close();
     statusServer?.close();
     await Promise.all(watches.map((w) => w.stop()));
+    await bootGate?.stop(); // stays installed: a restart must not open a window
     log.info('agent stopped');
   });
 }

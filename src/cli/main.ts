@@ -21,6 +21,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<(program: Command) => void
   agent: async () => (await import('./agent.ts')).registerAgentCommand,
   cleanup: async () => (await import('./cleanup.ts')).registerCleanupCommand,
   status: async () => (await import('./status.ts')).registerStatusCommand,
+  'cni-gate': async () => (await import('./cni-gate.ts')).registerCniGateCommands,
 };
 
 /**

@@ -38,6 +38,19 @@ describe('cacheDirFor', () => {
     writeFileSync(join(a, 'go.sum'), 'changed\n');
     expect(cacheDirFor(a, env)).not.toBe(first);
   });
+
+  it('keys a module with no pins by its folder and its Go sources (tests excluded)', () => {
+    const a = mkdtempSync(join(tmpdir(), 'nw-mod-'));
+    writeFileSync(join(a, 'go.mod'), 'module netwarden.dev/cni-gate\n');
+    writeFileSync(join(a, 'main.go'), 'package main\n');
+    const env = { NETWARDEN_CACHE_DIR: '/cache' };
+    const first = cacheDirFor(a, env, 'cniGate');
+    expect(first).toMatch(/^\/cache\/lab-bin\/cni-gate_[0-9a-f]{10}$/);
+    writeFileSync(join(a, 'main_test.go'), 'package main\n');
+    expect(cacheDirFor(a, env, 'cniGate')).toBe(first);
+    writeFileSync(join(a, 'main.go'), 'package main // changed\n');
+    expect(cacheDirFor(a, env, 'cniGate')).not.toBe(first);
+  });
 });
 
 /** A go.mod pinning each module of a toolset at a made-up version. */
@@ -46,6 +59,7 @@ const FIXTURE_MODS: Record<Toolset, string> = {
   coredns: 'module y\nrequire github.com/coredns/coredns v1.14.7\n',
   helm: 'module h\nrequire helm.sh/helm/v4 v4.3.1\n',
   promtool: 'module p\nrequire github.com/prometheus/prometheus v0.316.0\n',
+  cniGate: 'module netwarden.dev/cni-gate\n',
 };
 
 /** A tools/ folder with every toolset's go.mod. */

@@ -2,10 +2,11 @@
  * The real Kubernetes components the lab runs, and the operator tools the tests run (helm,
  * promtool), built from the Go modules pinned under tools/ into a cache outside the repo (keyed by
  * the pinned versions and the build recipe), or taken from a folder named by NETWARDEN_KUBE_BIN /
- * KUBEBUILDER_ASSETS.
+ * KUBEBUILDER_ASSETS. Also netwarden's own Go program, the boot gate CNI plugin (tools/cni-gate),
+ * keyed by its sources.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,12 @@ export const TOOLSETS = {
     pins: { promtool: 'github.com/prometheus/prometheus' },
     binaries: { promtool: 'github.com/prometheus/prometheus/cmd/promtool' },
   },
+  /** netwarden's own boot gate CNI plugin: no dependencies, keyed by its source files. */
+  cniGate: {
+    dir: 'cni-gate',
+    pins: {},
+    binaries: { 'netwarden-cni-gate': 'netwarden.dev/cni-gate' },
+  },
 } as const;
 
 /** One of the module folders under tools/. */
@@ -65,7 +72,8 @@ export type LabBinary =
   | BinariesOf<'kubernetes'>
   | BinariesOf<'coredns'>
   | BinariesOf<'helm'>
-  | BinariesOf<'promtool'>;
+  | BinariesOf<'promtool'>
+  | BinariesOf<'cniGate'>;
 
 /** Every lab program and the Go package it is built from. */
 export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
@@ -73,6 +81,7 @@ export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
   ...TOOLSETS.coredns.binaries,
   ...TOOLSETS.helm.binaries,
   ...TOOLSETS.promtool.binaries,
+  ...TOOLSETS.cniGate.binaries,
 };
 
 /** The pinned versions, read from the go.mod files. */
@@ -130,7 +139,10 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'netwarden');
 }
 
-/** The version-keyed cache folder for one module folder (its go.mod and go.sum). */
+/**
+ * The version-keyed cache folder for one module folder: its go.mod and go.sum, and the module's
+ * own Go sources when it has any (the pinning modules have none, so their keys stay as they were).
+ */
 export function cacheDirFor(
   moduleDir: string,
   env: NodeJS.ProcessEnv = process.env,
@@ -138,13 +150,25 @@ export function cacheDirFor(
 ): string {
   const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
-  const label = Object.entries(TOOLSETS[toolset].pins)
-    .map(
-      ([k, mod]) =>
-        `${k === 'kubernetes' ? 'k8s' : k === 'cniPlugins' ? 'cni' : k}-${pinnedVersion(goMod, mod)}`,
-    )
-    .join('_');
-  const hash = createHash('sha256').update(`${RECIPE}\n${goMod}\n${goSum}`).digest('hex').slice(0, 10);
+  const sources = readdirSync(moduleDir)
+    .filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'))
+    .sort()
+    .map((f) => `\n${f}\n${readFileSync(join(moduleDir, f), 'utf8')}`)
+    .join('');
+  const pins = Object.entries(TOOLSETS[toolset].pins) as [string, string][];
+  const label =
+    pins.length === 0
+      ? TOOLSETS[toolset].dir
+      : pins
+          .map(
+            ([k, mod]) =>
+              `${k === 'kubernetes' ? 'k8s' : k === 'cniPlugins' ? 'cni' : k}-${pinnedVersion(goMod, mod)}`,
+          )
+          .join('_');
+  const hash = createHash('sha256')
+    .update(`${RECIPE}\n${goMod}\n${goSum}${sources}`)
+    .digest('hex')
+    .slice(0, 10);
   return join(cacheRoot(env), 'lab-bin', `${label}_${hash}`);
 }
 
@@ -285,7 +309,7 @@ async function buildInto(b: BuildSpec): Promise<void> {
     );
   }
   log(
-    `building ${names.join(', ')} with ${goVersion.stdout.trim()} from ${moduleDir}; a cold build takes 10-20 min on 2 cores`,
+    `building ${names.join(', ')} with ${goVersion.stdout.trim()} from ${moduleDir}${names.some((n) => n.startsWith('kube')) ? '; a cold build takes 10-20 min on 2 cores' : ''}`,
   );
   const goEnv = { ...env, GOFLAGS: '-mod=readonly -buildvcs=false', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
 

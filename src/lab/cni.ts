@@ -14,6 +14,24 @@ export interface CniConfList {
   readonly plugins: readonly ({ readonly type: string } & Record<string, unknown>)[];
 }
 
+/**
+ * The lab's pod network plugin: the real `ptp` with `host-local` IPAM (a veth and a /32 host
+ * route per pod, the shape of the VPC CNI), addresses from `podCidr`, IPAM state in `dataDir`.
+ */
+export function ptpHostLocal(podCidr: string, dataDir: string): CniConfList['plugins'][number] {
+  return {
+    type: 'ptp',
+    mtu: 1500,
+    ipMasq: false,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: podCidr }]],
+      routes: [{ dst: '0.0.0.0/0' }],
+      dataDir,
+    },
+  };
+}
+
 /** The parts of a CNI result the lab uses. */
 export interface CniResult {
   readonly cniVersion?: string;
@@ -34,6 +52,19 @@ export interface CniRuntimeContext {
   /** `K8S_POD_NAMESPACE=…;K8S_POD_NAME=…` and the like. */
   readonly args?: Record<string, string>;
   readonly timeoutMs?: number;
+}
+
+/** A plugin's failure, with the CNI error code it returned (undefined when it printed none). */
+export class CniPluginError extends NetwardenError {
+  readonly plugin: string;
+  readonly cniCode: number | undefined;
+
+  constructor(plugin: string, cniCode: number | undefined, message: string) {
+    super('exec-failed', message);
+    this.name = 'CniPluginError';
+    this.plugin = plugin;
+    this.cniCode = cniCode;
+  }
 }
 
 /** Adds the pod to every network of the list; returns the last plugin's result. */
@@ -92,14 +123,17 @@ async function invoke(
   });
   if (res.code !== 0) {
     let msg = res.stderr.trim() || res.stdout.trim();
+    let cniCode: number | undefined;
     try {
       const err = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
+      cniCode = typeof err.code === 'number' ? err.code : undefined;
       msg = `code ${err.code}: ${err.msg ?? ''}${err.details ? ` (${err.details})` : ''}`;
     } catch {
       // not JSON: keep the raw text
     }
-    throw new NetwardenError(
-      'exec-failed',
+    throw new CniPluginError(
+      type,
+      cniCode,
       `CNI ${command} with plugin ${type} failed: ${msg || `exit ${res.code ?? res.signal}`}`,
     );
   }

@@ -11,7 +11,7 @@ import type { Pod } from '../../core/objects.ts';
 import { describeError } from '../../errors.ts';
 import type { KubeApis } from '../../kube/connect.ts';
 import type { Reflector } from '../../kube/watch.ts';
-import type { CniConfList } from '../cni.ts';
+import { type CniConfList, ptpHostLocal } from '../cni.ts';
 import { ENI_TABLE } from '../network.ts';
 import { cniReadyFile, conflistPath, type KubeletConfig, vpcCniStateDir } from './config.ts';
 import { PodWorker } from './pod-worker.ts';
@@ -30,17 +30,7 @@ export function labConflist(cfg: KubeletConfig, podCidr: string): CniConfList {
     cniVersion: '1.0.0',
     name: 'lab-vpc',
     plugins: [
-      {
-        type: 'ptp',
-        mtu: 1500,
-        ipMasq: false,
-        ipam: {
-          type: 'host-local',
-          ranges: [[{ subnet: podCidr }]],
-          routes: [{ dst: '0.0.0.0/0' }],
-          dataDir: `${cfg.bootDir}/ipam`,
-        },
-      },
+      ptpHostLocal(podCidr, `${cfg.bootDir}/ipam`),
       {
         type: 'lab-vpc-rules',
         eniTable: ENI_TABLE,
