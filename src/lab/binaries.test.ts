@@ -33,7 +33,7 @@ describe('cacheDirFor', () => {
   });
 });
 
-/** A tools/ folder with both modules' go.mod files. */
+/** A tools/ folder with every module's go.mod file. */
 function toolsFixture(): string {
   const tools = mkdtempSync(join(tmpdir(), 'nw-tools-'));
   mkdirSync(join(tools, TOOLSETS.kubernetes.dir));
@@ -43,6 +43,8 @@ function toolsFixture(): string {
     join(tools, TOOLSETS.coredns.dir, 'go.mod'),
     'module y\nrequire github.com/coredns/coredns v1.14.7\n',
   );
+  mkdirSync(join(tools, TOOLSETS.labImages.dir));
+  writeFileSync(join(tools, TOOLSETS.labImages.dir, 'go.mod'), 'module z\n');
   return tools;
 }
 

@@ -4,7 +4,7 @@
  * build recipe), or taken from a folder named by NETWARDEN_KUBE_BIN / KUBEBUILDER_ASSETS.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ export const TOOLSETS = {
       'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
       'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
       'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
+      kubelet: 'k8s.io/kubernetes/cmd/kubelet',
       etcd: 'go.etcd.io/etcd/server/v3',
       bridge: 'github.com/containernetworking/plugins/plugins/main/bridge',
       ptp: 'github.com/containernetworking/plugins/plugins/main/ptp',
@@ -41,6 +42,17 @@ export const TOOLSETS = {
     pins: { coredns: 'github.com/coredns/coredns' },
     binaries: { coredns: 'github.com/coredns/coredns' },
   },
+  /** The lab's own workloads (tools/lab-images, standard library only), packed into lab images. */
+  labImages: {
+    dir: 'lab-images',
+    pins: {},
+    binaries: {
+      pause: 'netwarden.dev/lab-images/pause',
+      'tcp-server': 'netwarden.dev/lab-images/tcp-server',
+      'api-client': 'netwarden.dev/lab-images/api-client',
+      'boot-wait': 'netwarden.dev/lab-images/boot-wait',
+    },
+  },
 } as const;
 
 /** One of the module folders under tools/. */
@@ -48,12 +60,13 @@ export type Toolset = keyof typeof TOOLSETS;
 
 type BinariesOf<T extends Toolset> = keyof (typeof TOOLSETS)[T]['binaries'];
 /** Name of one lab program. */
-export type LabBinary = BinariesOf<'kubernetes'> | BinariesOf<'coredns'>;
+export type LabBinary = BinariesOf<'kubernetes'> | BinariesOf<'coredns'> | BinariesOf<'labImages'>;
 
 /** Every lab program and the Go package it is built from. */
 export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
   ...TOOLSETS.kubernetes.binaries,
   ...TOOLSETS.coredns.binaries,
+  ...TOOLSETS.labImages.binaries,
 };
 
 /** The pinned versions, read from the go.mod files. */
@@ -117,14 +130,31 @@ export function cacheDirFor(
 ): string {
   const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
-  const label = Object.entries(TOOLSETS[toolset].pins)
-    .map(
-      ([k, mod]) =>
-        `${k === 'kubernetes' ? 'k8s' : k === 'cniPlugins' ? 'cni' : k}-${pinnedVersion(goMod, mod)}`,
-    )
-    .join('_');
-  const hash = createHash('sha256').update(`${RECIPE}\n${goMod}\n${goSum}`).digest('hex').slice(0, 10);
+  const pins: Record<string, string> = TOOLSETS[toolset].pins;
+  // A module without pins (the lab's own programs) is named after its folder.
+  const label =
+    Object.entries(pins)
+      .map(
+        ([k, mod]) =>
+          `${k === 'kubernetes' ? 'k8s' : k === 'cniPlugins' ? 'cni' : k}-${pinnedVersion(goMod, mod)}`,
+      )
+      .join('_') || TOOLSETS[toolset].dir;
+  // The lab's own programs are built from source files in the repo: they are part of the key.
+  const sources = toolset === 'labImages' ? goSources(moduleDir) : '';
+  const hash = createHash('sha256')
+    .update(`${RECIPE}\n${goMod}\n${goSum}${sources ? `\n${sources}` : ''}`)
+    .digest('hex')
+    .slice(0, 10);
   return join(cacheRoot(env), 'lab-bin', `${label}_${hash}`);
+}
+
+/** The .go files under `dir` (sorted by path) as one text, for cache keys. */
+function goSources(dir: string): string {
+  return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((f) => f.endsWith('.go'))
+    .sort()
+    .map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`)
+    .join('\n');
 }
 
 function overrideDirs(env: NodeJS.ProcessEnv): string[] {
@@ -201,10 +231,9 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<Resolved
       log(`built ${missing.join(', ')} in ${secs.toFixed(0)} s into ${cacheDir}`);
       sources.add('built');
     } else {
+      const pinned = Object.keys(spec.pins).map((k) => `${k} ${versions[k]}`);
       log(
-        `reusing cached ${toolset} binaries (${Object.keys(spec.pins)
-          .map((k) => `${k} ${versions[k]}`)
-          .join(', ')}) from ${cacheDir}`,
+        `reusing cached ${toolset} binaries${pinned.length ? ` (${pinned.join(', ')})` : ''} from ${cacheDir}`,
       );
       sources.add('cache');
     }
