@@ -6,9 +6,15 @@
  * Fault `early-pods-lose-route`: while the node's CNI is not yet "ready" (the file named by
  * `readyFile` does not exist), ADD succeeds but leaves the 1536 rule out — the stale-state failure
  * of ipamd after a reboot. Such a pod stays broken until it gets a new sandbox.
+ *
+ * DEL removes the rules of the address this plugin recorded for the container at ADD (in
+ * `stateDir`, volatile like ipamd's state), not of the address in `prevResult`: after a reboot the
+ * runtime deletes the old sandboxes with results cached on disk, whose addresses may already
+ * belong to new pods; a real IPAM daemon answers DEL from its own state in the same way.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface Config {
   cniVersion: string;
@@ -16,6 +22,7 @@ interface Config {
   readyFile?: string;
   faults?: string[];
   logFile?: string;
+  stateDir?: string;
   prevResult?: { ips?: { address: string }[] };
 }
 
@@ -49,9 +56,11 @@ function main(): void {
   } catch {
     fail(6, 'lab-vpc-rules: configuration on stdin is not JSON');
   }
-  const podIp = conf.prevResult?.ips?.[0]?.address.split('/')[0];
   const table = String(conf.eniTable ?? 2);
+  const containerId = (process.env.CNI_CONTAINERID ?? '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const record = conf.stateDir && containerId ? join(conf.stateDir, containerId) : undefined;
   if (command === 'ADD') {
+    const podIp = conf.prevResult?.ips?.[0]?.address.split('/')[0];
     if (!podIp) fail(7, 'lab-vpc-rules: no prevResult IP (must run after an IPAM-using plugin)');
     const to = ipRule(['add', 'to', podIp, 'lookup', 'main', 'pref', '512']);
     if (!to.ok && !to.err.includes('File exists')) fail(11, `ip rule add to ${podIp}: ${to.err}`);
@@ -66,15 +75,25 @@ function main(): void {
       if (!from.ok && !from.err.includes('File exists')) fail(11, `ip rule add from ${podIp}: ${from.err}`);
       log(conf, `ADD ${podIp}: rules 512 and 1536 programmed`);
     }
+    if (record && conf.stateDir) {
+      mkdirSync(conf.stateDir, { recursive: true });
+      writeFileSync(record, podIp);
+    }
     process.stdout.write(JSON.stringify(conf.prevResult));
     return;
   }
   if (command === 'DEL') {
+    const podIp = record
+      ? existsSync(record)
+        ? readFileSync(record, 'utf8').trim()
+        : undefined
+      : conf.prevResult?.ips?.[0]?.address.split('/')[0];
     if (podIp) {
       ipRule(['del', 'to', podIp, 'lookup', 'main', 'pref', '512']);
       ipRule(['del', 'from', podIp, 'lookup', table, 'pref', '1536']);
       log(conf, `DEL ${podIp}`);
     }
+    if (record) rmSync(record, { force: true });
     return;
   }
   if (command === 'CHECK') return;

@@ -10,15 +10,14 @@ import { TAINT_KEY } from '../../core/gate.ts';
 import { seededRandom } from '../../core/random.ts';
 import {
   type ClusterProbeConfig,
-  netnsLocationAt,
   nodeProbePlan,
+  ProcNetnsLocator,
   probeNetns,
 } from '../../host/netns-probe.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { Node, Pod } from '../../kube/types.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
-import { podNetns } from '../kubelet/pod-worker.ts';
 import { Lab, type LabFault } from '../lab.ts';
 import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { NodeEvent } from '../node.ts';
@@ -117,7 +116,6 @@ export async function runRebootRace(
     ...(params.netwarden ? { netwarden: {} } : {}),
     nodes: params.nodes,
     proxyMode: params.proxyMode,
-    timeScale: params.timeScale,
     faults: params.faults,
     dnsNode: 'node-1',
     log,
@@ -210,7 +208,7 @@ async function scenario(
   const pdbSamples: { at: number; unavailable: number }[] = [];
   const end = t0 + params.observeMs;
   while (Date.now() < end) {
-    if (dataPathReadyAt === null && node.kubeProxy?.running) {
+    if (dataPathReadyAt === null) {
       const cluster = await clusterState(lab.admin.objects);
       if ((await kubeProxyProblems(node.netns, params.proxyMode, cluster, rebooted)).length === 0) {
         dataPathReadyAt = Date.now();
@@ -253,7 +251,7 @@ async function scenario(
   const brokenFacts = tracker.live().filter((f) => f.node === rebooted && !f.ready);
   const brokenPods: BrokenPod[] = [];
   for (const f of brokenFacts) {
-    const { dns, tcp } = await probePod(lab.run.id, f.node, f.uid);
+    const { dns, tcp } = await probePod(f.uid);
     tracker.add(Date.now(), {
       event: 'probe',
       pod: f.key,
@@ -337,16 +335,15 @@ export const LAB_PROBE_CONFIG: ClusterProbeConfig = {
   timeoutMs: 5_000,
 };
 
-/** DNS (kubernetes.default.svc through cluster DNS) and TCP (kubernetes Service) from inside a lab pod. */
-async function probePod(
-  runId: string,
-  node: string,
-  uid: string,
-): Promise<{ dns: BrokenPod['dns']; tcp: BrokenPod['tcp'] }> {
-  const path = `/var/run/netns/${podNetns(runId, node, uid)}`;
-  const location = await netnsLocationAt(path, 'lab');
+/**
+ * DNS (kubernetes.default.svc through cluster DNS) and TCP (kubernetes Service) from inside a lab
+ * pod's own network namespace, found through /proc as the agent finds it (all lab nodes share the
+ * host's PID namespace; the kubelet's cgroup paths name the pod UID).
+ */
+async function probePod(uid: string): Promise<{ dns: BrokenPod['dns']; tcp: BrokenPod['tcp'] }> {
+  const location = (await new ProcNetnsLocator().locate([uid])).get(uid);
   if (!location) {
-    const gone = { ok: false, detail: `namespace ${path} not found` };
+    const gone = { ok: false, detail: `no process of pod ${uid} found in /proc` };
     return { dns: gone, tcp: gone };
   }
   // The core checks, in order: DNS of kubernetes.default.svc, then TCP to the kubernetes Service.
