@@ -8,7 +8,7 @@ import { connect } from '../kube/connect.ts';
 import type { Pod } from '../kube/types.ts';
 import { ensureBinaries } from '../lab/binaries.ts';
 import { currentLab, type LabState, sendCommand, serveLab } from '../lab/daemon.ts';
-import { LAB_FAULTS } from '../lab/lab.ts';
+import { checkFaults, LAB_FAULTS } from '../lab/lab.ts';
 import { cleanStaleRuns, labRoot, waitUntil } from '../lab/run-dir.ts';
 import { choiceFlag, durationFlag, intFlag, listFlag } from './flags.ts';
 import { formatAge, formatTable } from './table.ts';
@@ -28,7 +28,7 @@ export function registerLabSessionCommands(lab: Command, requireRoot: (what: str
     .action(async (o: { nodes: string; proxyMode: string; faults?: string }) => {
       intFlag('--nodes', o.nodes, 1, 6);
       choiceFlag('--proxy-mode', o.proxyMode, ['iptables', 'nftables'] as const);
-      listFlag('--faults', o.faults, LAB_FAULTS);
+      checkFaults(listFlag('--faults', o.faults, LAB_FAULTS));
       requireRoot('lab up');
       const running = currentLab();
       if (running)

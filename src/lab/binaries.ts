@@ -88,7 +88,7 @@ export interface ResolvedBinaries {
 }
 
 /** Bump when the build recipe (flags, layout) changes so old caches are not reused. */
-const RECIPE = 1;
+const RECIPE = 2;
 
 /** The repo folder holding the tools/ modules. */
 export function toolsDir(): string {
@@ -308,7 +308,7 @@ async function buildInto(b: BuildSpec): Promise<void> {
   // One `go build` per program (the Go build cache shares the common packages); the Kubernetes
   // programs get version stamping so that `--version` prints the pinned release.
   for (const name of names) {
-    const ldflags = name.startsWith('kube-') ? kubeLdflags(versions.kubernetes ?? '') : '-s -w';
+    const ldflags = name.startsWith('kube') ? kubeLdflags(versions.kubernetes ?? '') : '-s -w';
     const t0 = performance.now();
     const res = await run(
       'go',

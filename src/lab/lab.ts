@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NetwardenError } from '../errors.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
 import { parseManifests } from '../kube/objects.ts';
 import type { Pod } from '../kube/types.ts';
@@ -41,6 +42,16 @@ export const LAB_FAULTS = [
 ] as const;
 /** One fault name. */
 export type LabFault = (typeof LAB_FAULTS)[number];
+/** Returns `faults` if they make sense together; throws a usage error naming the problem. */
+export function checkFaults(faults: readonly LabFault[]): LabFault[] {
+  if (faults.includes('early-pods-lose-route') && !faults.includes('cni-config-persisted'))
+    throw new NetwardenError(
+      'usage',
+      '--faults: early-pods-lose-route needs cni-config-persisted (without a CNI config on the disk no pod gets its network before the CNI is ready, so no pod can lose its route)',
+    );
+  return [...faults];
+}
+
 /** How to build the lab. */
 export interface LabOptions {
   readonly nodes?: number;
@@ -112,6 +123,7 @@ export class Lab {
     t0: number,
   ): Promise<Lab> {
     const count = options.nodes ?? 2;
+    checkFaults(options.faults ?? []);
     const timeout = options.readyTimeoutMs ?? 120_000;
     await createVpc(run.id);
     log(`lab ${run.id}: VPC namespace ${vpcNetns(run.id)} (router 10.250.0.1, API address ${API_LAB_IP})`);
