@@ -39,6 +39,8 @@ function procStartTicks(pid: number): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after the closing paren are fixed.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A killed owner stays a zombie until its parent (often PID 1, slowly) reaps it: not alive.
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     return rest[19];
   } catch {
     return undefined;
