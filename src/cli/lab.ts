@@ -23,13 +23,14 @@ export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
     .description(
-      "run a real Kubernetes control plane (and, later, nodes and pods) in this machine's network namespaces",
+      "run a real Kubernetes cluster (control plane, nodes with the real kubelet and containerd) in this machine's namespaces",
     )
     .addHelpText(
       'after',
       `
 The lab runs real components built from pinned Go modules (tools/lab-binaries/go.mod):
-kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd and the CNI plugins.
+kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubelet, etcd and the CNI
+plugins, with Debian's containerd and runc on every node.
 Binaries are cached under $NETWARDEN_CACHE_DIR (default ~/.cache/netwarden); set NETWARDEN_KUBE_BIN
 or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs root.`,
     );

@@ -140,33 +140,6 @@ export class ObjectApi implements KubeObjectLister {
       throw apiError(`patch status of pod ${namespace}/${name}`, err);
     }
   }
-
-  /** Writes a node's status subresource (strategic merge: conditions and addresses merge by key). */
-  async patchNodeStatus(name: string, status: Record<string, unknown>): Promise<void> {
-    try {
-      await this.#client.core.patchNodeStatus(
-        { name, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-    } catch (err) {
-      throw apiError(`patch status of node ${name}`, err);
-    }
-  }
-
-  /** Deletes a pod with grace period 0: how the kubelet finishes a deletion it has carried out. */
-  async finishPodDeletion(namespace: string, name: string, uid?: string): Promise<void> {
-    try {
-      await this.#client.core.deleteNamespacedPod({
-        namespace,
-        name,
-        gracePeriodSeconds: 0,
-        body: { gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) },
-      });
-    } catch (err) {
-      if (httpStatus(err) === 404 || httpStatus(err) === 409) return;
-      throw apiError(`finish deletion of pod ${namespace}/${name}`, err);
-    }
-  }
 }
 
 function describe(obj: KubernetesObject): string {

@@ -290,7 +290,10 @@ export class LabNode {
     if (!existsSync(conflist)) {
       let cidr: string | undefined;
       await waitUntil(
-        async () => Boolean((cidr = await this.spec.podCidr().catch(() => undefined))),
+        async () => {
+          cidr = await this.spec.podCidr().catch(() => undefined);
+          return cidr !== undefined;
+        },
         120_000,
         250,
       );
