@@ -22,8 +22,6 @@ const base: RebootRaceParams = {
   ...REBOOT_RACE_DEFAULTS,
   faults: ['cni-config-persisted', 'early-pods-lose-route'],
   tcpServers: 4,
-  kubeProxyDelayMs: 12_000,
-  cniReadyDelayMs: 5_000,
   observeMs,
 };
 

@@ -71,11 +71,17 @@ describe('reboot-race', () => {
   });
 
   it('without faults, pods that crashed before kube-proxy synced heal by restart', async () => {
-    const report = await runRebootRace({ ...REBOOT_RACE_DEFAULTS, observeMs: 50_000 });
+    // No config survives, so the pods wait for the CNI (4 s), then crash until kube-proxy (12 s).
+    const report = await runRebootRace({
+      ...REBOOT_RACE_DEFAULTS,
+      cniReadyDelayMs: 4_000,
+      kubeProxyDelayMs: 12_000,
+      observeMs: 45_000,
+    });
     const s = report.summary;
     expect(s.brokenPods).toEqual([]);
     expect(s.healedByRestart).toBe(2);
-    expect(s.dataPathReadyAtMs).toBeGreaterThan(REBOOT_RACE_DEFAULTS.kubeProxyDelayMs);
+    expect(s.dataPathReadyAtMs).toBeGreaterThan(12_000);
     expect(s.allReadyAtMs).toBeGreaterThan(s.dataPathReadyAtMs ?? Infinity);
     expect(s.controlExperiment).toBeNull();
     // Without a persisted config nobody got network before the CNI daemon was ready.

@@ -45,14 +45,16 @@ export interface RebootRaceParams {
 }
 
 /**
- * Defaults: the field's shape. The CNI daemon is ready 5 s after boot, kube-proxy starts 12 s
- * after boot, so a pod arriving in between (the early but healthy one) is sandboxed before the
- * data path is ready and still works.
+ * Defaults: the field's shape. The CNI daemon is ready 10 s after boot, kube-proxy starts 20 s
+ * after boot. The real kubelet takes 2-8 s after its start (more on a loaded machine) to recreate
+ * the pods, so with a persisted CNI config they get their network well before the CNI is ready;
+ * a pod arriving between the two (the early but healthy one) is set up before the data path is
+ * ready and still works.
  */
 export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   nodes: 2,
-  kubeProxyDelayMs: 12_000,
-  cniReadyDelayMs: 5_000,
+  kubeProxyDelayMs: 20_000,
+  cniReadyDelayMs: 10_000,
   faults: [],
   seed: 1,
   observeMs: 60_000,
