@@ -13,7 +13,7 @@
  * waits until `kubeProxyDelayMs` after boot (boot-wait reads the plan the boot writes to /run).
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetwardenError } from '../errors.ts';
 import { run, runOk } from '../host/exec.ts';
@@ -300,7 +300,7 @@ export class LabNode {
       if (!cidr || this.holder?.running !== true) return;
       writeFileSync(`${conflist}.tmp`, `${JSON.stringify(labConflist(cidr, this.spec.faults), null, 2)}\n`);
       // Renamed into place so that containerd never reads half a file.
-      await runOk('mv', [`${conflist}.tmp`, conflist]);
+      renameSync(`${conflist}.tmp`, conflist);
     }
     writeFileSync(this.hostPath(CNI_READY_FILE), `${new Date().toISOString()}\n`);
     this.cniReadyAt = Date.now();
@@ -315,14 +315,28 @@ export class LabNode {
   async #restoreStaleIptables(): Promise<void> {
     const saved = join(this.dir, 'disk', 'iptables.rules');
     if (!existsSync(saved)) return;
-    await runOk('sh', [
-      '-c',
-      `ip netns exec "$1" iptables-restore < "$2" && ip netns exec "$1" iptables -P FORWARD DROP`,
-      'sh',
-      this.netns,
-      saved,
-    ]);
-    this.#emit('iptables-restored', 'ruleset from before the reboot, FORWARD policy DROP');
+    // kube-proxy may be in the middle of its own transaction: the nft backend then refuses ours,
+    // and a boot unit would try again. Bounded: 10 tries, 300 ms apart.
+    let last = '';
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const res = await run('sh', [
+        '-c',
+        'ip netns exec "$1" iptables-restore < "$2" && ip netns exec "$1" iptables -P FORWARD DROP',
+        'sh',
+        this.netns,
+        saved,
+      ]);
+      if (res.code === 0) {
+        this.#emit(
+          'iptables-restored',
+          `ruleset from before the reboot, FORWARD policy DROP (attempt ${attempt})`,
+        );
+        return;
+      }
+      last = res.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${res.code}`;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    this.#emit('iptables-restored', `FAILED after 10 attempts: ${last}`);
   }
 
   /**
