@@ -15,12 +15,12 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetwardenError } from '../errors.ts';
+import { describeError, NetwardenError } from '../errors.ts';
 import { run, runOk } from '../host/exec.ts';
 import type { LabBinary } from './binaries.ts';
 import { createCgroupRoot, nodeCgroupName, removeCgroupRoot } from './cgroups.ts';
 import { CNI_CONFLIST_NAME, CNI_READY_FILE, labConflist } from './cni-config.ts';
-import { CONTAINERD_SOCKET, containerdConfig, importImage, listImages } from './containerd.ts';
+import { CONTAINERD_SOCKET, CRI_NAMESPACE, containerdConfig, importImage, listImages } from './containerd.ts';
 import { kubeletConfiguration } from './kubelet-config.ts';
 import { createNodeNetwork, deleteNetns, nodeIp, nodeNetns } from './network.ts';
 import { enterNodeArgs, holderScript, nodeMounts } from './node-mounts.ts';
@@ -238,9 +238,25 @@ export class LabNode {
       );
     this.#emit('containerd-started');
     const have = new Set(await listImages(socket));
-    await Promise.all(
-      this.spec.images.filter((i) => !have.has(i.name)).map((i) => this.importImage(i.tarPath)),
-    );
+    // One at a time (each import unpacks into the same snapshotter). An image of the disk that
+    // is gone after a reboot is imported again; that was seen once in a dozen reboots (the
+    // import then failed on a missing parent snapshot, hence one retry after removing the name).
+    for (const img of this.spec.images.filter((i) => !have.has(i.name))) {
+      if (have.size > 0)
+        this.#emit('containerd-started', `image ${img.name} missing after boot: importing it again`);
+      try {
+        await this.importImage(img.tarPath);
+      } catch (err) {
+        this.#emit(
+          'containerd-started',
+          `import of ${img.name} failed, retrying once: ${describeError(err)}`,
+        );
+        await run('ctr', ['-a', socket, '-n', CRI_NAMESPACE, 'images', 'rm', img.name], {
+          timeoutMs: 30_000,
+        });
+        await this.importImage(img.tarPath);
+      }
+    }
   }
 
   async #startKubelet(): Promise<void> {
