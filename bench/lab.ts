@@ -171,7 +171,7 @@ console.log(
         median: round(median(raceMs)),
         samples: raceMs.map(round),
         params:
-          'defaults (kube-proxy 12 s, CNI 5 s, 60 s window), faults cni-config-persisted,early-pods-lose-route',
+          'defaults (kube-proxy 20 s, CNI 10 s, 60 s window), faults cni-config-persisted,early-pods-lose-route',
       },
     },
     null,
