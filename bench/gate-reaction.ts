@@ -31,10 +31,10 @@ const watch = await lab.admin.nodes.watch({
 const reactions: number[] = [];
 try {
   for (let i = 0; i < runs; i++) {
-    await node.stopKubeProxy();
+    await lab.stopKubeProxy('node-2');
     await run('ip', ['netns', 'exec', node.netns, 'iptables', '-t', 'nat', '-F', 'KUBE-SERVICES']);
     await waitFor('the gate to close', () => tainted.value, 30_000, 20);
-    await node.startKubeProxy();
+    await lab.startKubeProxy('node-2');
     let readyAt = 0;
     await waitFor(
       'kube-proxy rules to be complete',

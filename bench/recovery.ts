@@ -1,5 +1,5 @@
 /**
- * Recovery benchmark: reboot-race with early-pods-lose-route, N runs with netwarden on and N with
+ * Recovery benchmark: reboot-race with cni-config-persisted and early-pods-lose-route, N runs with netwarden on and N with
  * it off. With netwarden, how long after the data path was ready were all pods Ready again
  * (recoveredMsAfterDataPathReady, replacements' start included)? Without, did they recover within
  * the window at all? Prints medians and p95 side by side; asserts nothing.
@@ -20,10 +20,8 @@ const runs = Number(values.runs);
 const observeMs = parseDuration(values.observe ?? '60s') as number;
 const base: RebootRaceParams = {
   ...REBOOT_RACE_DEFAULTS,
-  faults: ['early-pods-lose-route'],
+  faults: ['cni-config-persisted', 'early-pods-lose-route'],
   tcpServers: 4,
-  kubeProxyDelayMs: 12_000,
-  cniReadyDelayMs: 5_000,
   observeMs,
 };
 

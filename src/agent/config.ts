@@ -196,9 +196,9 @@ export const AGENT_OPTIONS = {
     help: "let pods' netwarden.dev/probe-targets name loopback, link-local or the instance metadata address (refused by default)",
   },
   podNetnsLocator: {
-    schema: z.string().regex(/^(proc|lab:nw[0-9a-f]{6})$/, 'must be proc or lab:<run id>'),
+    schema: z.enum(['proc']),
     default: 'proc',
-    help: "how to find a pod's network namespace: proc (a container process's /proc/<pid>/ns/net via its cgroup; needs hostPID) or lab:<run id>",
+    help: "how to find a pod's network namespace: proc (a container process's /proc/<pid>/ns/net via its cgroup, whatever the runtime; needs hostPID)",
   },
   bootGate: {
     schema: bool,

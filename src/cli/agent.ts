@@ -32,7 +32,6 @@ import { type NetnsLocator, netnsLocationAt, ProcNetnsLocator } from '../host/ne
 import { probeNetns } from '../host/netns-probe.ts';
 import { tcpConnectStaggered } from '../host/tcp.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
-import { LabNetnsLocator } from '../lab/netns-locator.ts';
 
 /** Reads the regular files of a folder (the CNI config dir); throws ENOENT/EACCES as is. */
 async function readDir(path: string): Promise<{ name: string; text: string }[]> {
@@ -40,11 +39,9 @@ async function readDir(path: string): Promise<{ name: string; text: string }[]> 
   return Promise.all(names.map(async (name) => ({ name, text: await readFile(join(path, name), 'utf8') })));
 }
 
-/** How pods' network namespaces are found: /proc (real nodes) or the lab kubelet's names. */
-function makeLocator(cfg: AgentConfig): NetnsLocator {
-  return cfg.podNetnsLocator.startsWith('lab:')
-    ? new LabNetnsLocator({ runId: cfg.podNetnsLocator.slice(4), nodeName: cfg.nodeName })
-    : new ProcNetnsLocator({});
+/** How pods' network namespaces are found: through /proc and the pods' cgroups (needs hostPID). */
+function makeLocator(_cfg: AgentConfig): NetnsLocator {
+  return new ProcNetnsLocator({});
 }
 
 /** Wires repair: the recycler over the real Eviction and Event APIs, netns probes, the locator. */

@@ -9,7 +9,7 @@ import { NetwardenError } from '../errors.ts';
 import { connect } from '../kube/connect.ts';
 import { ensureBinaries } from '../lab/binaries.ts';
 import { currentLab, type LabState, sendCommand, serveLab } from '../lab/daemon.ts';
-import { LAB_FAULTS } from '../lab/lab.ts';
+import { checkFaults, LAB_FAULTS } from '../lab/lab.ts';
 import { cleanStaleRuns, labRoot, waitUntil } from '../lab/run-dir.ts';
 import { choiceFlag, durationFlag, intFlag, listFlag } from './flags.ts';
 
@@ -24,14 +24,11 @@ export function registerLabSessionCommands(lab: Command, requireRoot: (what: str
     .description('start a lab (control plane, nodes, CoreDNS) in the background and print how to use it')
     .option('--nodes <n>', 'number of nodes', '2')
     .option('--proxy-mode <mode>', 'kube-proxy mode: iptables or nftables', 'iptables')
-    .option('--faults <list>', 'faults to inject at every boot (early-pods-lose-route)')
-    .option('--time-scale <factor>', 'scale the kubelet crash back-off', '1')
-    .action(async (o: { nodes: string; proxyMode: string; faults?: string; timeScale: string }) => {
+    .option('--faults <list>', `faults to inject at every boot (${LAB_FAULTS.join(', ')})`)
+    .action(async (o: { nodes: string; proxyMode: string; faults?: string }) => {
       intFlag('--nodes', o.nodes, 1, 6);
       choiceFlag('--proxy-mode', o.proxyMode, ['iptables', 'nftables'] as const);
-      listFlag('--faults', o.faults, LAB_FAULTS);
-      if (!(Number(o.timeScale) > 0 && Number(o.timeScale) <= 1))
-        throw new NetwardenError('usage', `--time-scale: "${o.timeScale}" is not a number in (0, 1]`);
+      checkFaults(listFlag('--faults', o.faults, LAB_FAULTS));
       requireRoot('lab up');
       const running = currentLab();
       if (running)
@@ -45,17 +42,7 @@ export function registerLabSessionCommands(lab: Command, requireRoot: (what: str
       mkdirSync(root, { recursive: true });
       const logFile = join(root, 'serve.log');
       const fd = openSync(logFile, 'w');
-      const args = [
-        process.argv[1] ?? '',
-        'lab',
-        'serve',
-        '--nodes',
-        o.nodes,
-        '--proxy-mode',
-        o.proxyMode,
-        '--time-scale',
-        o.timeScale,
-      ];
+      const args = [process.argv[1] ?? '', 'lab', 'serve', '--nodes', o.nodes, '--proxy-mode', o.proxyMode];
       if (o.faults) args.push('--faults', o.faults);
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
       child.unref();
@@ -90,12 +77,10 @@ export function registerLabSessionCommands(lab: Command, requireRoot: (what: str
     .option('--nodes <n>', '', '2')
     .option('--proxy-mode <mode>', '', 'iptables')
     .option('--faults <list>')
-    .option('--time-scale <factor>', '', '1')
-    .action(async (o: { nodes: string; proxyMode: string; faults?: string; timeScale: string }) => {
+    .action(async (o: { nodes: string; proxyMode: string; faults?: string }) => {
       await serveLab({
         nodes: Number(o.nodes),
         proxyMode: o.proxyMode === 'nftables' ? 'nftables' : 'iptables',
-        timeScale: Number(o.timeScale),
         faults: listFlag('--faults', o.faults, LAB_FAULTS),
         log: say,
       });

@@ -7,7 +7,7 @@ import { httpGet } from '../host/http.ts';
 import { connect } from '../kube/connect.ts';
 import { ensureBinaries } from '../lab/binaries.ts';
 import { ControlPlane } from '../lab/control-plane.ts';
-import { LAB_FAULTS } from '../lab/lab.ts';
+import { checkFaults, LAB_FAULTS } from '../lab/lab.ts';
 import { LabRun } from '../lab/run-dir.ts';
 import { REBOOT_RACE_DEFAULTS, type RebootRaceParams, runRebootRace } from '../lab/scenarios/reboot-race.ts';
 import { renderText } from '../lab/scenarios/render.ts';
@@ -23,13 +23,14 @@ export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
     .description(
-      "run a real Kubernetes control plane (and, later, nodes and pods) in this machine's network namespaces",
+      "run a real Kubernetes cluster (control plane, nodes with the real kubelet and containerd) in this machine's namespaces",
     )
     .addHelpText(
       'after',
       `
 The lab runs real components built from pinned Go modules (tools/lab-binaries/go.mod):
-kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd and the CNI plugins.
+kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubelet, etcd and the CNI
+plugins, with Debian's containerd and runc on every node.
 Binaries are cached under $NETWARDEN_CACHE_DIR (default ~/.cache/netwarden); set NETWARDEN_KUBE_BIN
 or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs root.`,
     );
@@ -78,11 +79,6 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       formatDuration(REBOOT_RACE_DEFAULTS.observeMs),
     )
     .option(
-      '--time-scale <factor>',
-      "multiply the kubelet's crash back-off (10 s doubling to 5 min) by this, for fast runs",
-      '1',
-    )
-    .option(
       '--downtime <duration>',
       'how long the node stays off',
       formatDuration(REBOOT_RACE_DEFAULTS.downtimeMs),
@@ -98,12 +94,18 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       'after',
       `
 Faults:
-  early-pods-lose-route   pods whose sandbox is created before the node's CNI is ready get no
+  cni-config-persisted    the CNI config of the previous boot stays on the node's disk: containerd
+                          uses it at once, so pods get their network before the CNI daemon is
+                          ready (without it, the daemon writes the config when it is ready).
+  early-pods-lose-route   pods whose network is set up before the node's CNI is ready get no
                           "from <podIP>" policy rule (priority 1536): DNS still resolves, TCP to
                           the API server fails, container restarts do not help, a new pod does.
+                          Needs cni-config-persisted.
+  stale-iptables-restore  the ruleset saved before the reboot is restored with FORWARD DROP
+                          shortly after kube-proxy starts (the EKS AMI's boot race).
 
 Example:
-  netwarden lab run reboot-race --faults early-pods-lose-route --output json`,
+  netwarden lab run reboot-race --faults cni-config-persisted,early-pods-lose-route --output json`,
     )
     .action(async (flags: RebootRaceFlags) => {
       const output = choiceFlag('--output', flags.output, ['text', 'json'] as const);
@@ -165,7 +167,6 @@ interface RebootRaceFlags {
   faults?: string;
   seed: string;
   observe: string;
-  timeScale: string;
   downtime: string;
   proxyMode: string;
   netwarden: string;
@@ -174,18 +175,14 @@ interface RebootRaceFlags {
 
 /** Validates the `lab run reboot-race` flags into scenario parameters. */
 export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
-  const timeScale = Number(f.timeScale);
-  if (!(timeScale > 0 && timeScale <= 1))
-    throw new NetwardenError('usage', `--time-scale: "${f.timeScale}" is not a number in (0, 1]`);
   return {
     ...REBOOT_RACE_DEFAULTS,
     nodes: intFlag('--nodes', f.nodes, 2, 6),
     kubeProxyDelayMs: durationFlag('--kube-proxy-delay', f.kubeProxyDelay, 600_000),
     cniReadyDelayMs: durationFlag('--cni-ready-delay', f.cniReadyDelay, 600_000),
-    faults: listFlag('--faults', f.faults, LAB_FAULTS),
+    faults: checkFaults(listFlag('--faults', f.faults, LAB_FAULTS)),
     seed: intFlag('--seed', f.seed, 0, 2 ** 31 - 1),
     observeMs: durationFlag('--observe', f.observe, 1_800_000),
-    timeScale,
     downtimeMs: durationFlag('--downtime', f.downtime, 300_000),
     proxyMode: choiceFlag('--proxy-mode', f.proxyMode, ['iptables', 'nftables'] as const),
     netwarden: choiceFlag('--netwarden', f.netwarden, ['on', 'off'] as const) === 'on',

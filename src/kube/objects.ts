@@ -139,7 +139,6 @@ export class ObjectApi implements KubeObjectLister {
       ),
     );
   }
-
   /** Writes a node's status subresource (strategic merge: conditions and addresses merge by key). */
   async patchNodeStatus(name: string, status: Record<string, unknown>): Promise<void> {
     await this.#client.call(`patch status of node ${name}`, (o) =>
@@ -148,26 +147,6 @@ export class ObjectApi implements KubeObjectLister {
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o),
       ),
     );
-  }
-
-  /** Deletes a pod with grace period 0: how the kubelet finishes a deletion it has carried out. */
-  async finishPodDeletion(namespace: string, name: string, uid?: string): Promise<void> {
-    try {
-      await this.#client.call(`finish deletion of pod ${namespace}/${name}`, (o) =>
-        this.#client.core.deleteNamespacedPod(
-          {
-            namespace,
-            name,
-            gracePeriodSeconds: 0,
-            body: { gracePeriodSeconds: 0, ...(uid ? { preconditions: { uid } } : {}) },
-          },
-          o,
-        ),
-      );
-    } catch (err) {
-      if (httpStatus(err) === 404 || httpStatus(err) === 409) return;
-      throw err;
-    }
   }
 }
 

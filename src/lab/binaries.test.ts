@@ -60,6 +60,7 @@ const FIXTURE_MODS: Record<Toolset, string> = {
   helm: 'module h\nrequire helm.sh/helm/v4 v4.3.1\n',
   promtool: 'module p\nrequire github.com/prometheus/prometheus v0.316.0\n',
   cniGate: 'module netwarden.dev/cni-gate\n',
+  labImages: 'module z\n',
 };
 
 /** A tools/ folder with every toolset's go.mod. */

@@ -30,6 +30,7 @@ export const TOOLSETS = {
       'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
       'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
       'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
+      kubelet: 'k8s.io/kubernetes/cmd/kubelet',
       etcd: 'go.etcd.io/etcd/server/v3',
       bridge: 'github.com/containernetworking/plugins/plugins/main/bridge',
       ptp: 'github.com/containernetworking/plugins/plugins/main/ptp',
@@ -61,6 +62,17 @@ export const TOOLSETS = {
     pins: {},
     binaries: { 'netwarden-cni-gate': 'netwarden.dev/cni-gate' },
   },
+  /** The lab's own workloads (tools/lab-images, standard library only), packed into lab images. */
+  labImages: {
+    dir: 'lab-images',
+    pins: {},
+    binaries: {
+      pause: 'netwarden.dev/lab-images/pause',
+      'tcp-server': 'netwarden.dev/lab-images/tcp-server',
+      'api-client': 'netwarden.dev/lab-images/api-client',
+      'boot-wait': 'netwarden.dev/lab-images/boot-wait',
+    },
+  },
 } as const;
 
 /** One of the module folders under tools/. */
@@ -73,7 +85,8 @@ export type LabBinary =
   | BinariesOf<'coredns'>
   | BinariesOf<'helm'>
   | BinariesOf<'promtool'>
-  | BinariesOf<'cniGate'>;
+  | BinariesOf<'cniGate'>
+  | BinariesOf<'labImages'>;
 
 /** Every lab program and the Go package it is built from. */
 export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
@@ -82,6 +95,7 @@ export const LAB_BINARIES: Readonly<Record<LabBinary, string>> = {
   ...TOOLSETS.helm.binaries,
   ...TOOLSETS.promtool.binaries,
   ...TOOLSETS.cniGate.binaries,
+  ...TOOLSETS.labImages.binaries,
 };
 
 /** The pinned versions, read from the go.mod files. */
@@ -105,7 +119,7 @@ export interface ResolvedBinaries {
 }
 
 /** Bump when the build recipe (flags, layout) changes so old caches are not reused. */
-const RECIPE = 1;
+const RECIPE = 2;
 
 /** The repo folder holding the tools/ modules. */
 export function toolsDir(): string {
@@ -150,11 +164,9 @@ export function cacheDirFor(
 ): string {
   const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
-  const sources = readdirSync(moduleDir)
-    .filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'))
-    .sort()
-    .map((f) => `\n${f}\n${readFileSync(join(moduleDir, f), 'utf8')}`)
-    .join('');
+  // netwarden's own programs (the boot gate plugin, the lab's workloads) are built from source
+  // files in the repo: they are part of the key.
+  const sources = goSources(moduleDir);
   const pins = Object.entries(TOOLSETS[toolset].pins) as [string, string][];
   const label =
     pins.length === 0
@@ -170,6 +182,15 @@ export function cacheDirFor(
     .digest('hex')
     .slice(0, 10);
   return join(cacheRoot(env), 'lab-bin', `${label}_${hash}`);
+}
+
+/** The .go files under `dir` (sorted by path) as one text, for cache keys. */
+function goSources(dir: string): string {
+  return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'))
+    .sort()
+    .map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`)
+    .join('\n');
 }
 
 function overrideDirs(env: NodeJS.ProcessEnv): string[] {
@@ -246,10 +267,9 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<Resolved
       log(`built ${missing.join(', ')} in ${secs.toFixed(0)} s into ${cacheDir}`);
       sources.add('built');
     } else {
+      const pinned = Object.keys(spec.pins).map((k) => `${k} ${versions[k]}`);
       log(
-        `reusing cached ${toolset} binaries (${Object.keys(spec.pins)
-          .map((k) => `${k} ${versions[k]}`)
-          .join(', ')}) from ${cacheDir}`,
+        `reusing cached ${toolset} binaries${pinned.length ? ` (${pinned.join(', ')})` : ''} from ${cacheDir}`,
       );
       sources.add('cache');
     }
@@ -282,7 +302,7 @@ function kubeLdflags(kubernetes: string): string {
 
 /** Linker flags for one program: version stamps where the program prints its version. */
 function ldflagsFor(name: LabBinary, versions: Record<string, string>): string {
-  if (name.startsWith('kube-')) return kubeLdflags(versions.kubernetes ?? '');
+  if (name.startsWith('kube')) return kubeLdflags(versions.kubernetes ?? '');
   if (name === 'helm') return `-s -w -X helm.sh/helm/v4/internal/version.version=${versions.helm ?? ''}`;
   return '-s -w';
 }

@@ -4,7 +4,8 @@
  * - GET /healthz with 200 once the ready file exists (the lab writes it at the node's "CNI ready"
  *   moment, the same file the lab-vpc-rules plugin consults) and 503 before;
  * - GET /v1/enis like ipamd's introspection: one secondary ENI (device number 1, whose table the
- *   lab's 1536 rules select) holding every pod address lab-vpc-rules recorded in `<state-dir>`.
+ *   lab's 1536 rules select) holding every pod address lab-vpc-rules recorded in `<state-dir>`
+ *   (one JSON record per container).
  *   That is where a real agent learns which pods need a from-pod rule.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,14 +22,15 @@ if (!readyFile || !listen) {
 function enis(): unknown {
   const addresses: Record<string, unknown> = {};
   for (const f of stateDir && existsSync(stateDir) ? readdirSync(stateDir) : []) {
-    if (!f.endsWith('.json')) continue;
     try {
       const a = JSON.parse(readFileSync(join(stateDir as string, f), 'utf8')) as {
+        ip?: string;
         namespace?: string;
         name?: string;
         containerID?: string;
       };
-      addresses[f.slice(0, -'.json'.length)] = {
+      if (!a.ip) continue;
+      addresses[a.ip] = {
         IPAMKey: { containerID: a.containerID ?? '', ifName: 'eth0', networkName: 'lab-vpc' },
         IPAMMetadata: { k8sPodNamespace: a.namespace ?? '', k8sPodName: a.name ?? '' },
       };

@@ -1,18 +1,21 @@
 /**
- * The whole lab: a real control plane, a VPC namespace, N nodes each with a lab kubelet and a real
- * kube-proxy, real CNI plugins wiring pods, and a real CoreDNS as cluster DNS. `Lab.up()` returns
- * when every node is Ready and DNS answers; `down()` removes everything.
+ * The whole lab: a real control plane, a VPC namespace, N nodes each with containerd and the
+ * real kubelet (node.ts), kube-proxy as a DaemonSet from a locally built image, real CNI plugins
+ * run by containerd, and a real CoreDNS as cluster DNS. `Lab.up()` returns when every node is
+ * Ready, DNS answers and kube-proxy has programmed every Service on every node; `down()` removes
+ * everything.
  */
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from '../core/objects.ts';
+import { NetwardenError } from '../errors.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
 import { NAMESPACE as CHART_NAMESPACE, identityOf, renderChart } from './chart.ts';
 import { ControlPlane } from './control-plane.ts';
+import { ensureLabImages, labImageName } from './images.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
-import { coreDns, coreDnsRbac, corefile } from './manifests.ts';
+import { coreDns, coreDnsRbac, KUBE_PROXY_OFF_LABEL, kubeProxy } from './manifests.ts';
 import { API_LAB_IP, createVpc, routePodCidr, vpcNetns } from './network.ts';
 import { type BootOptions, LabNode, type NodeEvent } from './node.ts';
 import { clusterState, kubeProxyProblems } from './observe.ts';
@@ -22,17 +25,36 @@ import { LabProcess } from './process.ts';
 import { LabRun } from './run-dir.ts';
 import { waitFor } from './wait.ts';
 
-/** Faults the lab can inject (see cni-plugins/vpc-rules.ts). */
-export const LAB_FAULTS = ['early-pods-lose-route'] as const;
+/**
+ * Faults the lab can inject:
+ * - `cni-config-persisted`: the CNI config of the previous boot stays on the node's disk, so
+ *   containerd uses it at once, before the CNI daemon is ready (else the daemon writes it when ready);
+ * - `early-pods-lose-route`: pods whose CNI ADD runs before the daemon is ready get no
+ *   `from <podIP>` rule (cni-plugins/vpc-rules.ts); needs `cni-config-persisted` to bite;
+ * - `stale-iptables-restore`: the ruleset of before the reboot is restored with FORWARD DROP
+ *   shortly after kube-proxy starts (node.ts).
+ */
+export const LAB_FAULTS = [
+  'early-pods-lose-route',
+  'cni-config-persisted',
+  'stale-iptables-restore',
+] as const;
 /** One fault name. */
 export type LabFault = (typeof LAB_FAULTS)[number];
+/** Returns `faults` if they make sense together; throws a usage error naming the problem. */
+export function checkFaults(faults: readonly LabFault[]): LabFault[] {
+  if (faults.includes('early-pods-lose-route') && !faults.includes('cni-config-persisted'))
+    throw new NetwardenError(
+      'usage',
+      '--faults: early-pods-lose-route needs cni-config-persisted (without a CNI config on the disk no pod gets its network before the CNI is ready, so no pod can lose its route)',
+    );
+  return [...faults];
+}
 
 /** How to build the lab. */
 export interface LabOptions {
   readonly nodes?: number;
   readonly proxyMode?: 'iptables' | 'nftables';
-  /** Scales the kubelet's back-off (1 = real time). */
-  readonly timeScale?: number;
   readonly faults?: readonly LabFault[];
   /** The node CoreDNS runs on (default: node-1). */
   readonly dnsNode?: string;
@@ -100,6 +122,7 @@ export class Lab {
     t0: number,
   ): Promise<Lab> {
     const count = options.nodes ?? 2;
+    checkFaults(options.faults ?? []);
     const timeout = options.readyTimeoutMs ?? 120_000;
     await createVpc(run.id);
     log(`lab ${run.id}: VPC namespace ${vpcNetns(run.id)} (router 10.250.0.1, API address ${API_LAB_IP})`);
@@ -118,24 +141,12 @@ export class Lab {
     await startApiForwarders(run, apiPort);
     const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
 
-    const cniBinDir = makeCniBin(run, binaries);
+    const images = await ensureLabImages(binaries.paths, log);
     const agentKubeconfig = options.netwarden
       ? await installAgentIdentity(admin, cp, labServer, binaries.paths.helm)
       : undefined;
-    const proxyCert = await issueCert(cp.pki.dir, cp.pki.ca, 'kube-proxy', {
-      cn: 'system:kube-proxy',
-      orgs: [],
-    });
-    const proxyKubeconfig = writeKubeconfig(
-      run.path('kubeconfigs', 'kube-proxy.kubeconfig'),
-      labServer,
-      cp.pki.ca.cert,
-      'kube-proxy',
-      {
-        certFile: proxyCert.cert,
-        keyFile: proxyCert.key,
-      },
-    );
+    for (const obj of kubeProxy({ server: labServer, mode: options.proxyMode ?? 'iptables' }))
+      await admin.objects.apply(obj);
     const nodes: LabNode[] = [];
     for (let i = 1; i <= count; i++) {
       const name = `node-${i}`;
@@ -154,19 +165,15 @@ export class Lab {
             labServer,
             cp.pki.ca.cert,
             name,
-            {
-              certFile: cert.cert,
-              keyFile: cert.key,
-            },
+            { certFile: cert.cert, keyFile: cert.key },
           ),
-          kubeProxyKubeconfig: proxyKubeconfig,
-          proxyMode: options.proxyMode ?? 'iptables',
-          timeScale: options.timeScale ?? 1,
+          caFile: cp.pki.ca.cert,
           faults: options.faults ?? [],
-          cniBinDir,
           nodeBinary: process.execPath,
           repoDir: REPO_DIR,
-          kubernetesVersion: binaries.versions.kubernetes,
+          images: Object.values(images).map((img) => ({ name: img.name, tarPath: img.tarPath })),
+          sandboxImage: labImageName('pause'),
+          podCidr: async () => (await admin.nodes.get(name))?.spec?.podCIDR,
           ...(options.onNodeEvent ? { onEvent: options.onNodeEvent } : {}),
           ...(agentKubeconfig
             ? { agent: { kubeconfig: agentKubeconfig, args: options.netwarden?.args ?? [] } }
@@ -175,7 +182,9 @@ export class Lab {
       );
     }
     run.onClose(async () => {
-      for (const n of nodes) await n.powerOff().catch(() => {});
+      const problems: string[] = [];
+      for (const n of nodes) problems.push(...(await n.powerOff().catch((e: unknown) => [String(e)])));
+      if (problems.length > 0) throw new Error(problems.join('; '));
     });
     await Promise.all(nodes.map((n) => n.boot(DEFAULT_BOOT)));
     const lab = new Lab({ run, cp, admin, nodes, binaries, options, startedMs: t0 });
@@ -207,13 +216,13 @@ export class Lab {
     await node.boot(opts);
   }
 
-  /** Waits until kube-proxy on every running node has programmed every Service as the cluster says. */
+  /** Waits until kube-proxy on every powered node has programmed every Service as the cluster says. */
   async waitDataPath(timeoutMs: number): Promise<void> {
     const mode = this.options.proxyMode ?? 'iptables';
-    for (const node of this.nodes.filter((n) => n.kubeProxy?.running)) {
+    for (const node of this.nodes.filter((n) => n.holder?.running)) {
       let last = '';
       await waitFor(
-        `kube-proxy on ${node.name} to program every Service (log: ${this.run.path('logs', `kube-proxy-${node.name}.log`)})`,
+        `kube-proxy on ${node.name} to program every Service (logs: ${node.hostPath('/var/log/pods')})`,
         async () => {
           const problems = await kubeProxyProblems(
             node.netns,
@@ -242,6 +251,51 @@ export class Lab {
     return all;
   }
 
+  /**
+   * Imports an image tar (OCI layout or Docker archive) into every node's containerd, so that pods
+   * can run it with `imagePullPolicy: Never`. The nodes' disks keep it across reboots.
+   */
+  async importImage(tarPath: string): Promise<void> {
+    await Promise.all(this.nodes.filter((n) => n.holder?.running).map((n) => n.importImage(tarPath)));
+  }
+
+  /** Takes kube-proxy's DaemonSet pod off a node (its rules stay in the kernel) and waits until it is gone. */
+  async stopKubeProxy(nodeName: string, timeoutMs = 60_000): Promise<void> {
+    await this.#labelNode(nodeName, { [KUBE_PROXY_OFF_LABEL]: 'off' });
+    await waitFor(
+      `kube-proxy's pod on ${nodeName} to go`,
+      async () => !(await this.#kubeProxyPod(nodeName)),
+      timeoutMs,
+      250,
+    );
+  }
+
+  /** Lets kube-proxy's DaemonSet run on the node again; resolves once its pod exists (not once it is ready). */
+  async startKubeProxy(nodeName: string, timeoutMs = 60_000): Promise<void> {
+    await this.#labelNode(nodeName, {});
+    await waitFor(`kube-proxy's pod on ${nodeName}`, () => this.#kubeProxyPod(nodeName), timeoutMs, 250);
+  }
+
+  async #kubeProxyPod(nodeName: string): Promise<Pod | undefined> {
+    const pods = await this.admin.objects.list<Pod>('v1', 'Pod', {
+      namespace: 'kube-system',
+      labelSelector: 'k8s-app=kube-proxy',
+      fieldSelector: `spec.nodeName=${nodeName}`,
+    });
+    return pods[0];
+  }
+
+  /** Server-side apply of the lab's own node labels (labels it set earlier and omits now are removed). */
+  async #labelNode(nodeName: string, labels: Record<string, string>): Promise<void> {
+    this.node(nodeName);
+    await this.admin.objects.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels } });
+  }
+
+  /** Whether a node's CNI daemon is ready on its current boot. */
+  cniReady(nodeName: string): boolean {
+    return this.node(nodeName).cniReadyAt !== undefined;
+  }
+
   /** Removes every lab object; returns problems (empty when clean). */
   async down(): Promise<string[]> {
     return this.run.close();
@@ -250,7 +304,7 @@ export class Lab {
   async #waitNodesReady(timeoutMs: number): Promise<void> {
     for (const node of this.nodes) {
       const cidr = await waitFor(
-        `node ${node.name} to be Ready with a pod CIDR (kubelet log: ${this.run.path('logs', `kubelet-${node.name}.log`)})`,
+        `node ${node.name} to be Ready with a pod CIDR (kubelet log: ${node.kubelet?.spec.logFile ?? '?'})`,
         async () => {
           const n = await this.admin.nodes.get(node.name);
           const ready = n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
@@ -264,20 +318,9 @@ export class Lab {
 
   async #deployDns(dnsNode: string, timeoutMs: number): Promise<void> {
     for (const obj of coreDnsRbac()) await this.admin.objects.apply(obj);
-    const token = await this.admin.objects.serviceAccountToken('kube-system', 'coredns', 86_400);
-    // CoreDNS reaches the API through the `kubernetes` Service's ClusterIP, as in a cluster.
-    const kubeconfig = writeKubeconfig(
-      this.run.path('coredns', 'kubeconfig'),
-      'https://10.96.0.1:443',
-      this.cp.pki.ca.cert,
-      'coredns',
-      { token },
-    );
-    const corefilePath = this.run.path('coredns', 'Corefile');
-    writeFileSync(corefilePath, corefile(kubeconfig));
-    for (const obj of coreDns(corefilePath, dnsNode)) await this.admin.objects.apply(obj);
+    for (const obj of coreDns(dnsNode)) await this.admin.objects.apply(obj);
     await waitFor(
-      `CoreDNS to be Ready (log: ${this.run.path('logs', 'pods')})`,
+      `CoreDNS to be Ready (logs: ${this.node(dnsNode).hostPath('/var/log/pods')})`,
       async () => {
         const pods = await this.admin.objects.list<Pod>('v1', 'Pod', {
           namespace: 'kube-system',
@@ -353,20 +396,4 @@ async function startApiForwarders(run: LabRun, apiPort: number): Promise<void> {
     10_000,
     50,
   );
-}
-
-/** The CNI plugin folder of a run: the real plugins plus the lab's VPC-rules plugin. */
-function makeCniBin(run: LabRun, binaries: ResolvedBinaries): string {
-  const dir = run.path('cni-bin', 'x').slice(0, -2);
-  mkdirSync(dir, { recursive: true });
-  for (const name of ['ptp', 'host-local', 'loopback', 'bridge', 'portmap'] as const) {
-    symlinkSync(binaries.paths[name], join(dir, name));
-  }
-  const wrapper = join(dir, 'lab-vpc-rules');
-  writeFileSync(
-    wrapper,
-    `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_DIR, 'src/lab/cni-plugins/vpc-rules.ts')}" "$@"\n`,
-  );
-  chmodSync(wrapper, 0o755);
-  return dir;
 }

@@ -1,27 +1,43 @@
 /**
- * One lab node: its network namespace, its kubelet and kube-proxy processes, and its boot cycle.
- * `powerOff()` is a hard reboot's first half — every process of the node dies, its netfilter
- * state, routes, rules and pod namespaces vanish with the namespaces; `boot()` brings it back
- * with a new bootID, starts the kubelet at once, marks the CNI "ready" and starts kube-proxy
- * after their configured delays.
+ * One lab node: a machine made of a network namespace (its NIC, routes, rules, netfilter), a
+ * mount namespace (its disk and its /run, node-mounts.ts), a cgroup root (cgroups.ts), and the
+ * programs a Kubernetes node runs: containerd with runc, the real kubelet, the CNI daemon
+ * stand-in (cni-daemon.ts) and, on request, the netwarden agent. Pods, kube-proxy (a DaemonSet)
+ * and CoreDNS are started by the kubelet like on any node.
+ *
+ * `powerOff()` is a hard power loss: every process of the node dies at once (kubelet,
+ * containerd, shims, containers), its network namespaces (node and pods) and its /run vanish;
+ * its disk stays. `boot()` brings it back with a new boot ID; containerd and the kubelet start at
+ * once and the kubelet recreates every bound pod itself. The CNI daemon becomes ready, and writes
+ * the node's CNI config unless one survived, after `cniReadyDelayMs`; kube-proxy's init container
+ * waits until `kubeProxyDelayMs` after boot (boot-wait reads the plan the boot writes to /run).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeError, NetwardenError } from '../errors.ts';
+import { run, runOk } from '../host/exec.ts';
 import type { LabBinary } from './binaries.ts';
-import { cniReadyFile, type KubeletConfig, vpcCniStateDir } from './kubelet/config.ts';
-import { createNodeNetwork, deleteNetns, listNetns, nodeIp, nodeNetns } from './network.ts';
+import { createCgroupRoot, nodeCgroupName, removeCgroupRoot } from './cgroups.ts';
+import { CNI_CONFLIST_NAME, CNI_READY_FILE, labConflist, VPC_RULES_STATE_DIR } from './cni-config.ts';
+import { CONTAINERD_SOCKET, CRI_NAMESPACE, containerdConfig, importImage, listImages } from './containerd.ts';
+import { kubeletConfiguration } from './kubelet-config.ts';
+import { createNodeNetwork, deleteNetns, nodeIp, nodeNetns } from './network.ts';
+import { enterNodeArgs, holderScript, nodeMounts } from './node-mounts.ts';
 import { LabProcess } from './process.ts';
 import { type LabRun, pidsWithEnv, RUN_ENV, waitUntil } from './run-dir.ts';
 
-/** Env var naming the lab node a process belongs to (kubelet, kube-proxy, containers). */
+/** Env var naming the lab node a process belongs to (containerd and the shims inherit it). */
 export const NODE_ENV = 'NETWARDEN_LAB_NODE';
+
+/** Where the node's boot writes its plan (in the node's /run): read by boot-wait init containers. */
+export const BOOT_PLAN_FILE = '/run/netwarden-lab/boot.json';
 
 /** What the node does at boot, and when (ms after boot). */
 export interface BootOptions {
-  /** kube-proxy starts this long after boot (`kube-proxy-delay`). */
+  /** kube-proxy's container starts this long after boot (`kube-proxy-delay`). */
   readonly kubeProxyDelayMs: number;
-  /** The node's CNI daemon counts as ready this long after boot. */
+  /** The node's CNI daemon becomes ready this long after boot. */
   readonly cniReadyDelayMs: number;
 }
 
@@ -32,10 +48,11 @@ export interface NodeEvent {
   readonly event:
     | 'power-off'
     | 'boot'
+    | 'containerd-started'
     | 'kubelet-started'
     | 'agent-started'
     | 'cni-ready'
-    | 'kube-proxy-started';
+    | 'iptables-restored';
   readonly detail?: string;
 }
 
@@ -46,14 +63,16 @@ export interface LabNodeSpec {
   readonly index: number;
   readonly binaries: Readonly<Record<LabBinary, string>>;
   readonly kubeletKubeconfig: string;
-  readonly kubeProxyKubeconfig: string;
-  readonly proxyMode: 'iptables' | 'nftables';
-  readonly timeScale: number;
+  readonly caFile: string;
   readonly faults: readonly string[];
-  readonly cniBinDir: string;
   readonly nodeBinary: string;
   readonly repoDir: string;
-  readonly kubernetesVersion: string;
+  /** Image tars imported into the node's containerd at first boot (the disk keeps them). */
+  readonly images: readonly { readonly name: string; readonly tarPath: string }[];
+  /** The sandbox image's full name. */
+  readonly sandboxImage: string;
+  /** The node's pod CIDR once the controller-manager has given it one (the CNI daemon needs it). */
+  readonly podCidr: () => Promise<string | undefined>;
   readonly onEvent?: (e: NodeEvent) => void;
   /** Run the netwarden agent on the node (as a DaemonSet would), with these extra flags. */
   readonly agent?: { readonly kubeconfig: string; readonly args: readonly string[] };
@@ -64,10 +83,14 @@ export class LabNode {
   readonly spec: LabNodeSpec;
   readonly ip: string;
   readonly netns: string;
+  readonly cgroup: string;
   bootId = '';
   bootedAt = 0;
+  /** When this boot's CNI daemon became ready (undefined before). */
+  cniReadyAt: number | undefined;
+  holder: LabProcess | undefined;
+  containerd: LabProcess | undefined;
   kubelet: LabProcess | undefined;
-  kubeProxy: LabProcess | undefined;
   agent: LabProcess | undefined;
   #timers: NodeJS.Timeout[] = [];
 
@@ -75,117 +98,192 @@ export class LabNode {
     this.spec = spec;
     this.ip = nodeIp(spec.index);
     this.netns = nodeNetns(spec.run.id, spec.name);
+    this.cgroup = nodeCgroupName(spec.run.id, spec.name);
   }
 
   get name(): string {
     return this.spec.name;
   }
 
-  /** The node's persistent folder (its "disk"); survives reboots. */
-  get nodeDir(): string {
-    return this.spec.run.path('nodes', this.name, 'disk');
+  /** The node's folder in the run folder (`disk/` survives reboots, `run/` does not). */
+  get dir(): string {
+    return this.spec.run.path('nodes', this.name, 'x').slice(0, -2);
   }
 
-  /** The node's per-boot folder (its "tmpfs"); wiped by a reboot. */
-  get bootDir(): string {
-    return this.spec.run.path('nodes', this.name, 'boot');
+  /** A path of the node's filesystem as the host sees it (`/run/…` and the disk mounts only). */
+  hostPath(nodePath: string): string {
+    for (const m of nodeMounts(this.dir)) {
+      if (nodePath === m.target || nodePath.startsWith(`${m.target}/`))
+        return m.source + nodePath.slice(m.target.length);
+    }
+    throw new NetwardenError('usage', `${nodePath} is not on a lab node's own folders`);
   }
 
-  /** Brings the node up: network, kubelet now, CNI-ready and kube-proxy after their delays. */
+  /** The node's containerd socket, as the host reaches it. */
+  get containerdSocket(): string {
+    return this.hostPath(CONTAINERD_SOCKET);
+  }
+
+  /** Brings the node up; resolves once the kubelet runs (not once the node is Ready). */
   async boot(opts: BootOptions): Promise<void> {
     const { run, name } = this.spec;
-    rmSync(this.bootDir, { recursive: true, force: true });
-    mkdirSync(this.bootDir, { recursive: true });
-    mkdirSync(this.nodeDir, { recursive: true });
-    await createNodeNetwork(run.id, name, this.spec.index);
+    this.#prepareFolders();
     this.bootId = randomUUID();
     this.bootedAt = Date.now();
+    this.cniReadyAt = undefined;
+    writeFileSync(join(this.dir, 'boot_id'), `${this.bootId}\n`);
+    writeFileSync(
+      this.hostPath(BOOT_PLAN_FILE),
+      `${JSON.stringify({ bootedAtMs: this.bootedAt, kubeProxyDelayMs: opts.kubeProxyDelayMs, cniReadyDelayMs: opts.cniReadyDelayMs })}\n`,
+    );
+    await createNodeNetwork(run.id, name, this.spec.index);
+    createCgroupRoot(this.cgroup);
     this.#emit('boot', `bootID ${this.bootId}`);
 
-    const cfg: KubeletConfig = {
-      runId: run.id,
-      nodeName: name,
-      nodeIp: this.ip,
-      kubeconfig: this.spec.kubeletKubeconfig,
-      bootId: this.bootId,
-      nodeDir: this.nodeDir,
-      bootDir: this.bootDir,
-      cniBinDir: this.spec.cniBinDir,
-      podLogDir: run.path('logs', 'pods'),
-      timeScale: this.spec.timeScale,
-      faults: [...this.spec.faults],
-      kubeletVersion: `${this.spec.kubernetesVersion}-lab`,
-      images: { node: this.spec.nodeBinary, repo: this.spec.repoDir, coredns: this.spec.binaries.coredns },
-    };
-    const cfgPath = join(this.bootDir, 'kubelet.json');
-    writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    this.kubelet = await this.#startScript('kubelet', 'src/lab/kubelet/main.ts', [cfgPath]);
-    this.#emit('kubelet-started');
-    await this.#startCniDaemon(cniReadyFile(cfg), vpcCniStateDir(cfg));
-    if (this.spec.agent) await this.startAgent();
-    this.#after(opts.cniReadyDelayMs, () => {
-      writeFileSync(cniReadyFile(cfg), `${new Date().toISOString()}\n`);
-      this.#emit('cni-ready');
-    });
-    this.#after(opts.kubeProxyDelayMs, () => this.startKubeProxy());
-  }
-
-  /** Starts kube-proxy in the node's namespace (also used to bring it back after a stop). */
-  async startKubeProxy(): Promise<void> {
-    if (this.kubeProxy?.running) return;
-    const { run, name } = this.spec;
-    const config = {
-      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-      kind: 'KubeProxyConfiguration',
-      clientConnection: { kubeconfig: this.spec.kubeProxyKubeconfig },
-      hostnameOverride: name,
-      mode: this.spec.proxyMode,
-      clusterCIDR: '10.244.0.0/16',
-      bindAddress: '0.0.0.0',
-      healthzBindAddress: '0.0.0.0:10256',
-      metricsBindAddress: '0.0.0.0:10249',
-      // Leave conntrack sysctls alone: some are machine-wide.
-      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
-      iptables: { syncPeriod: '30s', minSyncPeriod: '1s' },
-      nftables: { syncPeriod: '30s', minSyncPeriod: '1s' },
-    };
-    const cfgPath = join(this.bootDir, 'kube-proxy.json');
-    writeFileSync(cfgPath, JSON.stringify(config, null, 2));
-    this.kubeProxy = await LabProcess.start({
-      name: `kube-proxy-${name}`,
-      cmd: this.spec.binaries['kube-proxy'],
-      args: [`--config=${cfgPath}`, '--v=1'],
+    this.holder = await LabProcess.start({
+      name: `node-${name}`,
+      cmd: 'unshare',
+      args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', holderScript(nodeMounts(this.dir))],
       env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `kube-proxy-${name}.log`),
-      netns: this.netns,
+      logFile: run.path('logs', `node-${name}.log`),
     });
-    this.#emit('kube-proxy-started');
+    const holder = this.holder;
+    if (
+      !(await waitUntil(() => !holder.running || holder.logTail(1).includes('mounted'), 10_000)) ||
+      !holder.running
+    )
+      throw new NetwardenError(
+        'lab-start-failed',
+        `node ${name}: its mount namespace did not come up: ${holder.logSummary(3)} (log: ${holder.spec.logFile})`,
+      );
+
+    await this.#startContainerd();
+    await this.#startKubelet();
+    await this.#startCniDaemon();
+    if (this.spec.agent) await this.startAgent();
+    this.#after(opts.cniReadyDelayMs, () => this.#cniReady());
+    if (this.spec.faults.includes('stale-iptables-restore'))
+      this.#after(opts.kubeProxyDelayMs + STALE_RESTORE_AFTER_KUBE_PROXY_MS, () =>
+        this.#restoreStaleIptables(),
+      );
   }
 
-  /**
-   * Starts the netwarden agent in the node's namespace, pointed at this node's CNI folder; its
-   * HTTP surface listens on the node's loopback (127.0.0.1:9746).
-   */
-  async startAgent(extraArgs: readonly string[] = []): Promise<void> {
-    const agent = this.spec.agent;
-    if (!agent || this.agent?.running) return;
+  /** Imports an image tar into this node's containerd (the disk keeps it across reboots). */
+  async importImage(tarPath: string): Promise<void> {
+    await importImage(this.containerdSocket, tarPath);
+  }
+
+  /** Folders: the disk once, /run afresh; the CNI config of the last boot goes unless the fault keeps it. */
+  #prepareFolders(): void {
+    const runDir = join(this.dir, 'run');
+    rmSync(runDir, { recursive: true, force: true });
+    for (const m of nodeMounts(this.dir)) if (!m.file) mkdirSync(m.source, { recursive: true });
+    mkdirSync(this.hostPath('/run/netwarden-lab'), { recursive: true });
+    this.#fillCniBin();
+    if (!this.spec.faults.includes('cni-config-persisted'))
+      rmSync(this.hostPath(`/etc/cni/net.d/${CNI_CONFLIST_NAME}`), { force: true });
+    writeFileSync(
+      this.hostPath('/run/netwarden-lab/containerd.toml'),
+      containerdConfig({ sandboxImage: this.spec.sandboxImage }),
+    );
+  }
+
+  /** /opt/cni/bin: the real plugins plus the lab's VPC-rules plugin (once: it is on the disk). */
+  #fillCniBin(): void {
+    const dir = this.hostPath('/opt/cni/bin');
+    for (const name of ['ptp', 'host-local', 'loopback', 'bridge', 'portmap'] as const) {
+      if (!existsSync(join(dir, name))) symlinkSync(this.spec.binaries[name], join(dir, name));
+    }
+    const wrapper = join(dir, 'lab-vpc-rules');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec "${this.spec.nodeBinary}" "${join(this.spec.repoDir, 'src/lab/cni-plugins/vpc-rules.ts')}" "$@"\n`,
+    );
+    chmodSync(wrapper, 0o755);
+  }
+
+  /** Starts a program inside the node (its mount and network namespaces). */
+  #startInNode(component: string, cmd: string, args: readonly string[]): Promise<LabProcess> {
     const { run, name } = this.spec;
-    this.agent = await this.#startScript('agent', 'src/cli/main.ts', [
-      'agent',
-      `--node-name=${name}`,
-      `--kubeconfig=${agent.kubeconfig}`,
-      `--cni-conf-dir=${this.nodeDir}/net.d`,
-      // The lab's ipamd stand-in: it tells the agent which pods sit on the secondary ENI.
-      `--ipamd-url=${LabNode.IPAMD_URL}`,
-      `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
-      // kube-proxy runs as a process here, not a pod: no pod tells the agent it belongs on the node.
-      '--kube-proxy=expected',
-      `--pod-netns-locator=lab:${run.id}`,
-      '--listen=127.0.0.1:9746',
-      ...agent.args,
-      ...extraArgs,
+    const holder = this.holder;
+    if (!holder?.running) throw new NetwardenError('lab-start-failed', `node ${name} is powered off`);
+    return LabProcess.start({
+      name: `${component}-${name}`,
+      cmd: 'nsenter',
+      args: [...enterNodeArgs(holder.pid, this.netns), cmd, ...args],
+      env: run.env({ [NODE_ENV]: name }),
+      logFile: run.path('logs', `${component}-${name}.log`),
+    });
+  }
+
+  async #startContainerd(): Promise<void> {
+    const proc = await this.#startInNode('containerd', 'containerd', [
+      '--config',
+      '/run/netwarden-lab/containerd.toml',
     ]);
-    this.#emit('agent-started');
+    this.containerd = proc;
+    const socket = this.containerdSocket;
+    const up = await waitUntil(
+      async () =>
+        !proc.running ||
+        (existsSync(socket) &&
+          (await run('ctr', ['-a', socket, 'version'], { timeoutMs: 5_000 })).code === 0),
+      30_000,
+      100,
+    );
+    if (!up || !proc.running)
+      throw new NetwardenError(
+        'lab-start-failed',
+        `containerd on ${this.name} ${proc.running ? 'did not answer within 30 s' : proc.exitStatus}: ${proc.logSummary(3)} (log: ${proc.spec.logFile})`,
+      );
+    this.#emit('containerd-started');
+    const have = new Set(await listImages(socket));
+    // One at a time (each import unpacks into the same snapshotter). An image of the disk that
+    // is gone after a reboot is imported again; that was seen once in a dozen reboots (the
+    // import then failed on a missing parent snapshot, hence one retry after removing the name).
+    for (const img of this.spec.images.filter((i) => !have.has(i.name))) {
+      if (have.size > 0)
+        this.#emit('containerd-started', `image ${img.name} missing after boot: importing it again`);
+      try {
+        await this.importImage(img.tarPath);
+      } catch (err) {
+        this.#emit(
+          'containerd-started',
+          `import of ${img.name} failed, retrying once: ${describeError(err)}`,
+        );
+        await run('ctr', ['-a', socket, '-n', CRI_NAMESPACE, 'images', 'rm', img.name], {
+          timeoutMs: 30_000,
+        });
+        await this.importImage(img.tarPath);
+      }
+    }
+  }
+
+  async #startKubelet(): Promise<void> {
+    const cfgPath = '/run/netwarden-lab/kubelet.json';
+    writeFileSync(
+      this.hostPath(cfgPath),
+      `${JSON.stringify(
+        kubeletConfiguration({
+          nodeIp: this.ip,
+          cgroupRoot: `/${this.cgroup}`,
+          clientCaFile: this.spec.caFile,
+          clusterDns: '10.96.0.10',
+          containerRuntimeEndpoint: `unix://${CONTAINERD_SOCKET}`,
+        }),
+        null,
+        2,
+      )}\n`,
+    );
+    this.kubelet = await this.#startInNode('kubelet', this.spec.binaries.kubelet, [
+      `--config=${cfgPath}`,
+      `--kubeconfig=${this.spec.kubeletKubeconfig}`,
+      `--hostname-override=${this.name}`,
+      `--node-ip=${this.ip}`,
+      `--node-labels=netwarden.dev/lab=${this.spec.run.id}`,
+      '--v=1',
+    ]);
+    this.#emit('kubelet-started');
   }
 
   /** The CNI daemon's health endpoint, as seen from inside the node. */
@@ -193,8 +291,96 @@ export class LabNode {
   /** The CNI daemon's ipamd-style introspection, as seen from inside the node. */
   static readonly IPAMD_URL = 'http://127.0.0.1:61678';
 
-  async #startCniDaemon(readyFile: string, stateDir: string): Promise<void> {
-    await this.#startScript('cni-daemon', 'src/lab/cni-daemon.ts', [readyFile, '127.0.0.1:61678', stateDir]);
+  async #startCniDaemon(): Promise<void> {
+    await this.#startInNode('cni-daemon', this.spec.nodeBinary, [
+      join(this.spec.repoDir, 'src/lab/cni-daemon.ts'),
+      CNI_READY_FILE,
+      '127.0.0.1:61678',
+      VPC_RULES_STATE_DIR,
+    ]);
+  }
+
+  /**
+   * The CNI daemon's ready moment: it installs the node's CNI config (unless one survived the
+   * reboot) and answers healthy. Waits (bounded) for the node's pod CIDR on a first boot.
+   */
+  async #cniReady(): Promise<void> {
+    const conflist = this.hostPath(`/etc/cni/net.d/${CNI_CONFLIST_NAME}`);
+    if (!existsSync(conflist)) {
+      let cidr: string | undefined;
+      await waitUntil(
+        async () => {
+          cidr = await this.spec.podCidr().catch(() => undefined);
+          return cidr !== undefined;
+        },
+        120_000,
+        250,
+      );
+      if (!cidr || this.holder?.running !== true) return;
+      writeFileSync(`${conflist}.tmp`, `${JSON.stringify(labConflist(cidr, this.spec.faults), null, 2)}\n`);
+      // Renamed into place so that containerd never reads half a file.
+      renameSync(`${conflist}.tmp`, conflist);
+    }
+    writeFileSync(this.hostPath(CNI_READY_FILE), `${new Date().toISOString()}\n`);
+    this.cniReadyAt = Date.now();
+    this.#emit('cni-ready');
+  }
+
+  /**
+   * Fault `stale-iptables-restore`: a ruleset saved before the reboot (at power-off) is restored
+   * shortly after kube-proxy starts, with the FORWARD policy DROP, as the EKS AMI's iptables
+   * restore unit did when it raced kube-proxy.
+   */
+  async #restoreStaleIptables(): Promise<void> {
+    const saved = join(this.dir, 'disk', 'iptables.rules');
+    if (!existsSync(saved)) return;
+    // kube-proxy may be in the middle of its own transaction: the nft backend then refuses ours,
+    // and a boot unit would try again. Bounded: 10 tries, 300 ms apart.
+    let last = '';
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const res = await run('sh', [
+        '-c',
+        'ip netns exec "$1" iptables-restore < "$2" && ip netns exec "$1" iptables -P FORWARD DROP',
+        'sh',
+        this.netns,
+        saved,
+      ]);
+      if (res.code === 0) {
+        this.#emit(
+          'iptables-restored',
+          `ruleset from before the reboot, FORWARD policy DROP (attempt ${attempt})`,
+        );
+        return;
+      }
+      last = res.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${res.code}`;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    this.#emit('iptables-restored', `FAILED after 10 attempts: ${last}`);
+  }
+
+  /**
+   * Starts the netwarden agent inside the node, pointed at the node's CNI folder; it finds pods'
+   * network namespaces through /proc (the hostPID way); its HTTP surface listens on the node's
+   * loopback (127.0.0.1:9746).
+   */
+  async startAgent(extraArgs: readonly string[] = []): Promise<void> {
+    const agent = this.spec.agent;
+    if (!agent || this.agent?.running) return;
+    this.agent = await this.#startInNode('agent', this.spec.nodeBinary, [
+      join(this.spec.repoDir, 'src/cli/main.ts'),
+      'agent',
+      `--node-name=${this.name}`,
+      `--kubeconfig=${agent.kubeconfig}`,
+      '--cni-conf-dir=/etc/cni/net.d',
+      // The lab's ipamd stand-in: it tells the agent which pods sit on the secondary ENI.
+      `--ipamd-url=${LabNode.IPAMD_URL}`,
+      `--cni-health-url=${LabNode.CNI_HEALTH_URL}`,
+      '--pod-netns-locator=proc',
+      '--listen=127.0.0.1:9746',
+      ...agent.args,
+      ...extraArgs,
+    ]);
+    this.#emit('agent-started');
   }
 
   /** Stops the agent (as `kubectl delete pod` of the DaemonSet pod would). */
@@ -202,51 +388,28 @@ export class LabNode {
     await this.agent?.stop();
   }
 
-  /** Starts one of the lab's own Node.js programs in the node's network namespace (nsenter keeps the root mount namespace). */
-  #startScript(component: string, script: string, args: readonly string[]): Promise<LabProcess> {
-    const { run, name } = this.spec;
-    return LabProcess.start({
-      name: `${component}-${name}`,
-      cmd: 'nsenter',
-      args: [
-        `--net=/var/run/netns/${this.netns}`,
-        this.spec.nodeBinary,
-        join(this.spec.repoDir, script),
-        ...args,
-      ],
-      env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `${component}-${name}.log`),
-    });
-  }
-
-  /** Stops kube-proxy only (its rules stay in the kernel until flushed). */
-  async stopKubeProxy(): Promise<void> {
-    await this.kubeProxy?.stop();
-  }
-
   /**
-   * Power loss: every process of the node is SIGKILLed, then its pod namespaces and its own
-   * namespace are deleted (with them every route, rule and netfilter table). The Node object stays.
+   * Power loss: every process of the node is SIGKILLed (found by its environment, and by the
+   * node's cgroup tree for containers), then its namespace goes, and with it every route, rule and
+   * netfilter table; the mount namespace dies with its last process. The Node object stays.
    */
-  async powerOff(): Promise<void> {
+  async powerOff(): Promise<string[]> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
     const { run, name } = this.spec;
-    await killNodeProcesses(run.id, name);
-    this.kubelet = undefined;
-    this.kubeProxy = undefined;
-    this.agent = undefined;
-    for (const ns of await listNetns(`${this.netns}-`)) {
-      await deleteNetns(ns);
-      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    if (this.spec.faults.includes('stale-iptables-restore') && this.holder?.running) {
+      // The ruleset an iptables-save unit would have stored on the disk.
+      const res = await runOk('ip', ['netns', 'exec', this.netns, 'iptables-save'], { timeoutMs: 20_000 });
+      writeFileSync(join(this.dir, 'disk', 'iptables.rules'), res.stdout);
     }
+    const problems = await killNodeProcesses(run.id, name, this.cgroup);
+    this.holder = undefined;
+    this.containerd = undefined;
+    this.kubelet = undefined;
+    this.agent = undefined;
     await deleteNetns(this.netns);
     this.#emit('power-off');
-  }
-
-  /** Pod namespaces of this node (`<run>-<node>-<uid8>`). */
-  async podNetns(): Promise<string[]> {
-    return listNetns(`${this.netns}-`);
+    return problems;
   }
 
   #after(ms: number, fn: () => void | Promise<void>): void {
@@ -262,8 +425,15 @@ export class LabNode {
   }
 }
 
-/** SIGKILLs every process of one lab node (found by its environment) and waits until they are gone. */
-async function killNodeProcesses(runId: string, node: string): Promise<void> {
+/** With fault stale-iptables-restore, the saved ruleset lands this long after kube-proxy's start. */
+const STALE_RESTORE_AFTER_KUBE_PROXY_MS = 1_500;
+
+/**
+ * SIGKILLs every process of one lab node at once: those carrying its environment (kubelet,
+ * containerd, shims, the namespace holder) and those in its cgroup tree (containers), then removes
+ * the cgroup tree. Waits until they are gone (bounded); returns problems.
+ */
+async function killNodeProcesses(runId: string, node: string, cgroup: string): Promise<string[]> {
   const mine = { [RUN_ENV]: runId, [NODE_ENV]: node };
   for (const pid of pidsWithEnv(mine)) {
     try {
@@ -272,5 +442,8 @@ async function killNodeProcesses(runId: string, node: string): Promise<void> {
       // gone
     }
   }
-  await waitUntil(() => pidsWithEnv(mine).length === 0, 5_000);
+  const problems = await removeCgroupRoot(cgroup);
+  if (!(await waitUntil(() => pidsWithEnv(mine).length === 0, 5_000)))
+    problems.push(`node ${node}: processes survived SIGKILL: ${pidsWithEnv(mine).join(', ')}`);
+  return problems;
 }

@@ -8,6 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../host/exec.ts';
+import { removeCgroupRoot, runCgroupRoots } from './cgroups.ts';
+import { waitUntil } from './wait.ts';
+
+export { waitUntil } from './wait.ts';
 
 /** Env var naming the lab run a process belongs to. */
 export const RUN_ENV = 'NETWARDEN_LAB_RUN';
@@ -35,6 +39,8 @@ function procStartTicks(pid: number): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after the closing paren are fixed.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A killed owner stays a zombie until its parent (often PID 1, slowly) reaps it: not alive.
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     return rest[19];
   } catch {
     return undefined;
@@ -134,9 +140,15 @@ export function pidsWithEnv(vars: Readonly<Record<string, string>>): number[] {
   return pids.filter((p) => p !== process.pid);
 }
 
-/** Kills a run's processes, deletes its namespaces and /etc/netns entries. Returns problems. */
+/**
+ * Kills a run's processes (those carrying its id, and every container in its nodes' cgroup
+ * trees), removes those trees, deletes its namespaces and /etc/netns entries. A node's mount
+ * namespace ends with its last process, taking its mounts with it. Returns problems.
+ */
 export async function removeRunLeftovers(id: string): Promise<string[]> {
-  return [...(await killRunProcesses(id)), ...(await deleteRunNamespaces(id))];
+  const problems = await killRunProcesses(id);
+  for (const cg of runCgroupRoots(id)) problems.push(...(await removeCgroupRoot(cg)));
+  return [...problems, ...(await deleteRunNamespaces(id))];
 }
 
 /** SIGTERM, then SIGKILL, every process carrying this run's id; returns survivors as problems. */
@@ -204,18 +216,4 @@ export async function cleanStaleRuns(root: string = labRoot()): Promise<string[]
     removed.push(id);
   }
   return removed;
-}
-
-/** Polls `cond` every 50 ms until true or `timeoutMs` passed. Returns whether it became true. */
-export async function waitUntil(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

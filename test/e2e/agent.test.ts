@@ -1,12 +1,14 @@
 /**
- * The node agent on a 4-node lab: real kube-proxy, real scheduler, the agent under the
- * ServiceAccount and RBAC the chart renders (deploy/chart/netwarden/templates/rbac.yaml; a missing
- * permission shows up as a failed write, a missing Event or a crashed agent, and fails these tests).
+ * The node agent on a 4-node lab: real kubelets and containerd, real kube-proxy (a DaemonSet), real
+ * scheduler, the agent under the ServiceAccount and RBAC the chart renders
+ * (deploy/chart/netwarden/templates/rbac.yaml; a missing permission shows up as a failed write, a
+ * missing Event or a crashed agent, and fails these tests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITION_TYPE, TAINT_KEY } from '../../src/core/gate.ts';
 import type { Node, Pod } from '../../src/core/objects.ts';
 import { run } from '../../src/host/exec.ts';
+import { labImageRef } from '../../src/lab/images.ts';
 import { Lab } from '../../src/lab/lab.ts';
 import { listNetns } from '../../src/lab/network.ts';
 import { pidsOfRun } from '../../src/lab/run-dir.ts';
@@ -44,7 +46,7 @@ describe('node agent', () => {
 
   async function breakKubeProxy(name: string): Promise<void> {
     const node = lab.node(name);
-    await node.stopKubeProxy();
+    await lab.stopKubeProxy(name);
     await run('ip', ['netns', 'exec', node.netns, 'iptables', '-t', 'nat', '-F', 'KUBE-SERVICES']);
   }
 
@@ -70,7 +72,7 @@ describe('node agent', () => {
         selector: { matchLabels: { app: 'newcomers' } },
         template: {
           metadata: { labels: { app: 'newcomers' } },
-          spec: { containers: [{ name: 'c', image: 'lab/pause' }] },
+          spec: { containers: [{ name: 'c', image: labImageRef('pause'), imagePullPolicy: 'Never' }] },
         },
       },
     });
@@ -87,7 +89,7 @@ describe('node agent', () => {
     );
     expect(placed.map((p) => p.spec?.nodeName)).not.toContain('node-2');
 
-    await lab.node('node-2').startKubeProxy();
+    await lab.startKubeProxy('node-2');
     await waitFor(
       'node-2 open again',
       async () => {
@@ -148,7 +150,7 @@ describe('node agent', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     expect((await Promise.all(broken.map(get))).filter((g) => g.tainted)).toHaveLength(1);
-    for (const n of broken) await lab.node(n).startKubeProxy();
+    for (const n of broken) await lab.startKubeProxy(n);
     await waitFor(
       'all gates open',
       async () => (await lab.admin.nodes.list()).every((n) => gate(n).status === 'True' && !gate(n).tainted),

@@ -6,6 +6,13 @@
  * Fault `early-pods-lose-route`: while the node's CNI is not yet "ready" (the file named by
  * `readyFile` does not exist), ADD succeeds but leaves the 1536 rule out — the stale-state failure
  * of ipamd after a reboot. Such a pod stays broken until it gets a new sandbox.
+ *
+ * DEL removes the rules of the address this plugin recorded for the container at ADD (in
+ * `stateDir`, volatile like ipamd's state), not of the address in `prevResult`: after a reboot the
+ * runtime deletes the old sandboxes with results cached on disk, whose addresses may already
+ * belong to new pods; a real IPAM daemon answers DEL from its own state in the same way. The
+ * record (`{ip, namespace, name, containerID}`) is also what the lab's ipamd stand-in
+ * (cni-daemon.ts `/v1/enis`) reports, as ipamd reports its datastore.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +24,6 @@ interface Config {
   readyFile?: string;
   faults?: string[];
   logFile?: string;
-  /** Where the pod's address is recorded for the lab's ipamd stand-in (cni-daemon.ts `/v1/enis`). */
   stateDir?: string;
   prevResult?: { ips?: { address: string }[] };
 }
@@ -48,16 +54,16 @@ function podArgs(): { namespace?: string; name?: string } {
   return { ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
 }
 
-/** Records (or forgets) the pod behind an address, as ipamd does in its datastore. */
-function recordAssignment(conf: Config, podIp: string, add: boolean): void {
-  if (!conf.stateDir) return;
-  const file = join(conf.stateDir, `${podIp}.json`);
-  if (!add) {
-    rmSync(file, { force: true });
-    return;
+/** The address recorded for a container (a JSON record, or the bare address of older records). */
+function recordedIp(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8').trim();
+  try {
+    const ip = (JSON.parse(text) as { ip?: unknown }).ip;
+    return typeof ip === 'string' ? ip : undefined;
+  } catch {
+    return text || undefined;
   }
-  mkdirSync(conf.stateDir, { recursive: true });
-  writeFileSync(file, JSON.stringify({ ...podArgs(), containerID: process.env.CNI_CONTAINERID ?? '' }));
 }
 
 function fail(code: number, msg: string): never {
@@ -77,9 +83,11 @@ function main(): void {
   } catch {
     fail(6, 'lab-vpc-rules: configuration on stdin is not JSON');
   }
-  const podIp = conf.prevResult?.ips?.[0]?.address.split('/')[0];
   const table = String(conf.eniTable ?? 2);
+  const containerId = (process.env.CNI_CONTAINERID ?? '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const record = conf.stateDir && containerId ? join(conf.stateDir, containerId) : undefined;
   if (command === 'ADD') {
+    const podIp = conf.prevResult?.ips?.[0]?.address.split('/')[0];
     if (!podIp) fail(7, 'lab-vpc-rules: no prevResult IP (must run after an IPAM-using plugin)');
     const to = ipRule(['add', 'to', podIp, 'lookup', 'main', 'pref', '512']);
     if (!to.ok && !to.err.includes('File exists')) fail(11, `ip rule add to ${podIp}: ${to.err}`);
@@ -94,17 +102,24 @@ function main(): void {
       if (!from.ok && !from.err.includes('File exists')) fail(11, `ip rule add from ${podIp}: ${from.err}`);
       log(conf, `ADD ${podIp}: rules 512 and 1536 programmed`);
     }
-    recordAssignment(conf, podIp, true);
+    if (record && conf.stateDir) {
+      mkdirSync(conf.stateDir, { recursive: true });
+      writeFileSync(
+        record,
+        JSON.stringify({ ip: podIp, ...podArgs(), containerID: process.env.CNI_CONTAINERID ?? '' }),
+      );
+    }
     process.stdout.write(JSON.stringify(conf.prevResult));
     return;
   }
   if (command === 'DEL') {
+    const podIp = record ? recordedIp(record) : conf.prevResult?.ips?.[0]?.address.split('/')[0];
     if (podIp) {
       ipRule(['del', 'to', podIp, 'lookup', 'main', 'pref', '512']);
       ipRule(['del', 'from', podIp, 'lookup', table, 'pref', '1536']);
-      recordAssignment(conf, podIp, false);
       log(conf, `DEL ${podIp}`);
     }
+    if (record) rmSync(record, { force: true });
     return;
   }
   if (command === 'CHECK') return;

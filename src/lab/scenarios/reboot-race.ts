@@ -1,8 +1,9 @@
 /**
- * Scenario `reboot-race`: the field failure, reproduced. A lab with a Deployment of
+ * Scenario `reboot-race`: the field failure, reproduced on real nodes. A lab with a Deployment of
  * `lab/api-client` pods and a Service of `lab/tcp-server` pods spread over the nodes, CoreDNS on
- * a node that stays up; one node is hard-rebooted; the kubelet restarts its pods at once while
- * kube-proxy (and, with `early-pods-lose-route`, the CNI) are not ready. The runner observes for
+ * a node that stays up; one node is hard-rebooted; its real kubelet recreates its pods at once
+ * while kube-proxy (a DaemonSet pod held by --kube-proxy-delay) and the CNI daemon are not ready.
+ * An early but healthy pod arrives once the CNI is ready, before kube-proxy. The runner observes for
  * a bounded window, probes the broken pods from inside, deletes one of them as the control
  * experiment, and reports a timeline and a summary.
  */
@@ -10,18 +11,18 @@ import { TAINT_KEY } from '../../core/gate.ts';
 import type { Node, Pod } from '../../core/objects.ts';
 import { type ClusterProbeConfig, nodeProbePlan } from '../../core/probe-plan.ts';
 import { seededRandom } from '../../core/random.ts';
-import { netnsLocationAt } from '../../host/netns-locator.ts';
-import { probeNetns } from '../../host/netns-probe.ts';
+import { ProcNetnsLocator } from '../../host/netns-locator.ts';
+import { probeNetns, probePods } from '../../host/netns-probe.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
-import { podNetns } from '../kubelet/pod-worker.ts';
+import { labImageRef } from '../images.ts';
 import { Lab, type LabFault } from '../lab.ts';
 import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { NodeEvent } from '../node.ts';
 import { clusterState, kubeProxyProblems } from '../observe.ts';
 import { waitFor } from '../wait.ts';
-import { GateTracker, PodTracker, type TimelineEntry } from './timeline.ts';
+import { GateTracker, type PodFacts, PodTracker, type TimelineEntry } from './timeline.ts';
 
 /** Parameters of a run (all have defaults; see the CLI's help). */
 export interface RebootRaceParams {
@@ -31,7 +32,6 @@ export interface RebootRaceParams {
   readonly faults: readonly LabFault[];
   readonly seed: number;
   readonly observeMs: number;
-  readonly timeScale: number;
   readonly downtimeMs: number;
   readonly apiClients: number;
   readonly tcpServers: number;
@@ -40,15 +40,20 @@ export interface RebootRaceParams {
   readonly netwarden: boolean;
 }
 
-/** Defaults: the field's shape at real kubelet timing. */
+/**
+ * Defaults: the field's shape. The CNI daemon is ready 10 s after boot, kube-proxy starts 20 s
+ * after boot. The real kubelet takes 2-8 s after its start (more on a loaded machine) to recreate
+ * the pods, so with a persisted CNI config they get their network well before the CNI is ready;
+ * a pod arriving between the two (the early but healthy one) is set up before the data path is
+ * ready and still works.
+ */
 export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   nodes: 2,
-  kubeProxyDelayMs: 10_000,
-  cniReadyDelayMs: 20_000,
+  kubeProxyDelayMs: 20_000,
+  cniReadyDelayMs: 10_000,
   faults: [],
   seed: 1,
   observeMs: 60_000,
-  timeScale: 1,
   downtimeMs: 2_000,
   apiClients: 4,
   tcpServers: 2,
@@ -65,10 +70,41 @@ export interface BrokenPod {
   readonly tcp: { ok: boolean; detail: string };
 }
 
+/** A lab node as its Node object describes it, before and after the reboot. */
+export interface NodeReport {
+  readonly name: string;
+  readonly kubeletVersion: string | null;
+  readonly containerRuntimeVersion: string | null;
+  /** `status.nodeInfo.bootID` before the reboot and at the end of the run. */
+  readonly bootIds: [string | null, string | null];
+}
+
+/** One pod that lived on the rebooted node after the reboot (times in ms after the reboot). */
+export interface PodReport {
+  readonly name: string;
+  readonly node: string;
+  /** The controlling owner, `Kind/name`, or null for a bare pod. */
+  readonly owner: string | null;
+  /** PodReadyToStartContainers became True (the kubelet's second resolution) on this boot. */
+  readonly networkSetUpAtMs: number | null;
+  /**
+   * Its own-namespace probe (DNS + TCP to the kubernetes Service) failed when run the moment the
+   * data path was ready, before any repair; null when not probed (host network, no sandbox yet,
+   * or gone by then).
+   */
+  readonly brokenAfterDataPathReady: boolean | null;
+  /** Evicted through the Eviction API (by netwarden). */
+  readonly recycledAtMs: number | null;
+  /** Last became Ready. */
+  readonly readyAtMs: number | null;
+}
+
 /** The machine-readable result (the CLI's `--output json`). */
 export interface RebootRaceReport {
   readonly scenario: 'reboot-race';
   readonly params: RebootRaceParams & { rebootedNode: string; labRun: string; rebootAt: string };
+  readonly nodes: NodeReport[];
+  readonly pods: PodReport[];
   readonly timeline: TimelineEntry[];
   readonly summary: {
     brokenPods: BrokenPod[];
@@ -77,12 +113,13 @@ export interface RebootRaceReport {
     healedByRestart: number;
     healedByDelete: number;
     allReadyAtMs: number | null;
+    /** When the rebooted node's whole data path was ready: every Service's rules programmed and the CNI ready. */
     dataPathReadyAtMs: number | null;
     controlExperiment: { deleted: string; replacement: string | null; readyAfterMs: number | null } | null;
     /** With --netwarden on: when the rebooted node's gate closed and opened (ms after the reboot). */
     gateClosedAtMs?: number | null;
     gateOpenedAtMs?: number | null;
-    /** gateOpenedAtMs − dataPathReadyAtMs: how long after the rules were complete the gate opened. */
+    /** gateOpenedAtMs − dataPathReadyAtMs: how long after the data path was ready the gate opened. */
     gateReactionMs?: number | null;
     datapathReadyAtAnnotation?: string | null;
     /** With --netwarden on: pods netwarden evicted (ms after the reboot). */
@@ -114,7 +151,6 @@ export async function runRebootRace(
     ...(params.netwarden ? { netwarden: {} } : {}),
     nodes: params.nodes,
     proxyMode: params.proxyMode,
-    timeScale: params.timeScale,
     faults: params.faults,
     dnsNode: 'node-1',
     log,
@@ -153,7 +189,7 @@ async function scenario(
     spreadDeployment({
       name: 'api-client',
       namespace: NS,
-      image: 'lab/api-client',
+      image: labImageRef('api-client'),
       replicas: params.apiClients,
       readinessPort: 8081,
     }),
@@ -162,13 +198,14 @@ async function scenario(
     spreadDeployment({
       name: 'echo',
       namespace: NS,
-      image: 'lab/tcp-server',
+      image: labImageRef('tcp-server'),
       replicas: params.tcpServers,
       port: 8080,
     }),
   );
   await lab.admin.objects.apply(service('echo', NS, 80, 8080));
-  let expected = params.apiClients + params.tcpServers + 1;
+  // The pods of the workloads plus one kube-proxy per node.
+  let expected = params.apiClients + params.tcpServers + params.nodes + 1;
   if (params.netwarden) {
     // Recycling must respect a budget that allows one echo pod down at a time...
     await lab.admin.objects.apply(echoBudget());
@@ -179,9 +216,10 @@ async function scenario(
   await waitFor(
     `all ${expected} pods Ready before the reboot`,
     () => tracker.live().filter((f) => f.ready).length === expected,
-    120_000,
+    180_000,
     250,
   );
+  const before = await nodeInfos(lab);
   log(`all ${expected} pods Ready; rebooting ${rebooted}`);
 
   // t = 0: power off.
@@ -194,37 +232,39 @@ async function scenario(
     kubeProxyDelayMs: params.kubeProxyDelayMs,
     cniReadyDelayMs: params.cniReadyDelayMs,
   });
-  const node = lab.node(rebooted);
-  // A pod that arrives after the CNI is ready but before the data path is verified (it tolerates
-  // netwarden's taint, like a DaemonSet): early, yet healthy — netwarden must not touch it.
+  // A pod that arrives once the CNI is ready but before kube-proxy (it tolerates netwarden's taint,
+  // like a DaemonSet): early, yet healthy — netwarden must not touch it.
+  const earlyOkPossible = params.cniReadyDelayMs + 2_000 < params.kubeProxyDelayMs;
   let earlyOk = false;
-  const earlyAt = node.bootedAt + params.cniReadyDelayMs + 1_000;
-  const expectEarlyOk = params.netwarden && params.cniReadyDelayMs + 2_000 < params.kubeProxyDelayMs;
 
-  // Observe: data path readiness (rules for every Service) and whether all pods are Ready again.
+  // Observe: the data path (every Service's rules and the CNI) and whether all pods are Ready again.
   let dataPathReadyAt: number | null = null;
+  let firstProbe: Promise<Map<string, boolean>> | undefined;
   let allReadyAt: number | null = null;
   const pdbSamples: { at: number; unavailable: number }[] = [];
   const end = t0 + params.observeMs;
   while (Date.now() < end) {
-    if (dataPathReadyAt === null && node.kubeProxy?.running) {
+    if (dataPathReadyAt === null && lab.cniReady(rebooted)) {
       const cluster = await clusterState(lab.admin.objects);
+      const node = lab.node(rebooted);
       if ((await kubeProxyProblems(node.netns, params.proxyMode, cluster, rebooted)).length === 0) {
         dataPathReadyAt = Date.now();
         tracker.add(dataPathReadyAt, {
-          event: 'kube-proxy-rules-complete',
+          event: 'data-path-ready',
           node: rebooted,
-          detail: `${cluster.services.length} services programmed`,
+          detail: `${cluster.services.length} services programmed, CNI ready`,
         });
+        firstProbe = probeSandboxedPods(tracker, rebooted, t0);
       }
     }
-    if (expectEarlyOk && !earlyOk && Date.now() >= earlyAt) {
+    const cniReadyAt = lab.node(rebooted).cniReadyAt;
+    if (earlyOkPossible && !earlyOk && cniReadyAt !== undefined && Date.now() >= cniReadyAt + 1_000) {
       earlyOk = true;
       await lab.admin.objects.apply(earlyHealthy(rebooted));
       tracker.add(Date.now(), {
         event: 'early-healthy-created',
         node: rebooted,
-        detail: 'tolerates the gate taint; sandboxed after the CNI is ready',
+        detail: 'tolerates the gate taint; sandboxed after the CNI is ready, before kube-proxy',
       });
     }
     const want = expected + (earlyOk ? 1 : 0);
@@ -243,6 +283,7 @@ async function scenario(
     if (params.netwarden) pdbSamples.push(echoUnavailable(tracker, params.tcpServers));
     await new Promise((r) => setTimeout(r, 250));
   }
+  const brokenAtDataPathReady = (await firstProbe) ?? new Map<string, boolean>();
   for (const e of nodeEvents)
     tracker.add(e.atMs, { event: e.event, node: e.node, ...(e.detail ? { detail: e.detail } : {}) });
 
@@ -250,7 +291,7 @@ async function scenario(
   const brokenFacts = tracker.live().filter((f) => f.node === rebooted && !f.ready);
   const brokenPods: BrokenPod[] = [];
   for (const f of brokenFacts) {
-    const { dns, tcp } = await probePod(lab.run.id, f.node, f.uid);
+    const { dns, tcp } = await probePod(f.uid);
     tracker.add(Date.now(), {
       event: 'probe',
       pod: f.key,
@@ -263,41 +304,22 @@ async function scenario(
     .live()
     .filter((f) => f.node === rebooted && f.brokeAfterBoot && f.ready && !f.createdAfterReboot).length;
 
-  // Control experiment: delete one broken, controller-owned pod; a new sandbox should heal it.
-  let controlExperiment: RebootRaceReport['summary']['controlExperiment'] = null;
-  let healedByDelete = 0;
-  const candidates = params.netwarden ? [] : brokenFacts.filter((f) => f.key.startsWith(`${NS}/api-client-`));
-  if (candidates.length > 0) {
-    const victim = candidates[Math.floor(random() * candidates.length)] ?? candidates[0];
-    if (victim) {
-      const before = new Set(tracker.facts.keys());
-      const deletedAt = Date.now();
-      tracker.add(deletedAt, { event: 'control-delete', pod: victim.key, node: victim.node });
-      await lab.admin.objects.delete({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: victim.key.split('/')[1] ?? '', namespace: NS },
-      });
-      const replacement = await waitFor(
-        "the deleted pod's replacement to be Ready",
-        () =>
-          tracker.live().find((f) => !before.has(f.uid) && f.key.startsWith(`${NS}/api-client-`) && f.ready),
-        60_000,
-        250,
-      ).catch(() => undefined);
-      const readyAfterMs = replacement ? Date.now() - deletedAt : null;
-      if (replacement) {
-        healedByDelete = 1;
-        tracker.add(Date.now(), { event: 'replacement-ready', pod: replacement.key, node: replacement.node });
-      }
-      controlExperiment = { deleted: victim.key, replacement: replacement?.key ?? null, readyAfterMs };
-    }
-  }
+  const { controlExperiment, healedByDelete } = params.netwarden
+    ? { controlExperiment: null, healedByDelete: 0 }
+    : await controlDelete(lab, tracker, brokenFacts, random);
 
+  const after = await nodeInfos(lab);
   const timeline = [...tracker.entries].sort((a, b) => a.tMs - b.tMs);
   return {
     scenario: 'reboot-race',
     params: { ...params, rebootedNode: rebooted, labRun: lab.run.id, rebootAt: new Date(t0).toISOString() },
+    nodes: lab.nodes.map((n) => ({
+      name: n.name,
+      kubeletVersion: after.get(n.name)?.kubeletVersion ?? null,
+      containerRuntimeVersion: after.get(n.name)?.containerRuntimeVersion ?? null,
+      bootIds: [before.get(n.name)?.bootId ?? null, after.get(n.name)?.bootId ?? null],
+    })),
+    pods: podReports(tracker, rebooted, t0, brokenAtDataPathReady),
     timeline,
     summary: {
       brokenPods,
@@ -324,6 +346,115 @@ async function scenario(
   };
 }
 
+/** Control experiment: delete one broken, controller-owned pod; a new sandbox should heal it. */
+async function controlDelete(
+  lab: Lab,
+  tracker: PodTracker,
+  brokenFacts: readonly PodFacts[],
+  random: () => number,
+): Promise<{ controlExperiment: RebootRaceReport['summary']['controlExperiment']; healedByDelete: number }> {
+  const candidates = brokenFacts.filter((f) => f.key.startsWith(`${NS}/api-client-`));
+  const victim = candidates[Math.floor(random() * candidates.length)] ?? candidates[0];
+  if (!victim) return { controlExperiment: null, healedByDelete: 0 };
+  const before = new Set(tracker.facts.keys());
+  const deletedAt = Date.now();
+  tracker.add(deletedAt, { event: 'control-delete', pod: victim.key, node: victim.node });
+  await lab.admin.objects.delete({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: victim.key.split('/')[1] ?? '', namespace: NS },
+  });
+  const replacement = await waitFor(
+    "the deleted pod's replacement to be Ready",
+    () => tracker.live().find((f) => !before.has(f.uid) && f.key.startsWith(`${NS}/api-client-`) && f.ready),
+    60_000,
+    250,
+  ).catch(() => undefined);
+  if (replacement)
+    tracker.add(Date.now(), { event: 'replacement-ready', pod: replacement.key, node: replacement.node });
+  return {
+    controlExperiment: {
+      deleted: victim.key,
+      replacement: replacement?.key ?? null,
+      readyAfterMs: replacement ? Date.now() - deletedAt : null,
+    },
+    healedByDelete: replacement ? 1 : 0,
+  };
+}
+
+/** What each Node object says now: versions and boot ID. */
+async function nodeInfos(
+  lab: Lab,
+): Promise<Map<string, { kubeletVersion?: string; containerRuntimeVersion?: string; bootId?: string }>> {
+  const out = new Map<
+    string,
+    { kubeletVersion?: string; containerRuntimeVersion?: string; bootId?: string }
+  >();
+  for (const n of await lab.admin.nodes.list()) {
+    const info = n.status?.nodeInfo;
+    out.set(n.metadata?.name ?? '', {
+      ...(info?.kubeletVersion ? { kubeletVersion: info.kubeletVersion } : {}),
+      ...(info?.containerRuntimeVersion ? { containerRuntimeVersion: info.containerRuntimeVersion } : {}),
+      ...(info?.bootID ? { bootId: info.bootID } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * Probes, at once, every pod-network pod of `node` with a sandbox from this boot; returns uid →
+ * broken (DNS or TCP to the kubernetes Service failed). Pods the probe cannot find are left out.
+ */
+async function probeSandboxedPods(
+  tracker: PodTracker,
+  node: string,
+  t0: number,
+): Promise<Map<string, boolean>> {
+  const pods = tracker
+    .live()
+    .filter(
+      (f) => f.node === node && !f.hostNetwork && f.sandboxAt !== undefined && f.sandboxAt >= t0 - 1000,
+    );
+  const uids = pods.map((f) => f.uid);
+  const locations = await new ProcNetnsLocator().locate(uids);
+  const plan = nodeProbePlan(LAB_PROBE_CONFIG);
+  const results = await probePods(
+    uids.map((uid) => ({ uid, plan })),
+    locations,
+    { concurrency: 4 },
+  );
+  const out = new Map<string, boolean>();
+  for (const [uid, r] of results) if (r.status !== 'unknown') out.set(uid, r.status === 'failing');
+  return out;
+}
+
+/** The `pods` part of the report: every pod that lived on the rebooted node after the reboot. */
+function podReports(
+  tracker: PodTracker,
+  node: string,
+  t0: number,
+  broken: ReadonlyMap<string, boolean>,
+): PodReport[] {
+  return [...tracker.facts.values()]
+    .filter((f) => f.node === node && (f.createdAfterReboot || f.sandboxAt !== undefined))
+    .filter(
+      (f) => f.createdAfterReboot || !f.deleted || f.evictedAt !== undefined || f.sandboxAt !== undefined,
+    )
+    .map((f) => ({
+      name: f.key,
+      node: f.node,
+      owner: f.owner ?? null,
+      networkSetUpAtMs: f.sandboxAt !== undefined && f.sandboxAt >= t0 - 1000 ? f.sandboxAt - t0 : null,
+      brokenAfterDataPathReady: broken.get(f.uid) ?? null,
+      recycledAtMs: f.evictedAt === undefined ? null : f.evictedAt - t0,
+      readyAtMs: f.readyAt !== undefined && f.readyAt >= t0 ? f.readyAt - t0 : null,
+    }))
+    .sort(
+      (a, b) =>
+        (a.networkSetUpAtMs ?? Number.MAX_SAFE_INTEGER) - (b.networkSetUpAtMs ?? Number.MAX_SAFE_INTEGER),
+    );
+}
+
 const rel = (ms: number | undefined, t0: number): number | null => (ms === undefined ? null : ms - t0);
 
 /** The cluster's DNS and `kubernetes` Service as the lab sets them up. */
@@ -334,16 +465,15 @@ export const LAB_PROBE_CONFIG: ClusterProbeConfig = {
   timeoutMs: 5_000,
 };
 
-/** DNS (kubernetes.default.svc through cluster DNS) and TCP (kubernetes Service) from inside a lab pod. */
-async function probePod(
-  runId: string,
-  node: string,
-  uid: string,
-): Promise<{ dns: BrokenPod['dns']; tcp: BrokenPod['tcp'] }> {
-  const path = `/var/run/netns/${podNetns(runId, node, uid)}`;
-  const location = await netnsLocationAt(path, 'lab');
+/**
+ * DNS (kubernetes.default.svc through cluster DNS) and TCP (kubernetes Service) from inside a lab
+ * pod's own network namespace, found through /proc as the agent finds it (all lab nodes share the
+ * host's PID namespace; the kubelet's cgroup paths name the pod UID).
+ */
+async function probePod(uid: string): Promise<{ dns: BrokenPod['dns']; tcp: BrokenPod['tcp'] }> {
+  const location = (await new ProcNetnsLocator().locate([uid])).get(uid);
   if (!location) {
-    const gone = { ok: false, detail: `namespace ${path} not found` };
+    const gone = { ok: false, detail: `no process of pod ${uid} found in /proc` };
     return { dns: gone, tcp: gone };
   }
   // The core checks, in order: DNS of kubernetes.default.svc, then TCP to the kubernetes Service.
@@ -379,7 +509,8 @@ function barePod(node: string): KubeObject {
       containers: [
         {
           name: 'api-client',
-          image: 'lab/api-client',
+          image: labImageRef('api-client'),
+          imagePullPolicy: 'Never',
           readinessProbe: { tcpSocket: { port: 8081 }, periodSeconds: 1, failureThreshold: 2 },
         },
       ],
@@ -392,7 +523,7 @@ function earlyHealthy(node: string): KubeObject {
   const d = spreadDeployment({
     name: 'early-ok',
     namespace: NS,
-    image: 'lab/tcp-server',
+    image: labImageRef('tcp-server'),
     replicas: 1,
     port: 8080,
     nodeSelector: { 'kubernetes.io/hostname': node },

@@ -48,7 +48,7 @@ export function verdict(r: RebootRaceReport): string {
 export function renderText(r: RebootRaceReport): string {
   const p = r.params;
   const head = [
-    `reboot-race: ${p.nodes} nodes, rebooted ${p.rebootedNode}; kube-proxy delay ${secs(p.kubeProxyDelayMs)}, CNI ready after ${secs(p.cniReadyDelayMs)}, faults: ${p.faults.join(', ') || 'none'}, window ${secs(p.observeMs)}, time scale ${p.timeScale}, seed ${p.seed}`,
+    `reboot-race: ${p.nodes} nodes, rebooted ${p.rebootedNode}; kube-proxy delay ${secs(p.kubeProxyDelayMs)}, CNI ready after ${secs(p.cniReadyDelayMs)}, faults: ${p.faults.join(', ') || 'none'}, window ${secs(p.observeMs)}, seed ${p.seed}`,
     '',
     '     t (ms)  node     event                       pod / detail',
   ];
@@ -60,7 +60,11 @@ export function renderText(r: RebootRaceReport): string {
   const s = r.summary;
   const tail = [
     '',
-    `data path ready (all Service rules on ${p.rebootedNode}): ${secs(s.dataPathReadyAtMs)}; all pods Ready: ${secs(s.allReadyAtMs)}`,
+    `data path ready on ${p.rebootedNode} (every Service's rules and the CNI): ${secs(s.dataPathReadyAtMs)}; all pods Ready: ${secs(s.allReadyAtMs)}`,
+    ...r.nodes.map(
+      (n) =>
+        `${n.name}: kubelet ${n.kubeletVersion ?? '?'}, ${n.containerRuntimeVersion ?? '?'}, bootID ${(n.bootIds[0] ?? '?').slice(0, 8)} -> ${(n.bootIds[1] ?? '?').slice(0, 8)}`,
+    ),
     `healed by container restart: ${s.healedByRestart}; healed by delete: ${s.healedByDelete}`,
     ...(s.gateClosedAtMs !== undefined
       ? [

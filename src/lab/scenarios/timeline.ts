@@ -35,6 +35,11 @@ export interface PodFacts {
   role: string | undefined;
   /** The app label. */
   app: string | undefined;
+  /** The controlling owner as `Kind/name` (ReplicaSet/…, DaemonSet/…), if any. */
+  owner: string | undefined;
+  hostNetwork: boolean;
+  /** When it last became Ready (ms, absolute). */
+  readyAt: number | undefined;
 }
 
 const isReady = (p: Pod): boolean =>
@@ -92,6 +97,9 @@ export class PodTracker {
         evictedAt: undefined,
         role: pod.metadata?.labels?.['netwarden.dev/scenario-role'],
         app: pod.metadata?.labels?.app,
+        owner: ownerOf(pod),
+        hostNetwork: pod.spec?.hostNetwork === true,
+        readyAt: undefined,
       };
       this.facts.set(uid, f);
       if (started) this.add(ms, { event: 'pod-created', pod: key, ...(node ? { node } : {}) });
@@ -141,6 +149,7 @@ export class PodTracker {
     if (ready !== f.ready) {
       if (started) this.add(ms, { event: ready ? 'pod-ready' : 'pod-not-ready', pod: key, node });
       f.ready = ready;
+      if (ready) f.readyAt = ms;
     }
   }
 
@@ -160,6 +169,11 @@ export class PodTracker {
   #afterBoot(f: PodFacts): boolean {
     return this.#rebootAt !== undefined && f.sandboxAt !== undefined && f.sandboxAt >= this.#rebootAt - 1000;
   }
+}
+
+function ownerOf(pod: Pod): string | undefined {
+  const o = pod.metadata?.ownerReferences?.find((r) => r.controller) ?? pod.metadata?.ownerReferences?.[0];
+  return o ? `${o.kind}/${o.name}` : undefined;
 }
 
 function firstWaitingMessage(pod: Pod): string {
