@@ -11,12 +11,7 @@
  */
 import { asCheckResult } from '../assess/assessment.ts';
 import { assessKubeProxy, type KubeProxyAssessment, type KubeProxyEvidence } from '../assess/kube-proxy.ts';
-import {
-  isKubeProxyPod,
-  type KubeProxySetting,
-  kubeProxyExpectation,
-  nodeCreatedMs,
-} from '../assess/kube-proxy-presence.ts';
+import { type KubeProxySetting, kubeProxyExpectation, nodeCreatedMs } from '../assess/kube-proxy-presence.ts';
 import {
   CAPTURE_CHAINS,
   readChains,
@@ -24,6 +19,7 @@ import {
   readKubeProxyEndpoint,
   readNftKubeProxy,
 } from '../collect/kube-proxy.ts';
+import { isKubeProxyPod } from '../core/components.ts';
 import type { Pod } from '../core/objects.ts';
 import { readValue } from '../core/read.ts';
 import { type ExpectedServices, expectedServicePorts } from '../netfilter/expected.ts';
