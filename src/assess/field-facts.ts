@@ -9,9 +9,11 @@
  */
 import { type FieldCaseComponent, fieldCaseRange } from '../core/field-case-versions.ts';
 import type { FindingCode } from '../core/findings.ts';
+import type { Pod, Service } from '../core/objects.ts';
 import { formatVersion, inRange, type Version } from '../core/versions.ts';
+import type { IpRoute } from '../netfilter/ip.ts';
 import type { IptablesNodeState } from '../netfilter/iptables-state.ts';
-import type { ComponentBase } from '../sources/components.ts';
+import type { ComponentBase, ComponentVersions } from '../sources/components.ts';
 import type { IptablesDumps } from './iptables-backends.ts';
 
 /** Where a version stands against a case's range. */
@@ -116,4 +118,63 @@ export function dumpsByBackend(
     });
   }
   return out;
+}
+
+/** The `default/kubernetes` Service's ClusterIP, when the cluster view holds it. */
+export function kubernetesClusterIp(services: readonly Service[] | undefined): string | undefined {
+  const s = services?.find((x) => x.metadata?.namespace === 'default' && x.metadata.name === 'kubernetes');
+  return s?.spec?.clusterIP;
+}
+
+/**
+ * kube-proxy's mode and where it was read: what its judgement decided from the kernel, else its
+ * flag or configuration in the cluster view, else its nftables table existing.
+ */
+export function kubeProxyModeOf(from: {
+  readonly judged?: string | undefined;
+  readonly components?: ComponentVersions | undefined;
+  readonly nftTables?: ReadonlySet<string> | undefined;
+}): { readonly mode: string; readonly source: string } | undefined {
+  if (from.judged === 'iptables' || from.judged === 'nftables' || from.judged === 'ipvs')
+    return { mode: from.judged, source: "kube-proxy's rules in the kernel" };
+  const k = from.components?.kubeProxy;
+  if (k?.mode !== undefined)
+    return {
+      mode: k.mode,
+      source: k.modeFrom === 'flag' ? '--proxy-mode' : `${k.config?.configMap ?? 'its configuration'}`,
+    };
+  if (from.nftTables?.has('ip kube-proxy')) return { mode: 'nftables', source: 'table ip kube-proxy exists' };
+  return undefined;
+}
+
+/**
+ * Whether pods on this node use the node to forward their traffic: a routed pod (not host-network,
+ * with an address) bound here, a route to a pod veth, or the VPC CNI (which routes every pod).
+ */
+export function podsForwardedBy(from: {
+  readonly pods?: readonly Pod[] | undefined;
+  readonly nodeName?: string | undefined;
+  readonly routes?: readonly IpRoute[] | undefined;
+  readonly vethPrefix?: string | null | undefined;
+  readonly vpcCni: boolean;
+}): { readonly yes: boolean; readonly evidence: string } {
+  const pod = (from.pods ?? []).find(
+    (p) =>
+      p.spec?.nodeName === from.nodeName &&
+      from.nodeName !== undefined &&
+      !p.spec?.hostNetwork &&
+      p.status?.podIP,
+  );
+  if (pod)
+    return {
+      yes: true,
+      evidence: `pod ${pod.metadata?.namespace}/${pod.metadata?.name} (${pod.status?.podIP}) is routed through this node`,
+    };
+  const prefix = from.vethPrefix;
+  const route = prefix
+    ? from.routes?.find((r) => r.table === 'main' && r.dev?.startsWith(prefix))
+    : undefined;
+  if (route) return { yes: true, evidence: `route to a pod veth: ${route.text}` };
+  if (from.vpcCni) return { yes: true, evidence: 'the VPC CNI routes every pod through the node' };
+  return { yes: false, evidence: 'no routed pod seen on this node' };
 }
