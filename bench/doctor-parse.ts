@@ -2,7 +2,8 @@
  * Benchmark of the doctor's data-path model on a kube-proxy-sized ruleset. Prints figures, never
  * asserts them (the machine is shared; targets are in docs/doctor.md).
  *
- *   node bench/doctor-parse.ts                       # generate 10,000 Services × 5 endpoints, load them
+ *   node bench/doctor-parse.ts                       # generate 10,000 Services × 5 endpoints shaped like
+ *                                                    # kube-proxy's (lib/synthetic-ruleset.ts), load them
  *                                                    # into a private netns with iptables-restore, time
  *                                                    # iptables-save there, then parse it
  *   node bench/doctor-parse.ts --file save.txt --cluster-state cluster.json   # an existing dump
@@ -21,7 +22,7 @@ import { diffKubeProxy } from '../src/netfilter/diff-kube-proxy.ts';
 import { expectedServicePorts } from '../src/netfilter/expected.ts';
 import { streamIptablesSave } from '../src/netfilter/iptables-save.ts';
 import { readIptablesState, readIptablesStateStream } from '../src/netfilter/iptables-state.ts';
-import { renderKubeProxyIptables } from '../src/netfilter/render-ruleset.ts';
+import { syntheticKubeProxyRuleset } from './lib/synthetic-ruleset.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
       writeFileSync(clusterFile, serializeClusterState(cluster));
     }
     if (!file) {
-      const restore = renderKubeProxyIptables(expectedServicePorts(cluster), {
+      const restore = syntheticKubeProxyRuleset(expectedServicePorts(cluster), {
         clusterCidr: '10.128.0.0/10',
       });
       const ns = `nwdoc-${randomBytes(4).toString('hex')}`;

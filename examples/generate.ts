@@ -1,9 +1,12 @@
 /**
- * Builds the sample bundles in examples/ from real tool output: the iptables rulesets are loaded
- * with iptables-restore into a private network namespace (nwdoc-<random>) and dumped with
- * iptables-save; routes and rules are created there with `ip` and printed by `ip rule show` /
- * `ip route show table all`. Logs and events come from the reference samples (public issues).
- * Needs root. The namespace is deleted at exit; nothing on the host is touched.
+ * Builds the sample bundles in examples/ from real tool output. kube-proxy's rules are what the
+ * real kube-proxy wrote (recorded by examples/record-kube-proxy.ts into
+ * src/netfilter/fixtures/kube-proxy-1.36-iptables-*.txt); the VPC CNI's and Calico's rules are
+ * added to them; all of it is loaded with iptables-restore into a private network namespace
+ * (nwdoc-<random>) and dumped with iptables-save. Routes and rules are created there with `ip` and
+ * printed by `ip rule show` / `ip route show table all`. Logs and events come from the reference
+ * samples (public issues). Needs root. The namespace is deleted at exit; nothing on the host is
+ * touched.
  *
  *   node_modules/.bin/node examples/generate.ts
  */
@@ -12,68 +15,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { vpcCniVethName } from '../src/netfilter/chain-names.ts';
-import type { ClusterState } from '../src/netfilter/cluster-state.ts';
-import { expectedServicePorts } from '../src/netfilter/expected.ts';
-import { renderKubeProxyIptables } from '../src/netfilter/render-ruleset.ts';
+import { clusterObjects, NODE, PODS, type PodDef, PRIMARY_IP } from './cluster.ts';
 
 const HERE = dirname(new URL(import.meta.url).pathname);
 const SAMPLES = '/work/shared/reference/samples';
-const NODE = 'ip-10-0-81-194.ec2.internal';
-const PRIMARY_IP = '10.0.81.194';
+const FIXTURES = join(HERE, '../src/netfilter/fixtures');
 
-interface PodDef { ns: string; name: string; ip: string; device: number; app: string }
-const PODS: PodDef[] = [
-  { ns: 'kube-system', name: 'coredns-6d8f9b7c5d-4xk2p', ip: '10.0.80.89', device: 0, app: 'kube-dns' },
-  { ns: 'kube-system', name: 'coredns-6d8f9b7c5d-9qwer', ip: '10.0.80.65', device: 0, app: 'kube-dns' },
-  { ns: 'app', name: 'rabbitmq-0', ip: '10.0.84.78', device: 1, app: 'rabbitmq' },
-  { ns: 'app', name: 'web-7c9d8f6b5-abcde', ip: '10.0.80.109', device: 0, app: 'web' },
-  { ns: 'app', name: 'vault-0', ip: '10.0.87.206', device: 1, app: 'vault' },
-  { ns: 'app', name: 'web-7c9d8f6b5-fghij', ip: '10.0.87.240', device: 1, app: 'web' },
-];
-
-function svc(ns: string, name: string, ip: string, ports: { name?: string; port: number; protocol?: string }[]) {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec: { type: 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ports: ports.map((p) => ({ protocol: 'TCP', ...p })) } };
-}
-function slice(ns: string, name: string, ports: { name?: string; port: number; protocol?: string }[], eps: { ip: string; node?: string; ready?: boolean }[]) {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { namespace: ns, name: `${name}-x7k2q`, labels: { 'kubernetes.io/service-name': name } },
-    addressType: 'IPv4',
-    ports: ports.map((p) => ({ protocol: 'TCP', ...p })),
-    endpoints: eps.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true }, ...(e.node ? { nodeName: e.node } : {}) })),
-  };
-}
-const local = (app: string) => PODS.filter((p) => p.app === app).map((p) => ({ ip: p.ip, node: NODE }));
-
-function clusterObjects(): unknown[] {
-  const dnsPorts = [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53 }, { name: 'metrics', port: 9153 }];
-  return [
-    svc('default', 'kubernetes', '10.100.0.1', [{ name: 'https', port: 443 }]),
-    slice('default', 'kubernetes', [{ name: 'https', port: 443 }], [{ ip: '10.0.50.10' }, { ip: '10.0.60.10' }]),
-    svc('kube-system', 'kube-dns', '10.100.0.10', dnsPorts),
-    slice('kube-system', 'kube-dns', dnsPorts, local('kube-dns')),
-    svc('app', 'rabbitmq', '10.100.12.7', [{ name: 'amqp', port: 5672 }]),
-    slice('app', 'rabbitmq', [{ name: 'amqp', port: 5672 }], local('rabbitmq')),
-    svc('app', 'vault', '10.100.40.2', [{ name: 'http', port: 8200 }]),
-    slice('app', 'vault', [{ name: 'http', port: 8200 }], local('vault')),
-    svc('app', 'web', '10.100.33.3', [{ port: 80 }]),
-    slice('app', 'web', [{ port: 8080 }], [...local('web'), { ip: '10.0.90.5', node: 'ip-10-0-90-1.ec2.internal' }]),
-    svc('app', 'empty', '10.100.50.50', [{ name: 'http', port: 80 }]),
-    ...PODS.map((p) => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { namespace: p.ns, name: p.name, labels: { app: p.app } },
-      spec: { nodeName: NODE, containers: [{ name: 'c', image: 'x' }] },
-      status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }] },
-    })),
-    { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'app', name: 'web-7c9d8f6b5-zzzzz' }, spec: { nodeName: 'ip-10-0-90-1.ec2.internal', containers: [] }, status: { phase: 'Running', podIP: '10.0.90.5' } },
-  ];
-}
+/** A recording of the real kube-proxy (iptables-save of its node after its first sync). */
+const recorded = (file: string): string => readFileSync(join(FIXTURES, file), 'utf8');
 
 const ns = `nwdoc-${randomBytes(4).toString('hex')}`;
 const inNs = (cmd: string, args: string[], input?: string): string =>
-  execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { input, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 
 function awsRules(snat: boolean): { nat: string[]; mangle: string[] } {
   const nat = snat
@@ -96,7 +54,7 @@ function awsRules(snat: boolean): { nat: string[]; mangle: string[] } {
   return { nat, mangle };
 }
 
-function calicoRules(pods: PodDef[]): string[] {
+function calicoRules(pods: readonly PodDef[]): string[] {
   const out = [':cali-FORWARD - [0:0]', ':cali-from-wl-dispatch - [0:0]', ':cali-to-wl-dispatch - [0:0]'];
   const rules = ['-A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD'];
   let k = 0;
@@ -116,51 +74,84 @@ function calicoRules(pods: PodDef[]): string[] {
 }
 
 interface Variant {
-  cluster: ClusterState;
-  dropServices?: string[]; // service names whose ClusterIP rules kube-proxy did not write
-  rejectServices?: string[]; // services written as "has no endpoints" although they have endpoints
+  /** The recorded kube-proxy rules of the node (nft backend); none when undefined. */
+  kubeProxy?: string;
   snat?: boolean;
-  calicoPods?: PodDef[];
+  calicoPods?: readonly PodDef[];
   withoutRule512?: string[]; // pod IPs whose 512 rule was wiped
   withoutRoute?: string[];
-  kubeRules?: boolean;
-  noHooks?: boolean;
 }
 
-function iptablesRestoreText(v: Variant): string {
-  const expected = expectedServicePorts(v.cluster, { nodeName: NODE });
-  const ports = expected.ports.map((p) => {
-    if (v.dropServices?.includes(p.name)) return { ...p, verdict: 'unknown' as const };
-    if (v.rejectServices?.includes(p.name)) return { ...p, verdict: 'no-endpoints' as const };
-    return p;
-  });
-  let text = v.kubeRules === false ? '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' : renderKubeProxyIptables({ ...expected, ports }, { clusterCidr: '10.0.0.0/16', hooks: !v.noHooks });
-  if (v.noHooks) text = text.replace('*nat\n', '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n');
+/** The VPC CNI's and Calico's rules, as `iptables-restore --noflush` input added to kube-proxy's. */
+function cniRulesRestore(v: Variant): string {
   const aws = awsRules(v.snat ?? true);
-  const natChains = [':AWS-SNAT-CHAIN-0 - [0:0]', ':AWS-CONNMARK-CHAIN-0 - [0:0]'].filter((c) => aws.nat.some((r) => r.includes(c.slice(1, -8))));
-  text = text.replace(/\*nat\n((?::.*\n)*)/, (_m, decl: string) => `*nat\n${decl}${natChains.join('\n')}\n`);
-  text = text.replace(/COMMIT\n\*filter/, `${aws.nat.join('\n')}\nCOMMIT\n*filter`);
-  if (v.calicoPods) {
-    const cal = calicoRules(v.calicoPods);
-    const decl = cal.filter((l) => l.startsWith(':'));
-    const rules = cal.filter((l) => l.startsWith('-A'));
-    text = text.replace(/\*filter\n((?::.*\n)*)/, (_m, d: string) => `*filter\n${d}${decl.join('\n')}\n`);
-    text = text.replace(/COMMIT\n$/, `${rules.join('\n')}\nCOMMIT\n`);
-  }
-  text += `*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${aws.mangle.join('\n')}\nCOMMIT\n`;
-  return text.replace(/\n\n+/g, '\n');
+  const natChains = ['AWS-SNAT-CHAIN-0', 'AWS-CONNMARK-CHAIN-0'].filter((c) =>
+    aws.nat.some((r) => r.includes(c)),
+  );
+  const calico = v.calicoPods ? calicoRules(v.calicoPods) : [];
+  return [
+    '*nat',
+    ...natChains.map((c) => `:${c} - [0:0]`),
+    ...aws.nat,
+    'COMMIT',
+    '*filter',
+    ...calico.filter((l) => l.startsWith(':')),
+    ...calico.filter((l) => l.startsWith('-A')),
+    'COMMIT',
+    '*mangle',
+    ...aws.mangle,
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
-function save(backend: 'nft' | 'legacy', restore: string): string {
-  for (const b of ['nft', 'legacy']) for (const t of ['nat', 'filter', 'mangle']) spawnSync('ip', ['netns', 'exec', ns, `iptables-${b}`, '-t', t, '-F']);
-  for (const b of ['nft', 'legacy']) for (const t of ['nat', 'filter', 'mangle']) spawnSync('ip', ['netns', 'exec', ns, `iptables-${b}`, '-t', t, '-X']);
-  inNs(`iptables-${backend}-restore`, [], restore);
-  return inNs(`iptables-${backend}-save`, []);
+/**
+ * Creates nfacct counters in the namespace. kube-proxy (1.29+) creates its counters at start and
+ * matches on them (`-m nfacct --nfacct-name ct_state_invalid_dropped_pkts`); its recorded rules
+ * cannot be restored without them. This sends the netlink request kube-proxy sends
+ * (NFNL_SUBSYS_ACCT, NFNL_MSG_ACCT_NEW with NFACCT_NAME) from Python's standard library, because
+ * Node.js has no netlink sockets and the machine has no `nfacct` tool. An existing counter is fine.
+ */
+const NFACCT_ADD = `
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+for seq, name in enumerate(sys.argv[1:], 1):
+    n = name.encode() + b'\\0'
+    attr = struct.pack('HH', 4 + len(n), 1) + n + b'\\0' * (-len(n) % 4)
+    body = struct.pack('BBH', socket.AF_UNSPEC, 0, 0) + attr
+    # type NFNL_SUBSYS_ACCT << 8 | NFNL_MSG_ACCT_NEW; flags REQUEST | ACK | CREATE | EXCL
+    s.send(struct.pack('IHHII', 16 + len(body), 7 << 8, 0x1 | 0x4 | 0x400 | 0x200, seq, 0) + body)
+    err = struct.unpack('i', s.recv(4096)[16:20])[0]
+    if err not in (0, -17):
+        sys.exit('nfacct add %s: errno %d' % (name, -err))
+`;
+
+function ensureNfacct(rules: string): void {
+  const names = [...new Set([...rules.matchAll(/--nfacct-name +(\S+)/g)].map((m) => m[1] as string))];
+  if (names.length > 0) inNs('python3', ['-c', NFACCT_ADD, ...names]);
+}
+
+/** Loads kube-proxy's recorded rules, then the CNI's, into iptables-nft and dumps them. */
+function save(v: Variant): string {
+  for (const b of ['nft', 'legacy'])
+    for (const t of ['nat', 'filter', 'mangle'])
+      spawnSync('ip', ['netns', 'exec', ns, `iptables-${b}`, '-t', t, '-F']);
+  for (const b of ['nft', 'legacy'])
+    for (const t of ['nat', 'filter', 'mangle'])
+      spawnSync('ip', ['netns', 'exec', ns, `iptables-${b}`, '-t', t, '-X']);
+  if (v.kubeProxy) {
+    const rules = recorded(v.kubeProxy);
+    ensureNfacct(rules);
+    inNs('iptables-nft-restore', [], rules);
+  }
+  inNs('iptables-nft-restore', ['--noflush'], cniRulesRestore(v));
+  return inNs('iptables-nft-save', []);
 }
 
 function ipState(v: Variant): { rule: string; route: string } {
   // Fresh links/rules/routes per variant.
-  for (const l of JSON.parse(inNs('ip', ['-j', 'link'])) as { ifname: string }[]) if (l.ifname !== 'lo') spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'del', l.ifname]);
+  for (const l of JSON.parse(inNs('ip', ['-j', 'link'])) as { ifname: string }[])
+    if (l.ifname !== 'lo') spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'del', l.ifname]);
   spawnSync('ip', ['netns', 'exec', ns, 'ip', 'rule', 'flush']);
   // `ip rule flush` keeps the local rule; re-add the two defaults it removes.
   spawnSync('ip', ['netns', 'exec', ns, 'ip', 'rule', 'add', 'prio', '32766', 'lookup', 'main']);
@@ -169,7 +160,21 @@ function ipState(v: Variant): { rule: string; route: string } {
   inNs('ip', ['addr', 'add', `${PRIMARY_IP}/20`, 'dev', 'eth0']);
   inNs('ip', ['link', 'set', 'eth0', 'up']);
   inNs('ip', ['link', 'set', 'uplink0', 'up']);
-  inNs('ip', ['route', 'add', 'default', 'via', '10.0.80.1', 'dev', 'eth0', 'proto', 'dhcp', 'src', PRIMARY_IP, 'metric', '1024']);
+  inNs('ip', [
+    'route',
+    'add',
+    'default',
+    'via',
+    '10.0.80.1',
+    'dev',
+    'eth0',
+    'proto',
+    'dhcp',
+    'src',
+    PRIMARY_IP,
+    'metric',
+    '1024',
+  ]);
   inNs('ip', ['link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'uplink1']);
   inNs('ip', ['link', 'set', 'eth1', 'up']);
   inNs('ip', ['link', 'set', 'uplink1', 'up']);
@@ -181,9 +186,12 @@ function ipState(v: Variant): { rule: string; route: string } {
     inNs('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `pod${i}`]);
     inNs('ip', ['link', 'set', veth, 'up']);
     inNs('ip', ['link', 'set', `pod${i}`, 'up']);
-    if (!v.withoutRoute?.includes(p.ip)) inNs('ip', ['route', 'add', `${p.ip}/32`, 'dev', veth, 'scope', 'link']);
-    if (!v.withoutRule512?.includes(p.ip)) inNs('ip', ['rule', 'add', 'to', p.ip, 'lookup', 'main', 'prio', '512']);
-    if (p.device > 0) inNs('ip', ['rule', 'add', 'from', p.ip, 'lookup', String(p.device + 1), 'prio', '1536']);
+    if (!v.withoutRoute?.includes(p.ip))
+      inNs('ip', ['route', 'add', `${p.ip}/32`, 'dev', veth, 'scope', 'link']);
+    if (!v.withoutRule512?.includes(p.ip))
+      inNs('ip', ['rule', 'add', 'to', p.ip, 'lookup', 'main', 'prio', '512']);
+    if (p.device > 0)
+      inNs('ip', ['rule', 'add', 'from', p.ip, 'lookup', String(p.device + 1), 'prio', '1536']);
   });
   return { rule: inNs('ip', ['rule', 'show']), route: inNs('ip', ['route', 'show', 'table', 'all']) };
 }
@@ -201,8 +209,32 @@ const AWS_CONFLIST = JSON.stringify(
     name: 'aws-cni',
     disableCheck: true,
     plugins: [
-      { name: 'aws-cni', type: 'aws-cni', vethPrefix: 'eni', mtu: '9001', podSGEnforcingMode: 'strict', pluginLogFile: '/var/log/aws-routed-eni/plugin.log', pluginLogLevel: 'DEBUG', capabilities: { 'io.kubernetes.cri.pod-annotations': true } },
-      { name: 'egress-cni', type: 'egress-cni', mtu: '9001', enabled: 'false', randomizeSNAT: 'prng', nodeIP: '', ipam: { type: 'host-local', ranges: [[{ subnet: 'fd00::ac:00/118' }]], routes: [{ dst: '::/0' }], dataDir: '/run/cni/v4pd/egress-v6-ipam' }, pluginLogFile: '/var/log/aws-routed-eni/egress-v6-plugin.log', pluginLogLevel: 'DEBUG' },
+      {
+        name: 'aws-cni',
+        type: 'aws-cni',
+        vethPrefix: 'eni',
+        mtu: '9001',
+        podSGEnforcingMode: 'strict',
+        pluginLogFile: '/var/log/aws-routed-eni/plugin.log',
+        pluginLogLevel: 'DEBUG',
+        capabilities: { 'io.kubernetes.cri.pod-annotations': true },
+      },
+      {
+        name: 'egress-cni',
+        type: 'egress-cni',
+        mtu: '9001',
+        enabled: 'false',
+        randomizeSNAT: 'prng',
+        nodeIP: '',
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: 'fd00::ac:00/118' }]],
+          routes: [{ dst: '::/0' }],
+          dataDir: '/run/cni/v4pd/egress-v6-ipam',
+        },
+        pluginLogFile: '/var/log/aws-routed-eni/egress-v6-plugin.log',
+        pluginLogLevel: 'DEBUG',
+      },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
     ],
   },
@@ -210,7 +242,7 @@ const AWS_CONFLIST = JSON.stringify(
   2,
 );
 
-function introspection(pods: PodDef[]): { enis: string; pods: string; ckpt: string } {
+function introspection(pods: readonly PodDef[]): { enis: string; pods: string; ckpt: string } {
   const eni = (id: string, dev: number, primary: boolean) => ({
     ID: id,
     IsPrimary: primary,
@@ -222,14 +254,57 @@ function introspection(pods: PodDef[]): { enis: string; pods: string; ckpt: stri
         .filter((p) => p.device === dev)
         .map((p) => [
           `${p.ip}/32`,
-          { Cidr: { IP: p.ip, Mask: '/////w==' }, IPAddresses: { [p.ip]: { Address: p.ip, IPAMKey: { networkName: 'aws-cni', containerID: randomBytes(32).toString('hex'), ifName: 'eth0' }, IPAMMetadata: { k8sPodNamespace: p.ns, k8sPodName: p.name }, AssignedTime: '2026-11-27T06:02:11.123456789Z', UnassignedTime: '0001-01-01T00:00:00Z' } }, IsPrefix: false, AddressFamily: '' },
+          {
+            Cidr: { IP: p.ip, Mask: '/////w==' },
+            IPAddresses: {
+              [p.ip]: {
+                Address: p.ip,
+                IPAMKey: {
+                  networkName: 'aws-cni',
+                  containerID: randomBytes(32).toString('hex'),
+                  ifName: 'eth0',
+                },
+                IPAMMetadata: { k8sPodNamespace: p.ns, k8sPodName: p.name },
+                AssignedTime: '2026-11-27T06:02:11.123456789Z',
+                UnassignedTime: '0001-01-01T00:00:00Z',
+              },
+            },
+            IsPrefix: false,
+            AddressFamily: '',
+          },
         ]),
     ),
   });
-  const enis = { TotalIPs: 28, AssignedIPs: pods.length, ENIs: { 'eni-0a80ddc608579a6ff': eni('eni-0a80ddc608579a6ff', 0, true), 'eni-0c41f2e9d8b7a6543': eni('eni-0c41f2e9d8b7a6543', 1, false) } };
-  const podMap = Object.fromEntries(pods.map((p) => [`${p.name}_${p.ns}_${randomBytes(32).toString('hex')}`, { IP: p.ip, DeviceNumber: p.device }]));
-  const ckpt = { version: 'vpc-cni-ipam/1', allocations: pods.map((p) => ({ networkName: 'aws-cni', containerID: randomBytes(32).toString('hex'), ifName: 'eth0', ipv4: p.ip, allocationTimestamp: 1795932131123456789, metadata: { k8sPodNamespace: p.ns, k8sPodName: p.name } })) };
-  return { enis: JSON.stringify(enis, null, 2), pods: JSON.stringify(podMap, null, 2), ckpt: JSON.stringify(ckpt) };
+  const enis = {
+    TotalIPs: 28,
+    AssignedIPs: pods.length,
+    ENIs: {
+      'eni-0a80ddc608579a6ff': eni('eni-0a80ddc608579a6ff', 0, true),
+      'eni-0c41f2e9d8b7a6543': eni('eni-0c41f2e9d8b7a6543', 1, false),
+    },
+  };
+  const podMap = Object.fromEntries(
+    pods.map((p) => [
+      `${p.name}_${p.ns}_${randomBytes(32).toString('hex')}`,
+      { IP: p.ip, DeviceNumber: p.device },
+    ]),
+  );
+  const ckpt = {
+    version: 'vpc-cni-ipam/1',
+    allocations: pods.map((p) => ({
+      networkName: 'aws-cni',
+      containerID: randomBytes(32).toString('hex'),
+      ifName: 'eth0',
+      ipv4: p.ip,
+      allocationTimestamp: 1795932131123456800, // ns since the epoch (exact digits do not matter)
+      metadata: { k8sPodNamespace: p.ns, k8sPodName: p.name },
+    })),
+  };
+  return {
+    enis: JSON.stringify(enis, null, 2),
+    pods: JSON.stringify(podMap, null, 2),
+    ckpt: JSON.stringify(ckpt),
+  };
 }
 
 const HEALTHY_IPAMD_LOG = [
@@ -250,7 +325,7 @@ function write(dir: string, files: Record<string, string>): void {
 }
 
 function bundleFiles(v: Variant, extra: Record<string, string>): Record<string, string> {
-  const save1 = save('nft', iptablesRestoreText(v));
+  const save1 = save(v);
   const ip = ipState(v);
   const intro = introspection(PODS);
   const listing = (t: string) => inNs('iptables-nft', ['--numeric', '--verbose', '--list', '--table', t]);
@@ -262,20 +337,34 @@ function bundleFiles(v: Variant, extra: Record<string, string>): Record<string, 
     'networking/iprule.txt': ip.rule,
     'networking/iproute.txt': ip.route,
     'networking/resolv.conf': 'search ec2.internal\noptions timeout:2 attempts:5\nnameserver 10.0.0.2',
-    'networking/conntrack.txt': '*** Output of conntrack -S *** \ncpu=0   \tfound=0 invalid=12 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=3\ncpu=1   \tfound=0 invalid=9 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=1',
+    'networking/conntrack.txt':
+      '*** Output of conntrack -S *** \ncpu=0   \tfound=0 invalid=12 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=3\ncpu=1   \tfound=0 invalid=9 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=1',
     'cni/10-aws.conflist': AWS_CONFLIST,
     'cni/aws-cni-support.sh': '#!/bin/bash\n# copied by aws-node; not a CNI config\n',
     'ipamd/enis.json': intro.enis,
     'ipamd/pods.json': intro.pods,
     'ipamd/ipam.json': intro.ckpt,
-    'ipamd/networkutils-env-settings.json': JSON.stringify({ AWS_VPC_K8S_CNI_EXTERNALSNAT: 'false', AWS_VPC_K8S_CNI_VETHPREFIX: 'eni', AWS_VPC_K8S_CNI_RANDOMIZESNAT: 'prng' }),
-    'ipamd/ipamd-env-settings.json': JSON.stringify({ ENABLE_POD_ENI: 'false', WARM_ENI_TARGET: '1', ENABLE_NETWORK_POLICY: 'false' }),
-    'ipamd/metrics.json': '# HELP awscni_assigned_ip_addresses The number of IP addresses assigned to pods\n# TYPE awscni_assigned_ip_addresses gauge\nawscni_assigned_ip_addresses 6\n# HELP awscni_eni_allocated The number of ENIs allocated\n# TYPE awscni_eni_allocated gauge\nawscni_eni_allocated 2',
+    'ipamd/networkutils-env-settings.json': JSON.stringify({
+      AWS_VPC_K8S_CNI_EXTERNALSNAT: 'false',
+      AWS_VPC_K8S_CNI_VETHPREFIX: 'eni',
+      AWS_VPC_K8S_CNI_RANDOMIZESNAT: 'prng',
+    }),
+    'ipamd/ipamd-env-settings.json': JSON.stringify({
+      ENABLE_POD_ENI: 'false',
+      WARM_ENI_TARGET: '1',
+      ENABLE_NETWORK_POLICY: 'false',
+    }),
+    'ipamd/metrics.json':
+      '# HELP awscni_assigned_ip_addresses The number of IP addresses assigned to pods\n# TYPE awscni_assigned_ip_addresses gauge\nawscni_assigned_ip_addresses 6\n# HELP awscni_eni_allocated The number of ENIs allocated\n# TYPE awscni_eni_allocated gauge\nawscni_eni_allocated 2',
     'var_log/aws-routed-eni/ipamd.log': HEALTHY_IPAMD_LOG,
-    'var_log/aws-routed-eni/plugin.log': PODS.map((p, i) => `{"level":"info","ts":"2026-11-27T06:02:1${i}.5${i}0Z","caller":"routed-eni-cni-plugin/cni.go:252","msg":"Received add network response from ipamd for container ${randomBytes(32).toString('hex')} interface eth0: Success:true  IPAllocationMetadata:{IPv4Addr:\\"${p.ip}\\"  DeviceNumber:${p.device}  RouteTableId:${p.device + 1}}  VPCv4CIDRs:\\"10.0.0.0/16\\""}`).join('\n'),
+    'var_log/aws-routed-eni/plugin.log': PODS.map(
+      (p, i) =>
+        `{"level":"info","ts":"2026-11-27T06:02:1${i}.5${i}0Z","caller":"routed-eni-cni-plugin/cni.go:252","msg":"Received add network response from ipamd for container ${randomBytes(32).toString('hex')} interface eth0: Success:true  IPAllocationMetadata:{IPv4Addr:\\"${p.ip}\\"  DeviceNumber:${p.device}  RouteTableId:${p.device + 1}}  VPCv4CIDRs:\\"10.0.0.0/16\\""}`,
+    ).join('\n'),
     'kubelet/kubelet.log': `Nov 27 06:01:12 ${NODE} kubelet[3051]: I1127 06:01:12.401230    3051 kubelet_node_status.go:76] "Attempting to register node" node="${NODE}"\nNov 27 06:01:12 ${NODE} kubelet[3051]: I1127 06:01:12.433311    3051 kubelet_node_status.go:79] "Successfully registered node" node="${NODE}"`,
     'kernel/uname.txt': `Linux ${NODE} 6.1.115-126.197.amzn2023.x86_64 #1 SMP PREEMPT_DYNAMIC Tue Nov  5 17:36:57 UTC 2024 x86_64 x86_64 x86_64 GNU/Linux`,
-    'sysctls/sysctl_all.txt': 'net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.eth0.rp_filter = 1',
+    'sysctls/sysctl_all.txt':
+      'net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.eth0.rp_filter = 1',
     ...extra,
   };
 }
@@ -284,28 +373,34 @@ try {
   execFileSync('ip', ['netns', 'add', ns]);
   inNs('ip', ['link', 'set', 'lo', 'up']);
   const objects = clusterObjects();
-  writeFileSync(join(HERE, 'cluster-state.json'), `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
-  const cluster = {
-    services: objects.filter((o) => (o as { kind: string }).kind === 'Service'),
-    endpointSlices: objects.filter((o) => (o as { kind: string }).kind === 'EndpointSlice'),
-    pods: objects.filter((o) => (o as { kind: string }).kind === 'Pod'),
-  } as unknown as ClusterState;
+  writeFileSync(
+    join(HERE, 'cluster-state.json'),
+    `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`,
+  );
+  const kubeProxy = 'kube-proxy-1.36-iptables-example.txt';
 
   // 1. Healthy node: everything programmed.
-  write(join(HERE, 'healthy-node'), bundleFiles({ cluster, calicoPods: PODS }, {}));
+  write(join(HERE, 'healthy-node'), bundleFiles({ kubeProxy, calicoPods: PODS }, {}));
 
   // 2. The reboot failure: kube-proxy half-synced, networkd wiped rules, Calico late, ipamd down for a while.
+  //    kube-proxy's rules are the real kube-proxy's for a view that lags the API (it has not seen the
+  //    rabbitmq and vault Services nor web's EndpointSlice: no rules for the first two, a "has no
+  //    endpoints" REJECT for web), recorded, not edited.
   const broken = bundleFiles(
     {
-      cluster,
-      dropServices: ['rabbitmq', 'vault'],
-      rejectServices: ['web'],
+      kubeProxy: 'kube-proxy-1.36-iptables-example-stale.txt',
       calicoPods: PODS.filter((p) => !['vault-0', 'web-7c9d8f6b5-fghij'].includes(p.name)),
       withoutRule512: ['10.0.87.206', '10.0.87.240'],
       withoutRoute: ['10.0.84.78'],
     },
     {
-      'var_log/aws-routed-eni/ipamd.log': `${sample('ipamd-log-startup-node-boot.jsonl').replace(/^\*\*\* START \*\*\*\n/, '').split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).join('\n')}\n{"level":"error","ts":"2020-06-23T09:15:30.001Z","caller":"ipamd/ipamd.go:401","msg":"Failed to call ec2:DescribeNetworkInterfaces for [eni-0a80ddc608579a6ff]: RequestLimitExceeded: Request limit exceeded. status code: 503, request id: 5a1f"}\n{"level":"error","ts":"2020-06-23T09:15:34.512Z","caller":"ipamd/ipamd.go:401","msg":"Failed to call ec2:DescribeNetworkInterfaces for [eni-0c41f2e9d8b7a6543]: RequestLimitExceeded: Request limit exceeded. status code: 503, request id: 77b2"}\n{"level":"error","ts":"2020-06-23T09:15:44.020Z","caller":"ipamd/ipamd.go:652","msg":"Failed to retrieve interfaces data from instance metadata RequestError: send request failed"}`,
+      'var_log/aws-routed-eni/ipamd.log': `${sample('ipamd-log-startup-node-boot.jsonl')
+        .replace(/^\*\*\* START \*\*\*\n/, '')
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
+        .join(
+          '\n',
+        )}\n{"level":"error","ts":"2020-06-23T09:15:30.001Z","caller":"ipamd/ipamd.go:401","msg":"Failed to call ec2:DescribeNetworkInterfaces for [eni-0a80ddc608579a6ff]: RequestLimitExceeded: Request limit exceeded. status code: 503, request id: 5a1f"}\n{"level":"error","ts":"2020-06-23T09:15:34.512Z","caller":"ipamd/ipamd.go:401","msg":"Failed to call ec2:DescribeNetworkInterfaces for [eni-0c41f2e9d8b7a6543]: RequestLimitExceeded: Request limit exceeded. status code: 503, request id: 77b2"}\n{"level":"error","ts":"2020-06-23T09:15:44.020Z","caller":"ipamd/ipamd.go:652","msg":"Failed to retrieve interfaces data from instance metadata RequestError: send request failed"}`,
       'var_log/aws-routed-eni/plugin.log': sample('plugin-log-ipamd-unreachable.jsonl'),
       'kubelet/kubelet.log': `Jun 23 09:15:20 ${NODE} kubelet[3051]: I0623 09:15:12.433311    3051 kubelet_node_status.go:79] "Successfully registered node" node="${NODE}"\nJun 23 09:15:21 ${NODE} kubelet[3051]: Warning  FailedCreatePodSandBox  ${sample('kubelet-event-aws-cni-add-failed.txt').trim()}\nJun 23 09:15:52 ${NODE} kubelet[3051]: E0623 09:15:52.118201    3051 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \\"CreatePodSandbox\\" for \\"rabbitmq-0_app(3f9c)\\" with CreatePodSandboxError: \\"Failed to create sandbox for pod \\\\\\"rabbitmq-0_app(3f9c)\\\\\\": rpc error: code = Unknown desc = failed to setup network for sandbox: plugin type=\\\\\\"aws-cni\\\\\\" name=\\\\\\"aws-cni\\\\\\" failed (add): add cmd: failed to assign an IP address to container\\"" pod="app/rabbitmq-0" podUID="3f9c"`,
     },
@@ -314,27 +409,67 @@ try {
 
   // 3. Hybrid CNI mistakes: a Calico CNI config (05-calico.conflist) sorting before 10-aws.conflist, VPC CNI network policy on, SNAT gone.
   const conflict = bundleFiles(
-    { cluster, calicoPods: PODS, snat: false },
+    { kubeProxy, calicoPods: PODS, snat: false },
     {
-      'cni/05-calico.conflist': JSON.stringify({ name: 'k8s-pod-network', cniVersion: '0.3.1', plugins: [{ type: 'calico', log_level: 'info', datastore_type: 'kubernetes', nodename: NODE, mtu: 0, ipam: { type: 'calico-ipam' }, policy: { type: 'k8s' }, kubernetes: { kubeconfig: '/etc/cni/net.d/calico-kubeconfig' } }, { type: 'portmap', snat: true, capabilities: { portMappings: true } }, { type: 'bandwidth', capabilities: { bandwidth: true } }] }, null, 2),
+      'cni/05-calico.conflist': JSON.stringify(
+        {
+          name: 'k8s-pod-network',
+          cniVersion: '0.3.1',
+          plugins: [
+            {
+              type: 'calico',
+              log_level: 'info',
+              datastore_type: 'kubernetes',
+              nodename: NODE,
+              mtu: 0,
+              ipam: { type: 'calico-ipam' },
+              policy: { type: 'k8s' },
+              kubernetes: { kubeconfig: '/etc/cni/net.d/calico-kubeconfig' },
+            },
+            { type: 'portmap', snat: true, capabilities: { portMappings: true } },
+            { type: 'bandwidth', capabilities: { bandwidth: true } },
+          ],
+        },
+        null,
+        2,
+      ),
       'cni/calico-kubeconfig': 'apiVersion: v1\nkind: Config\n',
-      'ipamd/ipamd-env-settings.json': JSON.stringify({ ENABLE_POD_ENI: 'false', WARM_ENI_TARGET: '1', ENABLE_NETWORK_POLICY: 'true' }),
+      'ipamd/ipamd-env-settings.json': JSON.stringify({
+        ENABLE_POD_ENI: 'false',
+        WARM_ENI_TARGET: '1',
+        ENABLE_NETWORK_POLICY: 'true',
+      }),
     },
   );
   write(join(HERE, 'cni-conflict'), conflict);
 
   // 4. Backend mismatch, as an archive with the collector's root folder: the host's iptables-nft has no
-  //    kube-proxy rules (only the CNI's), kube-proxy wrote iptables-legacy.
+  //    kube-proxy rules (only the CNI's), kube-proxy wrote iptables-legacy. The doctor judges the VPC
+  //    CNI's rules in the backend that holds them (here iptables-nft).
   const mismatchDir = join(HERE, '.tmp-mismatch');
   const root = 'eks_i-0abc123def4567890_2026-11-27_0615-UTC_0.7.3';
-  const files = bundleFiles({ cluster, calicoPods: PODS, kubeRules: false }, {});
-  // The nft dump says legacy tables exist (iptables-nft-save prints this when it sees them).
-  inNs('iptables-legacy-restore', [], iptablesRestoreText({ cluster }));
+  const files = bundleFiles({ calicoPods: PODS }, {});
+  // kube-proxy's rules as the real kube-proxy wrote them on the iptables-legacy backend; the nft dump
+  // then says legacy tables exist (iptables-nft-save prints this when it sees them).
+  const legacy = recorded('kube-proxy-1.36-iptables-legacy-example.txt');
+  ensureNfacct(legacy);
+  inNs('iptables-legacy-restore', [], legacy);
   const nftOut = spawnSync('ip', ['netns', 'exec', ns, 'iptables-nft-save'], { encoding: 'utf8' });
   files['networking/iptables-save.txt'] = `${nftOut.stdout}${nftOut.stderr}`;
   files['networking/iptables-legacy-save.txt'] = inNs('iptables-legacy-save', []);
   write(join(mismatchDir, root), files);
-  execFileSync('tar', ['--create', '--gzip', '--file', join(HERE, 'backend-mismatch.tar.gz'), '--directory', mismatchDir, '--owner=0', '--group=0', '--mtime=2026-11-27 06:15Z', root]);
+  execFileSync('tar', [
+    '--create',
+    '--gzip',
+    '--file',
+    join(HERE, 'backend-mismatch.tar.gz'),
+    '--directory',
+    mismatchDir,
+    '--owner=0',
+    '--group=0',
+    '--mtime=2026-11-27 06:15Z',
+    root,
+  ]);
   rmSync(mismatchDir, { recursive: true, force: true });
   console.log(`examples written under ${HERE}`);
 } finally {

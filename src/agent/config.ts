@@ -171,6 +171,11 @@ export const AGENT_OPTIONS = {
     default: '2m',
     help: 'a pod not Ready this long after the data path was verified counts as broken',
   },
+  podReadinessGate: {
+    schema: bool,
+    default: 'true',
+    help: "set the condition netwarden.dev/PodNetworkReady on this node's pods that list it in spec.readinessGates (True once their own-namespace probe passes on this boot)",
+  },
   probeTargetsAllowSpecial: {
     schema: bool,
     default: 'false',

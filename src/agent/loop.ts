@@ -33,6 +33,7 @@ import type { AgentCaches } from './caches.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
 import { gateClusterView, gateNodeView, simulate } from './node-view.ts';
+import type { ReadinessGate } from './readiness-gate.ts';
 import type { Repair, RepairRound } from './repair.ts';
 import { runCheck } from './run-check.ts';
 import { type LastRound, statusDocument, Timeline } from './status.ts';
@@ -72,6 +73,8 @@ export interface AgentDeps {
   readonly registry: Registry;
   /** Recycling of pods that got their network too early (off when absent). */
   readonly repair?: Repair;
+  /** The `netwarden.dev/PodNetworkReady` readiness gate of pods that ask for it (off when absent). */
+  readonly readinessGate?: ReadinessGate;
 }
 
 /** The node agent. */
@@ -199,6 +202,7 @@ export class Agent {
     // Repair only once this boot's data path is verified (the gate is open): a pod recycled
     // earlier would get its network too early as well.
     if (this.#d.repair && !decision.memory.closed && !newBoot) await this.#repairRound(node);
+    await this.#readinessRound(node);
     this.#record(results, verdict, decision);
   }
 
@@ -219,6 +223,18 @@ export class Agent {
       });
     } catch (err) {
       this.#d.log.error({ err: describeError(err) }, 'repair round failed');
+    }
+  }
+
+  async #readinessRound(node: Node): Promise<void> {
+    const { caches, readinessGate } = this.#d;
+    if (!readinessGate) return;
+    try {
+      const r = await readinessGate.round(caches.node() ?? node, caches.pods(), caches.cluster());
+      for (const w of r.written)
+        this.#line('pod-network-ready', `${w.pod}: ${w.condition.status} ${w.condition.reason}`);
+    } catch (err) {
+      this.#d.log.error({ err: describeError(err) }, 'readiness gate round failed');
     }
   }
 

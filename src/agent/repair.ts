@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Node, Pod } from '../core/objects.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
-import { type ClusterProbeConfig, nodeProbePlan, type ProbePlan, podProbePlan } from '../core/probe-plan.ts';
+import { clusterProbeConfig, nodeProbePlan, type ProbePlan, podProbePlan } from '../core/probe-plan.ts';
 import { type LimiterState, limiterForBoot } from '../core/rate-limit.ts';
 import {
   type RecycleDecision,
@@ -22,7 +22,6 @@ import {
   restoreRecycleState,
   serializeRecycleState,
 } from '../core/recycle-state.ts';
-import { clusterDnsIp, kubernetesService } from '../core/well-known-services.ts';
 import type { NetnsLocation, NetnsLocator } from '../host/netns-locator.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import type { RecycleRoundReport, Recycler } from './recycler.ts';
@@ -105,7 +104,7 @@ export class Repair {
     );
     let nodeProbe: ProbeOutcome | undefined;
     const podProbes = new Map<string, ProbeOutcome>();
-    const cfg = probeConfig(cluster, this.#d.allowSpecialProbeTargets ?? false);
+    const cfg = clusterProbeConfig(cluster.services, this.#d.allowSpecialProbeTargets ?? false);
     if (suspects.length > 0 && cfg) {
       const plans = new Map(pods.map((p) => [p.metadata?.uid ?? '', podProbePlan(p, cfg).plan]));
       const self = await this.#d.selfNetns();
@@ -151,21 +150,4 @@ export class Repair {
     const pending = decisions.some((d) => d.action === 'recycle') || report.inFlight > 0;
     return { decisions, report, nodeProbe, pending };
   }
-}
-
-/** Probe targets from the cluster: the kube-dns Service IP and the kubernetes Service; undefined until known. */
-export function probeConfig(
-  cluster: ClusterState,
-  allowSpecialTargets = false,
-): ClusterProbeConfig | undefined {
-  const dns = clusterDnsIp(cluster.services);
-  const api = kubernetesService(cluster.services);
-  if (!dns || !api) return undefined;
-  return {
-    dnsServer: dns,
-    clusterDomain: 'cluster.local',
-    kubernetesService: { host: api.ip, port: api.port },
-    timeoutMs: 2_000,
-    allowSpecialTargets,
-  };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,14 +7,16 @@ import { CAPTURE_SCRIPT, splitCaptureOutput } from '../collect/kube-proxy.ts';
 import type { Pod } from '../core/objects.ts';
 import type { ExecResult } from '../host/exec.ts';
 import { execResult } from '../host/testing.ts';
-import { expectedServicePorts } from '../netfilter/expected.ts';
-import { renderKubeProxyIptables } from '../netfilter/render-ruleset.ts';
 import { smallCluster } from '../netfilter/testing.ts';
 import type { CheckContext } from './check.ts';
 import { kubeProxyCheck } from './kube-proxy.ts';
 
 const cluster = smallCluster('node-a');
-const dump = renderKubeProxyIptables(expectedServicePorts(cluster, { nodeName: 'node-a' }));
+/** What the real kube-proxy 1.36 wrote for this cluster on node-a (examples/record-kube-proxy.ts). */
+const dump = readFileSync(
+  new URL('../netfilter/fixtures/kube-proxy-1.36-iptables-small.txt', import.meta.url),
+  'utf8',
+);
 
 /** `iptables -t <table> -S <chain>` as iptables prints it, from an iptables-save dump. */
 function listChain(text: string, table: string, chain: string): string {

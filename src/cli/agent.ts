@@ -14,6 +14,7 @@ import {
   loadAgentConfig,
 } from '../agent/config.ts';
 import { Agent } from '../agent/loop.ts';
+import { ReadinessGate } from '../agent/readiness-gate.ts';
 import { Recycler } from '../agent/recycler.ts';
 import { agentChecks } from '../agent/registry.ts';
 import { Repair } from '../agent/repair.ts';
@@ -36,11 +37,21 @@ async function readDir(path: string): Promise<{ name: string; text: string }[]> 
   return Promise.all(names.map(async (name) => ({ name, text: await readFile(join(path, name), 'utf8') })));
 }
 
-/** Wires repair: the recycler over the real Eviction and Event APIs, netns probes, the locator. */
-function makeRepair(cfg: AgentConfig, apis: KubeApis, registry: Registry, log: Logger): Repair {
-  const locator: NetnsLocator = cfg.podNetnsLocator.startsWith('lab:')
+/** How pods' network namespaces are found: /proc (real nodes) or the lab kubelet's names. */
+function makeLocator(cfg: AgentConfig): NetnsLocator {
+  return cfg.podNetnsLocator.startsWith('lab:')
     ? new LabNetnsLocator({ runId: cfg.podNetnsLocator.slice(4), nodeName: cfg.nodeName })
     : new ProcNetnsLocator({});
+}
+
+/** Wires repair: the recycler over the real Eviction and Event APIs, netns probes, the locator. */
+function makeRepair(
+  cfg: AgentConfig,
+  apis: KubeApis,
+  registry: Registry,
+  log: Logger,
+  locator: NetnsLocator,
+): Repair {
   const recycler = new Recycler({
     evictions: apis.eviction,
     events: apis.events,
@@ -112,7 +123,19 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     });
     const registry = new Registry();
     const caches = new WatchCaches(cfg.nodeName, { settleMs: cfg.syncGrace });
-    const repair = cfg.recycle ? makeRepair(cfg, apis, registry, log) : undefined;
+    const locator = makeLocator(cfg);
+    const repair = cfg.recycle ? makeRepair(cfg, apis, registry, log, locator) : undefined;
+    const readinessGate = cfg.podReadinessGate
+      ? new ReadinessGate({
+          pods: apis.pods,
+          locator,
+          probe: (loc, plan) => probeNetns(loc, plan),
+          clock: systemClock,
+          log,
+          dryRun: cfg.dryRun,
+          allowSpecialProbeTargets: cfg.probeTargetsAllowSpecial,
+        })
+      : undefined;
     const { checks, podNetwork } = agentChecks(cfg);
     const bootTimeMs = await kernelBootTimeMs();
     const agent = new Agent({
@@ -135,6 +158,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       log,
       registry,
       ...(repair ? { repair } : {}),
+      ...(readinessGate ? { readinessGate } : {}),
     });
     // A new boot of this node wakes the loop at once (the gate must close before pods arrive).
     // Service and EndpointSlice changes wake it once they have settled (--sync-grace), coalesced:

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 const UID = '1c3e5f4a-2b6d-4c8e-9f10-123456789abc';
 
-import type { Pod } from '../core/objects.ts';
+import type { Pod } from './objects.ts';
 import {
   type ClusterProbeConfig,
   dnsCandidates,

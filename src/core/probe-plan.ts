@@ -5,7 +5,8 @@
  * gets the union of its pods' plans, so each pod failure can be compared with the node reaching the
  * same target.
  */
-import type { Pod } from '../core/objects.ts';
+import type { Pod, Service } from './objects.ts';
+import { clusterDnsIp, kubernetesService } from './well-known-services.ts';
 
 /** Pod annotation with extra TCP targets, e.g. `10.0.0.5:5672,vault.vault.svc:8200`. */
 export const PROBE_TARGETS_ANNOTATION = 'netwarden.dev/probe-targets';
@@ -163,6 +164,26 @@ export interface ProbePlan {
 }
 
 /** The checks every probe runs: cluster DNS and the `kubernetes` Service. */
+/**
+ * The probe targets of a cluster: its kube-dns Service IP and its `kubernetes` Service (2 s per
+ * check); undefined until both are known.
+ */
+export function clusterProbeConfig(
+  services: readonly Service[],
+  allowSpecialTargets = false,
+): ClusterProbeConfig | undefined {
+  const dns = clusterDnsIp(services);
+  const api = kubernetesService(services);
+  if (!dns || !api) return undefined;
+  return {
+    dnsServer: dns,
+    clusterDomain: 'cluster.local',
+    kubernetesService: { host: api.ip, port: api.port },
+    timeoutMs: 2_000,
+    allowSpecialTargets,
+  };
+}
+
 function coreChecks(cfg: ClusterProbeConfig): ProbeCheckSpec[] {
   const name = `kubernetes.default.svc.${cfg.clusterDomain}`;
   const k = cfg.kubernetesService;

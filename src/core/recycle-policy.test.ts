@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Node, Pod } from '../core/objects.ts';
 import { vpcCniVethName } from '../netfilter/chain-names.ts';
 import { parseIpRoutes, parseIpRules } from '../netfilter/ip.ts';
 import { checkRoutedPodConsistency, diffPodNetworks, expectedPodNetworks } from '../netfilter/pods.ts';
+import type { Node, Pod } from './objects.ts';
 import type { ProbeOutcome } from './probe.ts';
 import {
   judgeProbes,

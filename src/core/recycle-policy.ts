@@ -20,10 +20,10 @@
  * the pod: recycling cannot help and the gate must stay closed).
  */
 
-import { type Node, type Pod, type PodCondition, timeMs } from '../core/objects.ts';
 import { formatDuration } from './duration.ts';
 import type { Finding, FindingCode } from './findings.ts';
 import { BOOT_ID_ANNOTATION, READY_AT_ANNOTATION } from './gate.ts';
+import { type Node, type Pod, type PodCondition, timeMs } from './objects.ts';
 import type { ProbeOutcome } from './probe.ts';
 
 /** Pod annotation: `never` opts a pod out of recycling, `always` allows recycling a pod without a controller. */

@@ -3,7 +3,7 @@
  * server's ClusterIP and, in its EndpointSlices, the API server endpoints) and `kube-system/kube-dns`
  * (the cluster DNS Service IP). Pure lookups in the informer's view.
  */
-import type { EndpointSlice, Service } from '../core/objects.ts';
+import type { EndpointSlice, Service } from './objects.ts';
 
 /** The `default/kubernetes` Service's ClusterIP and port, from the informer's view. */
 export function kubernetesService(services: readonly Service[]): { ip: string; port: number } | undefined {

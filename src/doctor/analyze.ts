@@ -264,6 +264,11 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     },
     opts.kubeProxyBackend,
   );
+  const dumps = [kpEvidence.iptablesDefault, kpEvidence.iptablesNft, kpEvidence.iptablesLegacy]
+    .map((r) => readValue(r))
+    .filter((d): d is IptablesNodeState => d !== undefined);
+  const cniDump = dumps.find((d) => d.aws.present) ?? dump;
+  const calicoDump = dumps.find((d) => d.calicoPresent) ?? dump;
   const rules = readInputList<IpRule>(ctx, F.ipRuleJson, F.ipRule, parseIpRules);
   const routes = readInputList<IpRoute>(ctx, F.ipRouteJson, F.ipRoute, parseIpRoutes);
   const links = readInput(ctx, F.ipLinkJson, (t) => parseIpLinkJson(t).items);
@@ -281,7 +286,10 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     confDir,
     confDirPath: inputs.source === 'live' ? '/etc/cni/net.d' : 'cni',
     env,
-    ...(dump ? { awsRules: dump.aws, calicoChains: dump.calicoPresent } : {}),
+    // The VPC CNI's rules and Calico's chains are judged in the backend that holds them, which need
+    // not be kube-proxy's (a backend mix is reported on its own).
+    ...(cniDump ? { awsRules: cniDump.aws } : {}),
+    ...(dumps.some((d) => d.calicoPresent) ? { calicoChains: true } : {}),
     vpcCniSignals: assignments !== undefined || inputs.get(F.ipamdLog) !== undefined,
   };
   const intent = cniIntent(cniEvidence);
@@ -354,8 +362,8 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
           ...(rules ? { rules } : {}),
           ...(routes ? { routes } : {}),
           ...(links ? { links } : {}),
-          ...(dump?.chains.get('filter')
-            ? { filterChains: dump.chains.get('filter') as ReadonlySet<string> }
+          ...(calicoDump?.chains.get('filter')
+            ? { filterChains: calicoDump.chains.get('filter') as ReadonlySet<string> }
             : {}),
           calico: intent.calicoPresent ?? false,
           vethPrefix,

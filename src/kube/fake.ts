@@ -10,7 +10,7 @@ import type { EvictionApi, EvictionResult } from './eviction.ts';
 import { annotationsPatch, conditionPatch, type DesiredCondition, taintPatch } from './node-patches.ts';
 import type { NodeApi } from './nodes.ts';
 import type { PodApi } from './pods.ts';
-import type { Node, Pod, Taint, WriteResult } from './types.ts';
+import type { Node, Pod, PodCondition, Taint, WriteResult } from './types.ts';
 import type { Reflector, ReflectorHandlers } from './watch.ts';
 
 /** A write the fake received, in order. */
@@ -114,6 +114,19 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
       .filter((p) => p.spec?.nodeName === nodeName)
       .map((p) => structuredClone(p));
   }
+
+  async setPodCondition(namespace: string, name: string, condition: PodCondition): Promise<WriteResult> {
+    this.#check();
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) return 'unchanged';
+    const others = (pod.status?.conditions ?? []).filter((c) => c.type !== condition.type);
+    pod.status = { ...pod.status, conditions: [...others, condition] };
+    this.podConditionWrites.push({ pod: `${namespace}/${name}`, condition });
+    return 'changed';
+  }
+
+  /** Every pod condition written, in order. */
+  readonly podConditionWrites: { pod: string; condition: PodCondition }[] = [];
 
   /** Label selectors of the form `k=v[,k=v…]` only (what the agent uses). */
   async listMatching(selector: { labelSelector?: string }, limit: number): Promise<Pod[]> {

@@ -1,6 +1,8 @@
 /** Pods: list and watch, by node (`spec.nodeName` field selector) or by any selector. */
-import { apiError, type KubeClient } from './client.ts';
-import type { Pod } from './types.ts';
+
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { apiError, httpStatus, type KubeClient } from './client.ts';
+import type { Pod, PodCondition, WriteResult } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
 
 /** Selectors for listing or watching pods in every namespace. */
@@ -14,6 +16,11 @@ export interface PodApi {
   listOnNode(nodeName: string): Promise<Pod[]>;
   /** Pods in every namespace matching the selectors, at most `limit` of them (one page). */
   listMatching(selector: PodSelector, limit: number): Promise<Pod[]>;
+  /**
+   * Sets one condition in the pod's status (strategic merge keyed by type: other conditions stay).
+   * The caller decides lastTransitionTime. A pod that is gone is not an error (`unchanged`).
+   */
+  setPodCondition(namespace: string, name: string, condition: PodCondition): Promise<WriteResult>;
   watchOnNode(nodeName: string, handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>>;
 }
 
@@ -31,6 +38,19 @@ export class KubePodApi implements PodApi {
 
   async listMatching(selector: PodSelector, limit: number): Promise<Pod[]> {
     return (await this.#list(selector, limit)).items;
+  }
+
+  async setPodCondition(namespace: string, name: string, condition: PodCondition): Promise<WriteResult> {
+    try {
+      await this.#client.core.patchNamespacedPodStatus(
+        { namespace, name, body: { status: { conditions: [condition] } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      return 'changed';
+    } catch (err) {
+      if (httpStatus(err) === 404) return 'unchanged';
+      throw apiError(`set condition ${condition.type} on pod ${namespace}/${name}`, err);
+    }
   }
 
   async watchOnNode(nodeName: string, handlers: ReflectorHandlers<Pod>): Promise<Reflector<Pod>> {

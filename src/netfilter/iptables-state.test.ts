@@ -6,18 +6,50 @@ import { readIptablesState, readIptablesStateStream, serviceKey } from './iptabl
 const fixture = (n: string): string => readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8');
 
 describe('readIptablesState', () => {
-  it('collects hooks, ClusterIP rules, service and endpoint chains and no-endpoint rules', () => {
-    const s = readIptablesState(fixture('nft-save-small.txt'));
+  it('collects hooks, ClusterIP rules, service and endpoint chains and no-endpoint rules (real kube-proxy 1.36)', () => {
+    const s = readIptablesState(fixture('kube-proxy-1.36-iptables-small.txt'));
     expect(s.summary.backend).toBe('nft');
     expect(s.hooks.natPrerouting).toBe(
       '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     );
-    expect(s.hooks.natOutput).toBeDefined();
+    expect(s.hooks.natOutput).toBe(
+      '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    );
     expect(s.clusterIpRules.get(serviceKey('10.96.0.1', 'tcp', 443))?.[0]?.target).toBe(
       'KUBE-SVC-NPX46M4PTMTKRN6Y',
     );
-    expect(s.serviceChains.get('KUBE-SVC-NPX46M4PTMTKRN6Y')).toEqual(['KUBE-SEP-AAAA', 'KUBE-SEP-AAAA']);
-    expect(s.endpointDnat.get('KUBE-SEP-AAAA')).toBe('172.18.0.2:6443');
+    // the Local-policy service goes to its KUBE-SVL chain
+    expect(s.clusterIpRules.get(serviceKey('10.96.7.7', 'tcp', 80))?.[0]?.target).toBe(
+      'KUBE-SVL-XJ3C4AN5JHLMADSZ',
+    );
+    expect(s.serviceChains.get('KUBE-SVC-TCOU7JCQXEZGVUNU')).toEqual([
+      'KUBE-SEP-6E7XQMQ4RAYOWTTM',
+      'KUBE-SEP-EJJ3L23ZA35VLW6X',
+    ]);
+    expect(s.endpointDnat.get('KUBE-SEP-V2PECCYPB6X2GSCW')).toBe('172.18.0.2:6443');
+    expect(s.noEndpointRules.get(serviceKey('10.96.9.9', 'tcp', 80))?.[0]).toMatchObject({
+      action: 'REJECT',
+      comment: 'app/nothing:http has no endpoints',
+    });
+    const nodeC = readIptablesState(fixture('kube-proxy-1.36-iptables-small-node-c.txt'));
+    expect(nodeC.noEndpointRules.get(serviceKey('10.96.7.7', 'tcp', 80))?.[0]).toMatchObject({
+      action: 'DROP',
+      comment: 'app/local has no local endpoints',
+    });
+    expect(nodeC.clusterIpRules.has(serviceKey('10.96.7.7', 'tcp', 80))).toBe(false);
+  });
+
+  it('reads the same rules from the iptables-legacy backend', () => {
+    const nft = readIptablesState(fixture('kube-proxy-1.36-iptables-example.txt'));
+    const legacy = readIptablesState(fixture('kube-proxy-1.36-iptables-legacy-example.txt'));
+    expect(legacy.summary.backend).toBe('legacy');
+    expect([...legacy.clusterIpRules.keys()].sort()).toEqual([...nft.clusterIpRules.keys()].sort());
+    expect(legacy.clusterIpRules.size).toBe(7);
+    expect(new Map([...legacy.endpointDnat].sort())).toEqual(new Map([...nft.endpointDnat].sort()));
+  });
+
+  it('also reads a no-endpoints comment wrapped in literal quotes (hand-written; kube-proxy 1.36 writes none)', () => {
+    const s = readIptablesState(fixture('nft-save-small.txt'));
     expect(s.noEndpointRules.get(serviceKey('10.96.5.5', 'tcp', 80))?.[0]).toMatchObject({
       action: 'REJECT',
       comment: 'default/nothing:http has no endpoints',

@@ -122,3 +122,16 @@ export function smallCluster(node = 'node-a'): ClusterState {
     pods: [pod('kube-system', 'coredns-a', node, '10.244.0.3'), pod('app', 'local-a', node, '10.244.0.7')],
   };
 }
+
+/** 30 ClusterIP services `p/s0`…`p/s29` (10.96.50.N, port 80+N) with two endpoints each, no node names. */
+export function manyServicesCluster(): ClusterState {
+  return {
+    services: Array.from({ length: 30 }, (_, i) =>
+      service('p', `s${i}`, `10.96.50.${i}`, [{ name: 'web', port: 80 + i }]),
+    ),
+    endpointSlices: Array.from({ length: 30 }, (_, i) =>
+      slice('p', `s${i}`, [{ name: 'web', port: 80 + i }], [{ ip: `10.1.${i}.1` }, { ip: `10.1.${i}.2` }]),
+    ),
+    pods: [],
+  };
+}
