@@ -328,7 +328,7 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     },
   );
   ctx.parseNotes.push(...kubeProxy.notes);
-  const dumps = {
+  const backendDumps = {
     dflt: readValue(kpEvidence.iptablesDefault),
     nft: readValue(kpEvidence.iptablesNft),
     legacy: readValue(kpEvidence.iptablesLegacy),
@@ -342,7 +342,7 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
           cluster: opts.cluster,
           components,
           nodeName: node,
-          dumps,
+          dumps: backendDumps,
           nftTables,
           judgedMode: kubeProxy.mode,
           rules: readValue(rules),
@@ -377,7 +377,7 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     ...(pods?.findings ?? []),
     ...logFindings(logs),
     ...fieldLogFindings(
-      fieldLogInputs(inputs, logs, dumps, hostBackend(dumps, nftTables ? { nftTables } : {})),
+      fieldLogInputs(inputs, logs, backendDumps, hostBackend(backendDumps, nftTables ? { nftTables } : {})),
     ),
     ...(kubeProxyLog !== undefined ? kubeProxyLogFindings(kubeProxyLog) : []),
     ...coverageFindings(ctx),
