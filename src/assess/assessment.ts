@@ -58,6 +58,35 @@ export function fromFindings(
   };
 }
 
+/**
+ * Adds findings made after a judgement (the field cases) to it. A critical one turns `ok` into
+ * `broken` (positive evidence, as in fromFindings); an unknown or not-applicable judgement keeps its
+ * status — what could not be judged stays unjudged — and only gains the findings.
+ */
+export function withFindings<A extends Assessment>(a: A, extra: readonly Finding[]): A {
+  if (extra.length === 0) return a;
+  const findings = [...a.findings, ...extra];
+  if (a.status !== 'ok' && a.status !== 'broken') return { ...a, findings };
+  const critical = extra.filter((f) => f.severity === 'critical');
+  if (a.status === 'broken' || critical.length === 0) {
+    const warnings =
+      a.status === 'ok' ? extra.filter((f) => f.severity === 'warning').map((f) => f.title) : [];
+    const message = warnings.length
+      ? a.message.includes('(warnings: ')
+        ? a.message.replace(/\)$/, `; ${warnings.join('; ')})`)
+        : `${a.message} (warnings: ${warnings.join('; ')})`
+      : a.message;
+    return { ...a, findings, message };
+  }
+  return {
+    ...a,
+    status: 'broken',
+    reason: camelReason((critical[0] as Finding).code),
+    message: critical.map((f) => f.title).join('; '),
+    findings,
+  };
+}
+
 /** The check status an assessment maps to. */
 export function checkStatusOf(status: AssessmentStatus): CheckStatus {
   switch (status) {

@@ -15,6 +15,8 @@ import { type Read, readValue } from '../core/read.ts';
 import type { AwsCniRules } from '../netfilter/iptables-state.ts';
 import type { CniConfigDir } from '../sources/cni-config.ts';
 import { type Assessment, fromFindings } from './assessment.ts';
+import { type DaemonReadiness, daemonReadinessFromPods } from './field-boot-order.ts';
+import { type CniFieldEvidence, cniFieldCases } from './field-cases.ts';
 
 /** What the operator intends, when known. */
 export interface CniIntent {
@@ -48,6 +50,8 @@ export interface CniEvidence {
   readonly vpcCniSignals?: boolean;
   /** The kubelet's Ready condition is True (its runtime found a CNI config). */
   readonly kubeletReady?: boolean;
+  /** What the field cases of this question read (field-cases.ts). */
+  readonly field?: CniFieldEvidence;
 }
 
 /** What the evidence says the operator intends. */
@@ -73,7 +77,16 @@ export function assessCni(ev: CniEvidence): Assessment {
     };
   const dir = readValue(ev.confDir) ?? { configs: [] };
   const intent = cniIntent(ev);
-  const findings = [...cniConfigFindings(dir, intent, ev.confDirPath), ...snatFindings(ev, intent)];
+  const findings = [
+    ...cniConfigFindings(dir, intent, ev.confDirPath),
+    ...snatFindings(ev, intent),
+    ...cniFieldCases(ev.field ?? {}, {
+      vpcCni: intent.vpcCni ?? false,
+      confDirPath: ev.confDirPath,
+      ...(dir.selected ? { selected: dir.selected } : {}),
+      daemon: daemonReadiness(ev, dir.selected?.types ?? []),
+    }),
+  ];
   if (!dir.selected && ev.kubeletReady === true)
     return {
       status: 'unknown',
@@ -131,6 +144,19 @@ function daemonJudgement(ev: CniEvidence, intent: CniIntent, ok: Assessment): As
       message: `ipamd introspection ${i.source}: ${i.status === 'absent' ? i.detail : `HTTP ${i.value.status}`}`,
     };
   return { ...ok, message: `${ok.message}; ipamd answers` };
+}
+
+/**
+ * Whether the selected CNI's daemon is ready: its readiness endpoint or ipamd when they were asked
+ * (a refusal or a non-200 says no), else its pod on this node.
+ */
+function daemonReadiness(ev: CniEvidence, types: readonly string[]): DaemonReadiness {
+  for (const r of [ev.daemonHealth, types.includes('aws-cni') ? ev.ipamd : undefined]) {
+    if (r?.status === 'absent') return { ready: false, evidence: `${r.source}: ${r.detail}` };
+    if (r?.status === 'ok' && r.value.status !== 200)
+      return { ready: false, evidence: `${r.source}: HTTP ${r.value.status}` };
+  }
+  return daemonReadinessFromPods(types, ev.field?.components);
 }
 
 /** SNAT rules are required only when ipamd says so (AWS_VPC_K8S_CNI_EXTERNALSNAT=false). */

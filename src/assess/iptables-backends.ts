@@ -28,8 +28,21 @@ export function chooseKubeProxyDump(
   return d.dflt ?? d.nft ?? d.legacy;
 }
 
-/** `iptables-backend-mismatch` findings. `want` is kube-proxy's configured backend, when known. */
-export function backendFindings(d: IptablesDumps, want: 'nft' | 'legacy' | undefined): Finding[] {
+/**
+ * `iptables-backend-mismatch` findings. `want` is kube-proxy's configured backend, when known;
+ * `context` lines (the VPC CNI's and Calico's versions and settings) go to each finding's evidence.
+ */
+export function backendFindings(
+  d: IptablesDumps,
+  want: 'nft' | 'legacy' | undefined,
+  context: readonly string[] = [],
+): Finding[] {
+  return mismatchFindings(d, want).map((f) =>
+    context.length > 0 ? { ...f, evidence: [...f.evidence, ...context] } : f,
+  );
+}
+
+function mismatchFindings(d: IptablesDumps, want: 'nft' | 'legacy' | undefined): Finding[] {
   const { dflt, nft: nftB, legacy: legacyB } = d;
   const out: Finding[] = [];
   const nftKube = nftB ? hasKubeProxyRules(nftB) : undefined;

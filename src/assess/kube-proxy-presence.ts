@@ -14,6 +14,7 @@
  * 5. otherwise kube-proxy is absent by design.
  * Without a view of the cluster's pods the answer is `unknown` unless 1 or 3 decide it.
  */
+import { isKubeProxyPod } from '../core/components.ts';
 import type { Pod } from '../core/objects.ts';
 import { timeMs } from '../core/objects.ts';
 
@@ -44,15 +45,6 @@ export const NEW_NODE_GRACE_MS = 10 * 60_000;
 
 /** Label selector that finds kube-proxy pods in kubeadm, EKS, GKE and kops clusters. */
 export const KUBE_PROXY_LABEL_SELECTOR = 'k8s-app=kube-proxy';
-
-/** True when a pod is a kube-proxy (by the usual labels, or a kube-system pod named or running kube-proxy). */
-export function isKubeProxyPod(pod: Pod): boolean {
-  const labels = pod.metadata?.labels ?? {};
-  if (labels['k8s-app'] === 'kube-proxy' || labels.component === 'kube-proxy') return true;
-  if (pod.metadata?.namespace !== 'kube-system') return false;
-  if (pod.metadata?.name?.startsWith('kube-proxy-')) return true;
-  return (pod.spec?.containers ?? []).some((c) => c.name === 'kube-proxy');
-}
 
 /** Decides whether kube-proxy should serve this node. */
 export function kubeProxyExpectation(input: KubeProxyPresenceInput): KubeProxyExpectation {

@@ -23,13 +23,18 @@ import { hasKubeProxyRules, type IptablesNodeState } from '../netfilter/iptables
 import type { NftKubeProxyState } from '../netfilter/nft.ts';
 import type { KubeProxyHealthz } from '../sources/kube-proxy-healthz.ts';
 import type { KubeProxyMetrics } from '../sources/kube-proxy-metrics.ts';
-import { type Assessment, fromFindings } from './assessment.ts';
+import { type Assessment, fromFindings, withFindings } from './assessment.ts';
+import { backendContextLines } from './field-backends.ts';
+import { type KubeProxyFieldEvidence, kubeProxyFieldCases } from './field-cases.ts';
 import { backendFindings, chooseKubeProxyDump, type IptablesDumps } from './iptables-backends.ts';
 import type { KubeProxyExpectation } from './kube-proxy-presence.ts';
 import { assessKubeProxyHealthz, assessKubeProxySync } from './kube-proxy-sync.ts';
 
-/** What was read about kube-proxy on one node. Every field is optional: absent = not collected. */
-export interface KubeProxyEvidence {
+/**
+ * What was read about kube-proxy on one node. Every field is optional: absent = not collected. The
+ * field-case evidence (components, kernel, conntrack) feeds field-cases.ts.
+ */
+export interface KubeProxyEvidence extends KubeProxyFieldEvidence {
   /** The mode kube-proxy reports (`/proxyMode`, `--proxy-mode`, its config): iptables, nftables, ipvs… */
   readonly reportedMode?: string;
   /** The iptables backend kube-proxy is configured for, when known. */
@@ -76,9 +81,31 @@ const NOT_MODELLED_FIX =
   'netwarden judges kube-proxy in iptables and nftables mode only. Check this node by hand (IPVS: `ipvsadm -Ln`, ' +
   '`ip addr show kube-ipvs0`); the other checks (CNI, probes through the kubernetes Service) still run.';
 
-/** Judges kube-proxy on one node. Pure. */
+/** Judges kube-proxy on one node, with the field cases of this question (field-cases.ts). Pure. */
 export function assessKubeProxy(ev: KubeProxyEvidence, ctx: KubeProxyContext): KubeProxyAssessment {
-  const dumps: IptablesDumps = {
+  const dumps = dumpsOf(ev);
+  const a = judgeKubeProxy(ev, ctx, dumps);
+  const full = (ev.depth ?? 'full') === 'full';
+  return withFindings(
+    a,
+    kubeProxyFieldCases(ev, {
+      mode: a.mode,
+      dumps: full ? dumps : { dflt: undefined, nft: undefined, legacy: undefined },
+      ...(a.actual ? { programmed: programmedServiceKeys(a.actual) } : {}),
+    }),
+  );
+}
+
+/** The `ip proto port` keys kube-proxy's rules capture now. */
+function programmedServiceKeys(actual: KubeProxyActual): ReadonlySet<string> {
+  return new Set(
+    actual.mode === 'nftables' ? actual.state.serviceIps.keys() : actual.state.clusterIpRules.keys(),
+  );
+}
+
+/** The dumps per backend; the default dump stands in for the backend its header names. */
+function dumpsOf(ev: KubeProxyEvidence): IptablesDumps {
+  return {
     dflt: readValue(ev.iptablesDefault),
     nft:
       readValue(ev.iptablesNft) ??
@@ -89,6 +116,13 @@ export function assessKubeProxy(ev: KubeProxyEvidence, ctx: KubeProxyContext): K
         ? readValue(ev.iptablesDefault)
         : undefined),
   };
+}
+
+function judgeKubeProxy(
+  ev: KubeProxyEvidence,
+  ctx: KubeProxyContext,
+  dumps: IptablesDumps,
+): KubeProxyAssessment {
   const chosen = chooseKubeProxyDump(dumps, ev.configuredBackend);
   const nft = readValue(ev.nft);
   const mode = decideMode(ev, chosen, nft);
@@ -157,7 +191,8 @@ export function assessKubeProxy(ev: KubeProxyEvidence, ctx: KubeProxyContext): K
       );
   } else
     notes.push('no cluster state: kube-proxy rules checked for structure only, not against the Services');
-  if ((ev.depth ?? 'full') === 'full') findings.push(...backendFindings(dumps, ev.configuredBackend));
+  if ((ev.depth ?? 'full') === 'full')
+    findings.push(...backendFindings(dumps, ev.configuredBackend, backendContextLines(ev.components)));
   findings.push(...sync);
   if (ev.metrics?.status === 'absent')
     findings.push({
@@ -261,6 +296,19 @@ function judgeNoRules(
       ],
     };
   }
+  // A table iptables could not print may hold kube-proxy's rules: not seeing them is no evidence.
+  const unprinted = [dumps.dflt, dumps.nft, dumps.legacy].find((s) =>
+    s?.summary.incompatibleTables.some((t) => t === 'nat' || t === 'filter'),
+  );
+  if (unprinted)
+    return {
+      notes: [...notes, `${unprinted.summary.generatedBy ?? 'iptables-save'}: a table it could not print`],
+      mode: 'none',
+      status: 'unknown',
+      reason: 'IptablesTableIncompatible',
+      message: `no kube-proxy rules read, but iptables could not print table(s) ${unprinted.summary.incompatibleTables.join(', ')}: they may hold them`,
+      findings: sync,
+    };
   const notRunning = ev.metrics?.status === 'absent';
   const finding: Finding = {
     code: 'kube-proxy-rules-missing',

@@ -10,13 +10,9 @@
  * change.
  */
 import { asCheckResult } from '../assess/assessment.ts';
+import type { KubeProxyFieldEvidence } from '../assess/field-cases.ts';
 import { assessKubeProxy, type KubeProxyAssessment, type KubeProxyEvidence } from '../assess/kube-proxy.ts';
-import {
-  isKubeProxyPod,
-  type KubeProxySetting,
-  kubeProxyExpectation,
-  nodeCreatedMs,
-} from '../assess/kube-proxy-presence.ts';
+import { type KubeProxySetting, kubeProxyExpectation, nodeCreatedMs } from '../assess/kube-proxy-presence.ts';
 import {
   CAPTURE_CHAINS,
   readChains,
@@ -24,10 +20,13 @@ import {
   readKubeProxyEndpoint,
   readNftKubeProxy,
 } from '../collect/kube-proxy.ts';
+import { isKubeProxyPod } from '../core/components.ts';
 import type { Pod } from '../core/objects.ts';
 import { readValue } from '../core/read.ts';
+import { parseKernelVersion } from '../core/versions.ts';
 import { type ExpectedServices, expectedServicePorts } from '../netfilter/expected.ts';
 import { hasKubeProxyRules } from '../netfilter/iptables-state.ts';
+import { readComponentVersions } from '../sources/components.ts';
 import type { Check, CheckContext } from './check.ts';
 
 /** How to read kube-proxy. */
@@ -119,14 +118,18 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
         nowMs: ctx.nowMs(),
         ...(nodeCreatedMs(node) !== undefined ? { nodeCreatedMs: nodeCreatedMs(node) as number } : {}),
       });
+    const field = fieldEvidence(ctx);
     const judgeWith = (pods: readonly Pod[] | undefined) =>
-      assessKubeProxy(evidence, {
-        expected,
-        expectation: presence(pods),
-        nowSeconds: ctx.nowMs() / 1000,
-        ...(ctx.bootTimeMs !== undefined ? { bootSeconds: ctx.bootTimeMs / 1000 } : {}),
-        maxEvidence: 10,
-      });
+      assessKubeProxy(
+        { ...evidence, ...field },
+        {
+          expected,
+          expectation: presence(pods),
+          nowSeconds: ctx.nowMs() / 1000,
+          ...(ctx.bootTimeMs !== undefined ? { bootSeconds: ctx.bootTimeMs / 1000 } : {}),
+          maxEvidence: 10,
+        },
+      );
     // The informer holds this node's pods only: they can prove kube-proxy is expected (its pod is
     // bound here), never that it is absent from the cluster.
     const local = ctx.cluster().pods;
@@ -135,6 +138,19 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
     const cluster = await ctx.kubeProxyPods();
     return judgeWith(cluster ? [...local, ...cluster] : undefined);
   }
+}
+
+/**
+ * The field cases' evidence the agent has without reading more: the components of this node's
+ * pods (the informer holds them) and the kernel the Node reports.
+ */
+function fieldEvidence(ctx: CheckContext): KubeProxyFieldEvidence {
+  const release = ctx.node()?.status?.nodeInfo?.kernelVersion;
+  const kernel = release !== undefined ? parseKernelVersion(release) : undefined;
+  return {
+    components: readComponentVersions(ctx.cluster(), { nodeName: ctx.nodeName }),
+    ...(kernel ? { kernel: { version: kernel, source: "the Node's status.nodeInfo.kernelVersion" } } : {}),
+  };
 }
 
 /** The backend binary whose dump holds kube-proxy's rules (for the cheap reads). */

@@ -13,7 +13,9 @@ export interface FakeNodeSpec {
   /** By URL: a status and body, or a connection error text. */
   readonly http?: Readonly<Record<string, { status: number; body: string } | { error: string }>>;
   /** By folder: its files, or an errno code thrown. */
-  readonly dirs?: Readonly<Record<string, readonly { name: string; text: string }[] | string>>;
+  readonly dirs?: Readonly<
+    Record<string, readonly { name: string; text: string; mtimeMs?: number }[] | string>
+  >;
   readonly node?: Node;
   readonly cluster?: ClusterState;
   readonly kubeProxyPods?: readonly Pod[];

@@ -1,5 +1,5 @@
 /** `netwarden agent`: the node agent (a DaemonSet with host networking; a process in the lab). */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
@@ -33,10 +33,16 @@ import { probeNetns } from '../host/netns-probe.ts';
 import { tcpConnectStaggered } from '../host/tcp.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
 
-/** Reads the regular files of a folder (the CNI config dir); throws ENOENT/EACCES as is. */
-async function readDir(path: string): Promise<{ name: string; text: string }[]> {
+/** Reads the regular files of a folder (the CNI config dir) with their mtimes; throws ENOENT/EACCES as is. */
+async function readDir(path: string): Promise<{ name: string; text: string; mtimeMs: number }[]> {
   const names = (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
-  return Promise.all(names.map(async (name) => ({ name, text: await readFile(join(path, name), 'utf8') })));
+  return Promise.all(
+    names.map(async (name) => ({
+      name,
+      text: await readFile(join(path, name), 'utf8'),
+      mtimeMs: (await stat(join(path, name))).mtimeMs,
+    })),
+  );
 }
 
 /** How pods' network namespaces are found: through /proc and the pods' cgroups (needs hostPID). */

@@ -10,11 +10,21 @@ import { type IpamdEni, parseEnvSettings, parseIpamdEnis } from '../sources/vpc-
 import { httpRead, type NodeIo } from './io.ts';
 import { readChains } from './kube-proxy.ts';
 
-/** The CNI configuration folder, parsed; `absent` when the folder does not exist. */
-export async function readCniConfDir(io: NodeIo, path: string): Promise<Read<CniConfigDir>> {
+/** The CNI configuration folder, parsed, with each file's mtime when the node says; `absent` when it does not exist. */
+export async function readCniConfDir(
+  io: NodeIo,
+  path: string,
+): Promise<Read<CniConfigDir & { readonly mtimes?: ReadonlyMap<string, number> }>> {
   try {
     const files = await io.readDir(path);
-    return readOk(readCniConfigDir(files.map((f) => ({ name: f.name, content: f.text }))), path);
+    const times = files.flatMap((f) => (f.mtimeMs !== undefined ? [[f.name, f.mtimeMs] as const] : []));
+    return readOk(
+      {
+        ...readCniConfigDir(files.map((f) => ({ name: f.name, content: f.text }))),
+        ...(times.length > 0 ? { mtimes: new Map(times) } : {}),
+      },
+      path,
+    );
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return readAbsent(path, 'the folder does not exist');

@@ -17,8 +17,8 @@ export interface NodeIo {
     opts: { timeoutMs: number; maxOutputBytes?: number },
   ) => Promise<ExecResult>;
   readonly httpGet: (url: string, opts: { timeoutMs: number }) => Promise<HttpResult>;
-  /** The regular files of a folder; throws (ENOENT, EACCES) like fs does. */
-  readonly readDir: (path: string) => Promise<{ name: string; text: string }[]>;
+  /** The regular files of a folder, with when each was last written; throws (ENOENT, EACCES) like fs does. */
+  readonly readDir: (path: string) => Promise<{ name: string; text: string; mtimeMs?: number }[]>;
 }
 
 /** Output cap of a full rules read: a 10,000-Service node's iptables-save is ~25 MB. */

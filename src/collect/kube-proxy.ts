@@ -109,6 +109,19 @@ export async function readChains(
   timeoutMs: number,
   optional: ReadonlySet<string> = new Set(['filter']),
 ): Promise<Read<IptablesNodeState>> {
+  const text = await listChainsAsSave(io, saveBin, chains, timeoutMs, optional);
+  if (text.status !== 'ok') return text;
+  return { status: 'ok', value: readIptablesState(text.value), source: text.source };
+}
+
+/** {@link readChains}' listings as one iptables-save document (for callers that add to it before parsing). */
+export async function listChainsAsSave(
+  io: NodeIo,
+  saveBin: string,
+  chains: readonly (readonly [string, string])[],
+  timeoutMs: number,
+  optional: ReadonlySet<string>,
+): Promise<Read<string>> {
   const ipt = saveBin.replace(/-save$/, '');
   const listed = await execRead(
     io,
@@ -129,11 +142,7 @@ export async function readChains(
     out.set(table, [...(out.get(table) ?? []), ...listing.lines.flatMap(asSaveLine)]);
   }
   const text = [...out].flatMap(([table, lines]) => [`*${table}`, ...lines, 'COMMIT']).join('\n');
-  return {
-    status: 'ok',
-    value: readIptablesState(`${text}\n`),
-    source: `${ipt} -S (${chains.length} chains)`,
-  };
+  return { status: 'ok', value: `${text}\n`, source: `${ipt} -S (${chains.length} chains)` };
 }
 
 /** One `iptables -S` line as iptables-save writes it (policies and chains as headers). */

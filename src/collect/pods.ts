@@ -33,6 +33,17 @@ export async function readIpState(
   return { rules, routes, links };
 }
 
+/** The node's `ip rule`s alone (the field cases read the 1536 from-pod rules). */
+export function readIpRules(io: NodeIo, timeoutMs: number): Promise<Read<readonly IpRule[]>> {
+  return execRead(
+    io,
+    'ip',
+    ['-j', '-4', 'rule', 'show'],
+    { timeoutMs, maxOutputBytes: 64 * 1024 * 1024 },
+    (t) => parseIpRuleJson(t).items,
+  );
+}
+
 /** Calico's filter chains (cali-*) when Felix programs this node; undefined when Calico is not here. */
 export async function readCalicoChains(
   io: NodeIo,

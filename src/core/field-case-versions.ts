@@ -5,6 +5,7 @@
  * assessment. Every range cites where it was read; ranges marked `confirmed: false` rest on a bound
  * the sources did not pin down (see the doc's "Unconfirmed" lines).
  */
+import type { FindingCode } from './findings.ts';
 import { affectedBeforeFixes, inRange, type Version, type VersionRanges, versionRanges } from './versions.ts';
 
 /** The components whose versions the cases are keyed on. */
@@ -13,7 +14,7 @@ export type FieldCaseComponent = 'vpc-cni' | 'kube-proxy' | 'calico-node-oss' | 
 /** One case's affected releases of one component. */
 export interface FieldCaseVersions {
   /** The case's finding code (docs/field-cases.md). */
-  readonly code: string;
+  readonly code: FindingCode;
   readonly component: FieldCaseComponent;
   readonly affected: VersionRanges;
   /** False when a bound is inferred or the first fixed release is not known yet. */
@@ -83,4 +84,11 @@ export const FIELD_CASE_VERSIONS: readonly FieldCaseVersions[] = [
 /** The cases whose version range contains `version` of `component`. */
 export function fieldCasesForVersion(component: FieldCaseComponent, version: Version): FieldCaseVersions[] {
   return FIELD_CASE_VERSIONS.filter((c) => c.component === component && inRange(version, c.affected));
+}
+
+/** The affected range of `code`'s `component` (a programming error when the table has none). */
+export function fieldCaseRange(code: FindingCode, component: FieldCaseComponent): FieldCaseVersions {
+  const c = FIELD_CASE_VERSIONS.find((x) => x.code === code && x.component === component);
+  if (!c) throw new Error(`no version range for ${code} (${component})`);
+  return c;
 }

@@ -28,6 +28,18 @@ export type FindingCode =
   | 'ipamd-errors'
   | 'calico-endpoint-chains-missing'
   | 'aws-snat-rules-missing'
+  // The field cases (docs/field-cases.md): version and configuration mismatches seen in public reports.
+  | 'kube-proxy-nftables-vpc-cni-connmark'
+  | 'vpc-cni-nft-connmark-clears-marks'
+  | 'vpc-cni-rules-in-legacy-backend'
+  | 'calico-iptables-backend-autodetect'
+  | 'kube-proxy-first-sync-race'
+  | 'cni-config-without-daemon'
+  | 'forward-policy-drop'
+  | 'iptables-table-incompatible'
+  | 'iptables-match-unavailable'
+  | 'vpc-cni-waits-for-kube-proxy'
+  | 'kube-proxy-nftables-kernel-too-old'
   | 'input-parse-warnings'
   | 'cluster-state-unavailable';
 

@@ -6,6 +6,8 @@
  */
 import type { Assessment, AssessmentStatus } from '../assess/assessment.ts';
 import { assessCni, cniIntent } from '../assess/cni.ts';
+import { hostBackend } from '../assess/field-facts.ts';
+import { fieldLogFindings } from '../assess/field-logs.ts';
 import { chooseKubeProxyDump } from '../assess/iptables-backends.ts';
 import { assessKubeProxy, type KubeProxyEvidence } from '../assess/kube-proxy.ts';
 import { type KubeProxySetting, kubeProxyExpectation } from '../assess/kube-proxy-presence.ts';
@@ -21,6 +23,7 @@ import { type IptablesNodeState, readIptablesState } from '../netfilter/iptables
 import { kubeProxyNftState, parseNftJson } from '../netfilter/nft.ts';
 import type { PodAssignment } from '../netfilter/pods.ts';
 import { readCniConfigDir } from '../sources/cni-config.ts';
+import { readComponentVersions } from '../sources/components.ts';
 import { parseKubeProxyHealthz } from '../sources/kube-proxy-healthz.ts';
 import { kubeProxyMetrics, parsePrometheusText } from '../sources/kube-proxy-metrics.ts';
 import { parseSandboxFailures } from '../sources/kubelet-log.ts';
@@ -31,7 +34,8 @@ import {
   parseIpamdPods,
   withDeviceNumbers,
 } from '../sources/vpc-cni-introspection.ts';
-import { parseVpcCniLog } from '../sources/vpc-cni-logs.ts';
+import { type CniLog, parseVpcCniLog } from '../sources/vpc-cni-logs.ts';
+import { cniFieldEvidence, fieldLogInputs, kubeProxyFieldEvidence, nftTablesOf } from './field-evidence.ts';
 import { INPUT_FILES, type NodeInputs } from './inputs.ts';
 
 /** Options of one analysis. */
@@ -297,6 +301,10 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     'eni';
   const node = resolveNodeName(ctx, assignments, readValue(routes), vethPrefix);
 
+  const components = opts.cluster
+    ? readComponentVersions(opts.cluster, node !== undefined ? { nodeName: node } : {})
+    : undefined;
+  if (components) ctx.parseNotes.push(...components.notes);
   const nowSeconds = opts.nowSeconds ?? healthzNow(kpEvidence) ?? Date.now() / 1000;
   const kubeProxyLog = inputs.get(F.kubeProxyLog);
   const expectation = kubeProxyExpectation({
@@ -308,16 +316,43 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
       ? { seenOnNode: `kube-proxy's log was collected on this node (${F.kubeProxyLog})` }
       : {}),
   });
-  const kubeProxy = assessKubeProxy(kpEvidence, {
-    ...(opts.cluster
-      ? { expected: expectedServicePorts(opts.cluster, node !== undefined ? { nodeName: node } : {}) }
-      : {}),
-    expectation,
-    nowSeconds,
-    maxEvidence: max,
-  });
+  const kubeProxy = assessKubeProxy(
+    { ...kpEvidence, ...kubeProxyFieldEvidence(inputs, components, ctx.parseNotes) },
+    {
+      ...(opts.cluster
+        ? { expected: expectedServicePorts(opts.cluster, node !== undefined ? { nodeName: node } : {}) }
+        : {}),
+      expectation,
+      nowSeconds,
+      maxEvidence: max,
+    },
+  );
   ctx.parseNotes.push(...kubeProxy.notes);
-  const cni = cniFiles ? assessCni(cniEvidence) : undefined;
+  const backendDumps = {
+    dflt: readValue(kpEvidence.iptablesDefault),
+    nft: readValue(kpEvidence.iptablesNft),
+    legacy: readValue(kpEvidence.iptablesLegacy),
+  };
+  const nftTables = nftTablesOf(inputs, readValue(kpEvidence.nft)?.tablePresent === true, ctx.parseNotes);
+  const cni = cniFiles
+    ? assessCni({
+        ...cniEvidence,
+        field: cniFieldEvidence({
+          inputs,
+          cluster: opts.cluster,
+          components,
+          nodeName: node,
+          dumps: backendDumps,
+          nftTables,
+          judgedMode: kubeProxy.mode,
+          rules: readValue(rules),
+          routes: readValue(routes),
+          vpcCni: intent.vpcCni ?? false,
+          vethPrefix,
+        }),
+      })
+    : undefined;
+  const logs = parsedLogs(inputs);
   const pods =
     rules || routes
       ? assessPods({
@@ -340,7 +375,10 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     ...kubeProxy.findings,
     ...(cni?.findings ?? []),
     ...(pods?.findings ?? []),
-    ...logFindings(ctx),
+    ...logFindings(logs),
+    ...fieldLogFindings(
+      fieldLogInputs(inputs, logs, backendDumps, hostBackend(backendDumps, nftTables ? { nftTables } : {})),
+    ),
     ...(kubeProxyLog !== undefined ? kubeProxyLogFindings(kubeProxyLog) : []),
     ...coverageFindings(ctx),
   ];
@@ -390,21 +428,37 @@ function resolveNodeName(
   return ctx.opts.fallbackNodeName;
 }
 
-function logFindings(ctx: Ctx): Finding[] {
+/** The logs read once, for the log findings and the field cases. */
+export interface ParsedLogs {
+  readonly ipamd?: CniLog;
+  readonly plugin?: CniLog;
+  readonly kubelet?: ReturnType<typeof parseSandboxFailures>;
+}
+
+function parsedLogs(inputs: NodeInputs): ParsedLogs {
+  const F = INPUT_FILES;
+  const ipamd = inputs.get(F.ipamdLog);
+  const plugin = inputs.get(F.pluginLog);
+  const kubelet = inputs.get(F.kubeletLog);
+  return {
+    ...(ipamd !== undefined ? { ipamd: parseVpcCniLog(ipamd) } : {}),
+    ...(plugin !== undefined ? { plugin: parseVpcCniLog(plugin) } : {}),
+    ...(kubelet !== undefined ? { kubelet: parseSandboxFailures(kubelet) } : {}),
+  };
+}
+
+function logFindings(logs: ParsedLogs): Finding[] {
   const F = INPUT_FILES;
   const out: Finding[] = [];
-  const ipamdLog = ctx.inputs.get(F.ipamdLog);
-  const pluginLog = ctx.inputs.get(F.pluginLog);
-  if (ipamdLog !== undefined || pluginLog !== undefined) {
+  if (logs.ipamd || logs.plugin) {
     out.push(
       ...vpcCniLogFindings({
-        ...(ipamdLog !== undefined ? { ipamd: parseVpcCniLog(ipamdLog), ipamdPath: F.ipamdLog } : {}),
-        ...(pluginLog !== undefined ? { plugin: parseVpcCniLog(pluginLog), pluginPath: F.pluginLog } : {}),
+        ...(logs.ipamd ? { ipamd: logs.ipamd, ipamdPath: F.ipamdLog } : {}),
+        ...(logs.plugin ? { plugin: logs.plugin, pluginPath: F.pluginLog } : {}),
       }),
     );
   }
-  const kubelet = ctx.inputs.get(F.kubeletLog);
-  if (kubelet !== undefined) out.push(...sandboxFailureFindings(parseSandboxFailures(kubelet), F.kubeletLog));
+  if (logs.kubelet) out.push(...sandboxFailureFindings(logs.kubelet, F.kubeletLog));
   return out;
 }
 

@@ -15,6 +15,8 @@ export const INPUT_FILES = {
   iptablesFilter: 'networking/iptables-filter.txt',
   iptablesMangle: 'networking/iptables-mangle.txt',
   nftKubeProxy: 'networking/nft-kube-proxy.json',
+  nftTables: 'networking/nft-tables.json',
+  conntrackUdp: 'networking/conntrack-udp.txt',
   ipRule: 'networking/iprule.txt',
   ipRoute: 'networking/iproute.txt',
   ipRuleJson: 'networking/ip-rule.json',
@@ -32,12 +34,15 @@ export const INPUT_FILES = {
   ipamdLog: 'var_log/aws-routed-eni/ipamd.log',
   pluginLog: 'var_log/aws-routed-eni/plugin.log',
   kubeProxyLog: 'var_log/kube-proxy.log',
+  calicoNodeLog: 'var_log/calico-node.log',
   kubeletLog: 'kubelet/kubelet.log',
   kubeProxyMetrics: 'kube-proxy/metrics.txt',
   kubeProxyHealthz: 'kube-proxy/healthz.json',
   uname: 'kernel/uname.txt',
   sysctls: 'sysctls/sysctl_all.txt',
   nodeName: 'netwarden/node-name.txt',
+  cniTimes: 'netwarden/cni-mtimes.txt',
+  bootTime: 'netwarden/boot-time.txt',
 } as const;
 
 /** One of the named inputs. */

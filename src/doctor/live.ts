@@ -3,8 +3,9 @@
  * both iptables backends, reads the CNI files and asks the local endpoints of ipamd and kube-proxy.
  * Every step has a timeout and an output cap; a failing step only removes that input.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
 import { INPUT_FILES, memoryInputs, type NodeInputs } from './inputs.ts';
@@ -16,6 +17,8 @@ export interface LiveOptions {
   readonly ipamdIntrospection?: string;
   readonly kubeProxyMetrics?: string;
   readonly kubeProxyHealthz?: string;
+  /** The kubelet's pod log folder (calico-node's log is read from it). */
+  readonly podLogDir?: string;
   readonly timeoutMs?: number;
 }
 
@@ -35,15 +38,65 @@ const LIVE_EXPECTED: readonly string[] = [
   INPUT_FILES.kubeProxyHealthz,
 ];
 
+/**
+ * What the field cases read besides the usual inputs (docs/field-cases.md): nft's table list,
+ * conntrack's UDP flows (doctor only: a busy node's table is large, so it is capped and read once),
+ * `uname -a`, the boot time, and calico-node's log (the newest container log under /var/log/pods).
+ */
+async function collectFieldInputs(
+  files: Map<string, string>,
+  cmd: (name: string, bin: string, args: string[], cap?: number) => Promise<void>,
+  opts: LiveOptions,
+): Promise<void> {
+  const F = INPUT_FILES;
+  await cmd(F.nftTables, 'nft', ['-j', 'list', 'tables']);
+  // 32 MiB is about 200,000 flows; a larger table is left out with a note rather than read in part.
+  await cmd(F.conntrackUdp, 'conntrack', ['-L', '-p', 'udp'], 32 * 1024 * 1024);
+  await cmd(F.uname, 'uname', ['-a']);
+  const boot = await kernelBootTimeMs();
+  if (boot !== undefined) files.set(F.bootTime, `${Math.floor(boot / 1000)}\n`);
+  const felix = await newestContainerLog(opts.podLogDir ?? '/var/log/pods', 'calico-node');
+  if (felix !== undefined) files.set(F.calicoNodeLog, felix);
+}
+
+/** The tail (32 MiB) of the newest log of container `name` in a pod folder named `<ns>_<name>-…`. */
+async function newestContainerLog(root: string, name: string): Promise<string | undefined> {
+  try {
+    const pods = (await readdir(root)).filter((d) => d.includes(`_${name}-`)).slice(0, 16);
+    let best: { path: string; mtime: number; size: number } | undefined;
+    for (const pod of pods) {
+      const dir = join(root, pod, name);
+      for (const f of await readdir(dir).catch(() => [] as string[])) {
+        if (!f.endsWith('.log')) continue;
+        const st = await stat(join(dir, f));
+        if (!best || st.mtimeMs > best.mtime) best = { path: join(dir, f), mtime: st.mtimeMs, size: st.size };
+      }
+    }
+    if (!best) return undefined;
+    const max = 32 * 1024 * 1024;
+    const fh = await open(best.path, 'r');
+    try {
+      const len = Math.min(best.size, max);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, Math.max(0, best.size - len));
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined; // no pod logs here (not a node, or no calico-node)
+  }
+}
+
 /** Collects the node's inputs. */
 export async function collectLive(opts: LiveOptions = {}): Promise<NodeInputs> {
   const F = INPUT_FILES;
   const files = new Map<string, string>();
   const notes: string[] = [];
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const cmd = async (name: string, bin: string, args: string[]): Promise<void> => {
+  const cmd = async (name: string, bin: string, args: string[], cap = CAP): Promise<void> => {
     try {
-      const r = await run(bin, args, { timeoutMs, maxOutputBytes: CAP });
+      const r = await run(bin, args, { timeoutMs, maxOutputBytes: cap });
       if (r.code === 0 && !r.truncated) files.set(name, r.stdout);
       else
         notes.push(
@@ -70,14 +123,19 @@ export async function collectLive(opts: LiveOptions = {}): Promise<NodeInputs> {
   } catch {
     // nft not installed
   }
+  await collectFieldInputs(files, cmd, opts);
   await cmd(F.ipRuleJson, 'ip', ['-j', '-4', 'rule', 'show']);
   await cmd(F.ipRouteJson, 'ip', ['-j', '-4', 'route', 'show', 'table', 'all']);
   await cmd(F.ipLinkJson, 'ip', ['-j', 'link', 'show']);
   const cniDir = opts.cniDir ?? '/etc/cni/net.d';
   let cniPresent = false;
+  const times: string[] = [];
   try {
     for (const d of await readdir(cniDir, { withFileTypes: true })) {
-      if (d.isFile()) files.set(`cni/${d.name}`, await readFile(join(cniDir, d.name), 'utf8'));
+      if (!d.isFile()) continue;
+      files.set(`cni/${d.name}`, await readFile(join(cniDir, d.name), 'utf8'));
+      const mtime = Math.floor((await stat(join(cniDir, d.name))).mtimeMs / 1000);
+      times.push(`${mtime} ${join(cniDir, d.name)}`);
     }
     cniPresent = true;
   } catch (err) {
@@ -85,6 +143,7 @@ export async function collectLive(opts: LiveOptions = {}): Promise<NodeInputs> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') cniPresent = true;
     else notes.push(`${cniDir}: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (times.length > 0) files.set(F.cniTimes, `${times.join('\n')}\n`);
   const logDir = opts.logDir ?? '/var/log/aws-routed-eni';
   for (const [name, file] of [
     [F.ipamdLog, 'ipamd.log'],

@@ -28,9 +28,18 @@ describe('parseClusterState', () => {
   it('counts other kinds as warnings', () => {
     expect(
       parseClusterState(
-        JSON.stringify({ kind: 'List', items: [svc, { kind: 'ConfigMap', metadata: { name: 'x' } }] }),
+        JSON.stringify({ kind: 'List', items: [svc, { kind: 'Secret', metadata: { name: 'x' } }] }),
       ).warnings,
-    ).toEqual(['1 ConfigMap object(s) ignored']);
+    ).toEqual(['1 Secret object(s) ignored']);
+  });
+
+  it('keeps DaemonSets and ConfigMaps for the component reader', () => {
+    const ds = { kind: 'DaemonSet', metadata: { namespace: 'kube-system', name: 'aws-node' } };
+    const cm = { kind: 'ConfigMap', metadata: { namespace: 'kube-system', name: 'kube-proxy-config' } };
+    const r = parseClusterState(JSON.stringify({ kind: 'List', items: [svc, ds, cm] }));
+    expect(r.warnings).toEqual([]);
+    expect(r.state.daemonSets).toEqual([ds]);
+    expect(parseClusterState(serializeClusterState(r.state)).state.configMaps).toMatchObject([cm]);
   });
 
   it.each(['', 'hello', '{"kind":"List","items":[]} trailing', '[1,2,3]', '{"a":1}'])(

@@ -4,15 +4,22 @@
  * a caller that listed them from the API.
  */
 import { z } from 'zod';
-import { isObj } from '../core/json.ts';
+import { isObj, type JsonObject } from '../core/json.ts';
+import { walkKubeObjects } from '../core/object-lists.ts';
 import type { EndpointSlice, Pod, Service } from '../core/objects.ts';
 import { NetwardenError } from '../errors.ts';
 
-/** The objects the expected state is computed from. */
+/**
+ * The objects the expected state is computed from, and (when the file holds them) the DaemonSets
+ * and ConfigMaps the node's components are read from (sources/components.ts): aws-node, kube-proxy
+ * and calico-node templates, kube-proxy's configuration.
+ */
 export interface ClusterState {
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
   readonly pods: readonly Pod[];
+  readonly daemonSets?: readonly unknown[];
+  readonly configMaps?: readonly unknown[];
 }
 
 /** The result of reading a cluster-state file. */
@@ -85,6 +92,16 @@ const POD = z.looseObject({
     .optional(),
 });
 
+// DaemonSets and ConfigMaps are read defensively by the component reader; only their name is required.
+const NAMED = z.looseObject({ metadata: meta });
+const SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  Service: SERVICE,
+  EndpointSlice: ENDPOINT_SLICE,
+  Pod: POD,
+  DaemonSet: NAMED,
+  ConfigMap: NAMED,
+};
+
 /** The first problem of a schema check, as `path: message`. */
 function firstIssue(e: z.ZodError): string {
   const i = e.issues[0];
@@ -142,39 +159,24 @@ export function parseClusterState(text: string, source = 'cluster state'): Clust
   const services: Service[] = [];
   const endpointSlices: EndpointSlice[] = [];
   const pods: Pod[] = [];
+  const daemonSets: JsonObject[] = [];
+  const configMaps: JsonObject[] = [];
+  // Filled only with objects that passed their kind's schema, so each array holds the shape it names.
+  const kept: Record<string, unknown[]> = {
+    Service: services,
+    EndpointSlice: endpointSlices,
+    Pod: pods,
+    DaemonSet: daemonSets,
+    ConfigMap: configMaps,
+  };
   const warnings: string[] = [];
   const skipped = new Map<string, number>();
-  let seen = 0;
-  const visit = (item: unknown, depth: number): void => {
-    if (depth > 4) return;
-    if (Array.isArray(item)) {
-      for (const i of item) visit(i, depth + 1);
-      return;
-    }
-    if (!isObj(item)) return;
-    const kind = item.kind;
-    if (Array.isArray(item.items)) {
-      for (const i of item.items) visit(i, depth + 1);
-      return;
-    }
-    if (typeof kind !== 'string') {
-      for (const key of ['services', 'endpointSlices', 'pods'])
-        if (Array.isArray(item[key])) visit(item[key], depth + 1);
-      return;
-    }
-    seen++;
+  const seen = walkKubeObjects(docs, (kind, item) => {
     if (!isObj(item.metadata) || typeof item.metadata.name !== 'string') {
       warnings.push(`${kind} without metadata.name skipped`);
       return;
     }
-    const schema =
-      kind === 'Service'
-        ? SERVICE
-        : kind === 'EndpointSlice'
-          ? ENDPOINT_SLICE
-          : kind === 'Pod'
-            ? POD
-            : undefined;
+    const schema = SCHEMAS[kind];
     if (!schema) {
       skipped.set(kind, (skipped.get(kind) ?? 0) + 1);
       return;
@@ -188,19 +190,25 @@ export function parseClusterState(text: string, source = 'cluster state'): Clust
         );
       return;
     }
-    if (kind === 'Service') services.push(item as unknown as Service);
-    else if (kind === 'EndpointSlice') endpointSlices.push(item as unknown as EndpointSlice);
-    else pods.push(item as unknown as Pod);
-  };
-  for (const d of docs) visit(d, 0);
+    kept[kind]?.push(item);
+  });
   for (const [kind, n] of skipped) warnings.push(`${n} ${kind} object(s) ignored`);
-  if (seen === 0 && services.length === 0 && endpointSlices.length === 0 && pods.length === 0) {
+  if (seen === 0) {
     throw new NetwardenError(
       'input-unreadable',
       `${source}: no Kubernetes objects found (expected \`kubectl get services,endpointslices,pods -A -o json\` output)`,
     );
   }
-  return { state: { services, endpointSlices, pods }, warnings };
+  return {
+    state: {
+      services,
+      endpointSlices,
+      pods,
+      ...(daemonSets.length > 0 ? { daemonSets } : {}),
+      ...(configMaps.length > 0 ? { configMaps } : {}),
+    },
+    warnings,
+  };
 }
 
 /**
@@ -217,6 +225,8 @@ export function serializeClusterState(state: ClusterState): string {
       ...typed('Service', 'v1', state.services),
       ...typed('EndpointSlice', 'discovery.k8s.io/v1', state.endpointSlices),
       ...typed('Pod', 'v1', state.pods),
+      ...typed('DaemonSet', 'apps/v1', (state.daemonSets ?? []).filter(isObj)),
+      ...typed('ConfigMap', 'v1', (state.configMaps ?? []).filter(isObj)),
     ],
   });
 }

@@ -90,6 +90,11 @@ export interface IptablesSaveSummary {
   readonly generatedBy?: string;
   /** iptables-nft's note that iptables-legacy tables also exist on the host. */
   readonly legacyTablesPresent: boolean;
+  /**
+   * Tables this iptables could not print (`# Table \`filter' is incompatible, use 'nft' tool.`): they
+   * hold nft rules it cannot translate, so their rules are missing from the dump, not absent.
+   */
+  readonly incompatibleTables: readonly string[];
   /** Tables in order of appearance, with whether each ended in COMMIT. */
   readonly tables: readonly { readonly name: string; readonly committed: boolean; readonly rules: number }[];
   readonly lines: number;
@@ -127,6 +132,7 @@ export class IptablesSaveParser {
   #backend: IptablesBackend = 'unknown';
   #generatedBy: string | undefined;
   #legacyPresent = false;
+  readonly #incompatible: string[] = [];
 
   constructor(sink: IptablesSaveSink, opts: IptablesSaveOptions = {}) {
     this.#sink = sink;
@@ -229,6 +235,7 @@ export class IptablesSaveParser {
       backend: this.#backend,
       ...(this.#generatedBy !== undefined ? { generatedBy: this.#generatedBy } : {}),
       legacyTablesPresent: this.#legacyPresent,
+      incompatibleTables: [...this.#incompatible],
       tables: this.#tables.map((t) => ({ ...t })),
       lines: this.#lineNo,
       rules: this.#rules,
@@ -250,6 +257,10 @@ export class IptablesSaveParser {
       }
     } else if (text.includes('iptables-legacy tables present')) {
       this.#legacyPresent = true;
+    } else {
+      const incompatible = /^# Table `([a-z_]{1,32})' is incompatible/.exec(text)?.[1];
+      if (incompatible !== undefined && !this.#incompatible.includes(incompatible))
+        this.#incompatible.push(incompatible);
     }
   }
 

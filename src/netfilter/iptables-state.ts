@@ -56,8 +56,40 @@ export interface AwsCniRules {
   readonly snatRules: readonly string[];
   /** CONNMARK rules with an "AWS" comment, in nat and mangle. */
   readonly connmarkRules: number;
+  /** nat PREROUTING → AWS-CONNMARK-CHAIN-0 (`-i eni+ … "AWS, outbound connections"`), as printed. */
+  readonly connmarkJump?: string;
+  /** The `-d` of the RETURN rules of AWS-CONNMARK-CHAIN-*: destinations the connmark leaves alone (at most 32). */
+  readonly connmarkReturns: readonly string[];
   /** Any rule or chain that belongs to the VPC CNI (AWS-… chains or "AWS" comments). */
   readonly present: boolean;
+}
+
+/** A built-in chain's policy and its counters (`:FORWARD DROP [3:180]`). */
+export interface ChainPolicy {
+  readonly policy: string;
+  readonly packets?: number;
+  readonly bytes?: number;
+}
+
+/** An ACCEPT rule not limited to established or marked traffic: it may accept new connections. */
+export interface OpenAccept {
+  readonly rule: string;
+  /** Its `-i`, when it has one (a pod veth prefix such as `eni+`, or another interface). */
+  readonly inInterface?: { readonly value: string; readonly negated: boolean };
+}
+
+/**
+ * What a filter chain can do with a new packet, for the question "does anything accept forwarded
+ * pod traffic?": its open ACCEPTs, the chains it jumps to, and targets that are neither a verdict
+ * nor a chain (NFQUEUE…, where the packet may be accepted elsewhere). Calico's `cali-` chains are
+ * not recorded: Felix accepts what policy allows, so a jump there counts as accepting.
+ */
+export interface FilterChainFlow {
+  /** At most 8. */
+  readonly accepts: readonly OpenAccept[];
+  /** At most 64, in rule order. */
+  readonly jumps: readonly string[];
+  readonly otherTargets: readonly string[];
 }
 
 /** What was collected from one dump. */
@@ -84,6 +116,73 @@ export interface IptablesNodeState {
   /** Calico per-workload chains (cali-fw-*, cali-tw-*) and whether any cali- chain exists. */
   readonly calicoWorkloadChains: ReadonlySet<string>;
   readonly calicoPresent: boolean;
+  /** Built-in chain policies by `table chain` (`filter FORWARD`). */
+  readonly policies: ReadonlyMap<string, ChainPolicy>;
+  /** Filter chains' flow (see FilterChainFlow), by chain name; `FORWARD` is where forwarding starts. */
+  readonly filterFlow: ReadonlyMap<string, FilterChainFlow>;
+  /** The filter FORWARD rules as printed (at most 20), for evidence. */
+  readonly forwardRules: readonly string[];
+  /** Calico's eBPF-mode drop of packets "From workload without BPF seen mark", with its packet counter when dumped. */
+  readonly calicoBpfDrops: readonly { readonly rule: string; readonly packets?: number }[];
+}
+
+/** The comment of Calico's eBPF-mode drop (calico#8867, amazon-vpc-cni-k8s#3872). */
+const BPF_SEEN_MARK_DROP = 'From workload without BPF seen mark';
+
+/** Targets that never accept a packet: verdicts that drop or return, and ones that only mark or log. */
+const NON_ACCEPTING_TARGETS: ReadonlySet<string> = new Set([
+  'DROP',
+  'REJECT',
+  'RETURN',
+  'LOG',
+  'NFLOG',
+  'ULOG',
+  'MARK',
+  'CONNMARK',
+  'CT',
+  'NOTRACK',
+  'TRACE',
+  'AUDIT',
+  'CLASSIFY',
+  'DSCP',
+  'TOS',
+  'TCPMSS',
+  'CHECKSUM',
+  'SET',
+]);
+
+/**
+ * True when an ACCEPT only takes traffic something else already vouched for: established or
+ * related connections (a conntrack/state match without NEW), or packets carrying a mark (kube-proxy's
+ * masquerade mark). Negated matches are taken as open: the rule may then take new connections.
+ */
+function onlyKnownTraffic(r: IptablesRule): boolean {
+  for (const m of r.matches) {
+    if (m.module === 'mark' || m.module === 'connmark') return true;
+    if (m.module !== 'conntrack' && m.module !== 'state') continue;
+    const o = m.options.find((x) => x.name === '--ctstate' || x.name === '--state');
+    const states = (o?.values[0] ?? '').split(',');
+    if (o && !o.negated && !states.includes('NEW') && !states.includes('UNTRACKED')) return true;
+  }
+  return false;
+}
+
+/** Adds one rule that may let a packet on (an ACCEPT, a jump, another target) to its chain's flow. */
+function addFlow(
+  flow: { accepts: OpenAccept[]; jumps: string[]; otherTargets: string[] },
+  r: IptablesRule,
+  target: string,
+  isChain: boolean,
+): void {
+  if (target === 'ACCEPT') {
+    if (onlyKnownTraffic(r) || flow.accepts.length >= 8) return;
+    flow.accepts.push({
+      rule: formatRule(r),
+      ...(r.inInterface ? { inInterface: { ...r.inInterface } } : {}),
+    });
+  } else if (isChain) {
+    if (flow.jumps.length < 64 && !flow.jumps.includes(target)) flow.jumps.push(target);
+  } else if (!flow.otherTargets.includes(target)) flow.otherTargets.push(target);
 }
 
 /** The map key of a service port: `10.96.0.1 tcp 443`. */
@@ -132,10 +231,21 @@ export class IptablesStateCollector implements IptablesSaveSink {
   #awsPresent = false;
   #snatJump: string | undefined;
   #connmark = 0;
+  #connmarkJump: string | undefined;
+  readonly #connmarkReturns: string[] = [];
+  readonly #policies = new Map<string, ChainPolicy>();
+  readonly #flow = new Map<string, { accepts: OpenAccept[]; jumps: string[]; otherTargets: string[] }>();
+  readonly #forwardRules: string[] = [];
+  readonly #bpfDrops: { rule: string; packets?: number }[] = [];
 
   chain(c: IptablesChain): void {
     const n = c.name;
     if (n.startsWith('KUBE-SEP-')) return;
+    if (c.policy !== '-')
+      this.#policies.set(`${c.table} ${n}`, {
+        policy: c.policy,
+        ...(c.counters ? { packets: c.counters.packets, bytes: c.counters.bytes } : {}),
+      });
     let set = this.#chains.get(c.table);
     if (!set) {
       set = new Set();
@@ -157,8 +267,10 @@ export class IptablesStateCollector implements IptablesSaveSink {
     const isKube = chain.startsWith('KUBE-') || target.startsWith('KUBE-');
     if (isKube) this.#kubeRules.set(r.table, (this.#kubeRules.get(r.table) ?? 0) + 1);
     if (r.table === 'nat') this.#natRule(r, chain, target);
-    else if (r.table === 'filter') this.#filterRule(r, chain, target);
-    else if (r.table === 'mangle') {
+    else if (r.table === 'filter') {
+      this.#flowRule(r, chain, target);
+      this.#filterRule(r, chain, target);
+    } else if (r.table === 'mangle') {
       if (target === 'CONNMARK' && r.comments.some((c) => c.startsWith('AWS'))) {
         this.#connmark++;
         this.#awsPresent = true;
@@ -221,6 +333,13 @@ export class IptablesStateCollector implements IptablesSaveSink {
         this.#snatJump ??= formatRule(r);
         this.#awsPresent = true;
       }
+    } else if (chain === 'PREROUTING' && target.startsWith('AWS-CONNMARK-CHAIN')) {
+      this.#connmarkJump ??= formatRule(r);
+      this.#awsPresent = true;
+    } else if (chain.startsWith('AWS-CONNMARK-CHAIN') && target === 'RETURN') {
+      this.#awsPresent = true;
+      const d = r.destination;
+      if (d && !d.negated && this.#connmarkReturns.length < 32) this.#connmarkReturns.push(d.value);
     } else if (chain.startsWith('AWS-SNAT-CHAIN')) {
       this.#awsPresent = true;
       if (target === 'SNAT' && this.#snatRules.length < 16) this.#snatRules.push(formatRule(r));
@@ -262,6 +381,21 @@ export class IptablesStateCollector implements IptablesSaveSink {
     }
   }
 
+  /** Records what a filter rule does with a new packet (FilterChainFlow) and the FORWARD rules. */
+  #flowRule(r: IptablesRule, chain: string, target: string): void {
+    if (chain === 'FORWARD' && this.#forwardRules.length < 20) this.#forwardRules.push(formatRule(r));
+    if (r.comments.includes(BPF_SEEN_MARK_DROP) && this.#bpfDrops.length < 4)
+      this.#bpfDrops.push({ rule: formatRule(r), ...(r.counters ? { packets: r.counters.packets } : {}) });
+    if (chain.startsWith('cali-') || target === '' || NON_ACCEPTING_TARGETS.has(target)) return;
+    let flow = this.#flow.get(chain);
+    if (!flow) {
+      flow = { accepts: [], jumps: [], otherTargets: [] };
+      this.#flow.set(chain, flow);
+    }
+    const isChain = this.#chains.get('filter')?.has(target) === true || target.startsWith('cali-');
+    addFlow(flow, r, target, isChain);
+  }
+
   /** The collected state, with the parser's summary. */
   result(summary: IptablesSaveSummary): IptablesNodeState {
     return {
@@ -278,10 +412,16 @@ export class IptablesStateCollector implements IptablesSaveSink {
         ...(this.#snatJump !== undefined ? { snatJump: this.#snatJump } : {}),
         snatRules: this.#snatRules,
         connmarkRules: this.#connmark,
+        ...(this.#connmarkJump !== undefined ? { connmarkJump: this.#connmarkJump } : {}),
+        connmarkReturns: this.#connmarkReturns,
         present: this.#awsPresent,
       },
       calicoWorkloadChains: this.#calicoWl,
       calicoPresent: this.#calico,
+      policies: this.#policies,
+      filterFlow: this.#flow,
+      forwardRules: this.#forwardRules,
+      calicoBpfDrops: this.#bpfDrops,
     };
   }
 }

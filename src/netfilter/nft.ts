@@ -278,3 +278,8 @@ export function kubeProxyNftState(rs: NftRuleset, family: 'ip' | 'ip6' = 'ip'): 
     warnings: rs.warnings,
   };
 }
+
+/** The tables of a ruleset as `family name` (`ip kube-proxy`, `ip aws-cni`), from `nft -j list tables`. */
+export function nftTableNames(rs: NftRuleset): ReadonlySet<string> {
+  return new Set(rs.tables.map((t) => `${t.family} ${t.name}`));
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatVersion } from '../core/versions.ts';
-import { componentObjectsFromJson, parseFlags, parseImageRef, readComponentVersions } from './components.ts';
+import { componentObjectsFromJson, parseFlags, readComponentVersions } from './components.ts';
 
 // Objects in the shape `kubectl get pods,daemonsets,configmaps -n kube-system -o json` prints, reduced
 // to the fields the reader looks at. Images, flags, mounts and variable names follow the EKS add-on
@@ -356,42 +356,6 @@ describe('componentObjectsFromJson', () => {
     expect(o.daemonSets).toHaveLength(1);
     expect(o.configMaps).toHaveLength(1);
     expect(o.pods).toHaveLength(1);
-  });
-});
-
-describe('parseImageRef', () => {
-  it.each([
-    [
-      `${ECR}/amazon-k8s-cni:v1.19.2-eksbuild.1`,
-      `${ECR}/amazon-k8s-cni`,
-      'v1.19.2-eksbuild.1',
-      undefined,
-      '1.19.2',
-    ],
-    ['registry.k8s.io/kube-proxy:v1.30.0', 'registry.k8s.io/kube-proxy', 'v1.30.0', undefined, '1.30.0'],
-    ['localhost:5000/calico/node:v3.27.0', 'localhost:5000/calico/node', 'v3.27.0', undefined, '3.27.0'],
-    ['localhost:5000/calico/node', 'localhost:5000/calico/node', undefined, undefined, undefined],
-    ['calico/node:latest', 'calico/node', 'latest', undefined, undefined],
-    [
-      'quay.io/calico/node:v3.27.0@sha256:4f1e3c0b7d',
-      'quay.io/calico/node',
-      'v3.27.0',
-      'sha256:4f1e3c0b7d',
-      '3.27.0',
-    ],
-    [
-      'quay.io/calico/node@sha256:4f1e3c0b7d',
-      'quay.io/calico/node',
-      undefined,
-      'sha256:4f1e3c0b7d',
-      undefined,
-    ],
-  ])('%s', (image, repository, tag, digest, version) => {
-    const r = parseImageRef(image);
-    expect(r.repository).toBe(repository);
-    expect(r.tag).toBe(tag);
-    expect(r.digest).toBe(digest);
-    expect(r.version && formatVersion(r.version)).toBe(version);
   });
 });
 

@@ -9,25 +9,16 @@
  * `valueFrom` that cannot be resolved is listed in `unresolvedEnv`, an image pinned by digest only
  * has no version. The field-case rules (docs/field-cases.md) decide what a value means.
  */
+
+import { type ImageRef, isComponentContainer, parseImageRef } from '../core/components.ts';
 import { isObj, type JsonObject, str } from '../core/json.ts';
-import { parseVersion, type Version } from '../core/versions.ts';
+import { walkKubeObjects } from '../core/object-lists.ts';
 
 /** The objects the reader looks at, sorted by kind (typed-client objects carry no `kind`). */
 export interface ComponentObjects {
   readonly pods?: readonly unknown[];
   readonly daemonSets?: readonly unknown[];
   readonly configMaps?: readonly unknown[];
-}
-
-/** An image reference split the way registries do: `registry/repo:tag@sha256:…`. */
-export interface ImageRef {
-  readonly image: string;
-  /** Everything before the tag: `602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni`. */
-  readonly repository: string;
-  readonly tag?: string;
-  readonly digest?: string;
-  /** From the tag; absent for `latest`, digest-only or unparsable tags. */
-  readonly version?: Version;
 }
 
 /** The object a component was read from. */
@@ -119,41 +110,20 @@ export interface ComponentReadOptions {
   readonly nodeName?: string;
 }
 
-const MAX_OBJECTS = 200_000;
-const MAX_DEPTH = 4;
-
 /**
- * Sorts Kubernetes objects by kind from parsed JSON documents: a List (`items`), an array, a plain
- * `{pods, daemonSets, configMaps}` object, or single objects. Other kinds are skipped. Bounded in
- * depth and count: this reads untrusted files.
+ * Sorts Kubernetes objects by kind from parsed JSON documents (the shapes core/object-lists.ts
+ * walks). Other kinds are skipped.
  */
 export function componentObjectsFromJson(...docs: readonly unknown[]): ComponentObjects {
   const buckets: Record<string, unknown[]> = { Pod: [], DaemonSet: [], ConfigMap: [] };
-  let seen = 0;
-  const visit = (item: unknown, depth: number): void => {
-    if (depth > MAX_DEPTH || seen >= MAX_OBJECTS) return;
-    const children = childrenOf(item);
-    if (children) {
-      for (const c of children) visit(c, depth + 1);
-    } else if (isObj(item) && typeof item.kind === 'string') {
-      seen++;
-      buckets[item.kind]?.push(item);
-    }
-  };
-  for (const d of docs) visit(d, 0);
+  walkKubeObjects(docs, (kind, obj) => {
+    buckets[kind]?.push(obj);
+  });
   return {
     pods: buckets.Pod ?? [],
     daemonSets: buckets.DaemonSet ?? [],
     configMaps: buckets.ConfigMap ?? [],
   };
-}
-
-/** What a container of objects holds: an array, a List's `items`, or a plain `{pods, …}` object. */
-function childrenOf(item: unknown): readonly unknown[] | undefined {
-  if (Array.isArray(item)) return item;
-  if (!isObj(item)) return undefined;
-  if (Array.isArray(item.items)) return item.items;
-  return item.kind === undefined ? [item.pods, item.daemonSets, item.configMaps] : undefined;
 }
 
 interface Found {
@@ -163,16 +133,12 @@ interface Found {
   readonly status?: JsonObject;
 }
 
-type Matcher = (container: JsonObject, image: ImageRef) => boolean;
+type Matcher = (container: JsonObject) => boolean;
 
-const imageName = (image: ImageRef): string => image.repository.slice(image.repository.lastIndexOf('/') + 1);
-
-const isAwsNode: Matcher = (c, image) => c.name === 'aws-node' || imageName(image) === 'amazon-k8s-cni';
-const isNetworkPolicyAgent: Matcher = (c, image) =>
-  c.name === 'aws-network-policy-agent' || imageName(image) === 'aws-network-policy-agent';
-const isKubeProxy: Matcher = (c, image) => c.name === 'kube-proxy' || imageName(image) === 'kube-proxy';
-const isCalicoNode: Matcher = (c, image) =>
-  c.name === 'calico-node' || /(^|\/)(calico\/node|cnx-node)$/.test(image.repository);
+const isAwsNode: Matcher = (c) => isComponentContainer('aws-node', c);
+const isNetworkPolicyAgent: Matcher = (c) => isComponentContainer('aws-network-policy-agent', c);
+const isKubeProxy: Matcher = (c) => isComponentContainer('kube-proxy', c);
+const isCalicoNode: Matcher = (c) => isComponentContainer('calico-node', c);
 
 /** Reads the three components from the objects; each is absent when nothing matches it. */
 export function readComponentVersions(
@@ -262,29 +228,8 @@ function podSpecOf(obj: JsonObject, kind: 'Pod' | 'DaemonSet'): JsonObject | und
 
 function matchingContainer(podSpec: JsonObject, match: Matcher): JsonObject | undefined {
   const list = Array.isArray(podSpec.containers) ? podSpec.containers : [];
-  const c = list.find(
-    (c: unknown) => isObj(c) && typeof c.image === 'string' && match(c, parseImageRef(c.image)),
-  );
+  const c = list.find((c: unknown) => isObj(c) && typeof c.image === 'string' && match(c));
   return isObj(c) ? c : undefined;
-}
-
-/** Splits `registry:5000/repo/name:tag@sha256:…` (a port's colon is not a tag). */
-export function parseImageRef(image: string): ImageRef {
-  const at = image.indexOf('@');
-  const named = at >= 0 ? image.slice(0, at) : image;
-  const digest = at >= 0 ? image.slice(at + 1) : undefined;
-  const colon = named.lastIndexOf(':');
-  const hasTag = colon > named.lastIndexOf('/');
-  const repository = hasTag ? named.slice(0, colon) : named;
-  const tag = hasTag ? named.slice(colon + 1) : undefined;
-  const version = tag !== undefined ? parseVersion(tag) : undefined;
-  return {
-    image,
-    repository,
-    ...(tag !== undefined ? { tag } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-    ...(version ? { version } : {}),
-  };
 }
 
 function base(ctx: Ctx, f: Found): ComponentBase {
@@ -374,8 +319,7 @@ function vpcCni(ctx: Ctx, f: Found): VpcCniComponent {
   const b = base(ctx, f);
   const e = b.env;
   const npa = (Array.isArray(f.podSpec.containers) ? f.podSpec.containers : []).find(
-    (c: unknown) =>
-      isObj(c) && typeof c.image === 'string' && isNetworkPolicyAgent(c, parseImageRef(c.image)),
+    (c: unknown) => isObj(c) && typeof c.image === 'string' && isNetworkPolicyAgent(c),
   );
   const cidrs = e.AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS;
   const settings = {

@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseImageRef } from '../core/components.ts';
 import { formatVersion, parseIptablesVersion } from '../core/versions.ts';
-import { parseImageRef } from './components.ts';
 
 const ROOT = join(import.meta.dirname, 'fixtures', 'field-cases');
 const read = (...parts: string[]): string => readFileSync(join(ROOT, ...parts), 'utf8');

@@ -1,0 +1,113 @@
+/**
+ * Reading what the field cases need off a live node (assess/field-cases.ts), cheaply enough for
+ * every round of the agent's `cni` check: the nft tables that exist, the legacy tables that exist,
+ * and per iptables backend the FORWARD chain and the VPC CNI's connmark chains — the whole filter
+ * table only when FORWARD's policy is DROP (the reachability of an ACCEPT needs it).
+ *
+ * Reads never change the node. iptables-legacy creates a table when asked to list one that does not
+ * exist (measured: `iptables-legacy -S FORWARD` in an empty namespace made a legacy filter table), so
+ * legacy is only listed for the tables /proc/net/ip_tables_names already names; iptables-nft and
+ * nft list without creating anything.
+ */
+import { type Read, readAbsent, readOk, readUnknown, readValue } from '../core/read.ts';
+import { type IptablesNodeState, readIptablesState } from '../netfilter/iptables-state.ts';
+import { nftTableNames, parseNftJson } from '../netfilter/nft.ts';
+import { execRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
+import { listChainsAsSave } from './kube-proxy.ts';
+
+/** The nft tables as `family name` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`). */
+export function readNftTables(io: NodeIo, timeoutMs: number): Promise<Read<ReadonlySet<string>>> {
+  return execRead(
+    io,
+    'nft',
+    ['-j', 'list', 'tables'],
+    { timeoutMs, maxOutputBytes: 1024 * 1024, failReason: 'NftUnavailable' },
+    (stdout) => nftTableNames(parseNftJson(stdout, 'nft -j list tables')),
+  );
+}
+
+/** The iptables-legacy tables that exist; `absent` when the legacy modules are not loaded. */
+export function readLegacyTables(io: NodeIo, timeoutMs: number): Promise<Read<readonly string[]>> {
+  return execRead(
+    io,
+    'cat',
+    ['/proc/net/ip_tables_names'],
+    { timeoutMs, maxOutputBytes: 4096, absentWhen: /No such file/ },
+    (stdout) => stdout.split('\n').filter((t) => /^[a-z_]{1,32}$/.test(t)),
+  );
+}
+
+/** The chains listed for the field cases: FORWARD (policy, rules) and the VPC CNI's connmark rules. */
+const FIELD_CHAINS: readonly (readonly [string, string])[] = [
+  ['filter', 'FORWARD'],
+  ['nat', 'PREROUTING'],
+  ['nat', 'AWS-CONNMARK-CHAIN-0'],
+];
+
+/**
+ * One backend's FORWARD and connmark chains, and its whole filter table when FORWARD's policy is
+ * DROP. `saveBin` is `iptables-nft-save`, `iptables-legacy-save` or the host's `iptables-save`;
+ * `tables` limits the listing to tables known to exist (legacy). `absent` when none is to be read.
+ */
+export async function readFieldChains(
+  io: NodeIo,
+  saveBin: string,
+  tables: readonly string[] | undefined,
+  timeoutMs: number,
+): Promise<Read<IptablesNodeState>> {
+  const chains = FIELD_CHAINS.filter(([t]) => tables === undefined || tables.includes(t));
+  if (chains.length === 0) return readAbsent(saveBin, 'no filter or nat table in this backend');
+  const listed = await listChainsAsSave(io, saveBin, chains, timeoutMs, new Set(['filter', 'nat']));
+  if (listed.status !== 'ok') return listed;
+  if (!/^:FORWARD DROP /m.test(listed.value)) return readOk(readIptablesState(listed.value), listed.source);
+  const filter = await execRead(
+    io,
+    saveBin,
+    ['-t', 'filter'],
+    { timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT, failReason: 'IptablesSaveUnavailable' },
+    (stdout) => stdout,
+  );
+  if (filter.status === 'unknown') return readUnknown(filter.source, filter.reason, filter.detail);
+  if (filter.status === 'absent') return readAbsent(filter.source, filter.detail);
+  // The whole filter table replaces the FORWARD listing; the nat listing stays.
+  const at = listed.value.indexOf('*nat');
+  const nat = at >= 0 ? listed.value.slice(at) : '';
+  return readOk(readIptablesState(`${filter.value}\n${nat}`), `${saveBin} -t filter; ${listed.source}`);
+}
+
+/** What the `cni` check reads for the field cases: the tables that exist and each backend's chains. */
+export interface FieldChainsRead {
+  readonly nftTables?: ReadonlySet<string>;
+  readonly legacyTables?: readonly string[];
+  readonly nft?: IptablesNodeState;
+  readonly legacy?: IptablesNodeState;
+  readonly dflt?: IptablesNodeState;
+}
+
+/**
+ * Reads both backends when `saveBin` is `auto` (legacy only for its existing tables), else the one
+ * binary. A read that fails leaves its part out: the cases it feeds are then not judged.
+ */
+export async function readFieldState(
+  io: NodeIo,
+  saveBin: string,
+  timeoutMs: number,
+): Promise<FieldChainsRead> {
+  const nftTables = readValue(await readNftTables(io, timeoutMs));
+  const legacyTables = readValue(await readLegacyTables(io, timeoutMs));
+  const common = {
+    ...(nftTables ? { nftTables } : {}),
+    ...(legacyTables ? { legacyTables } : {}),
+  };
+  if (saveBin !== 'auto') {
+    const tables = saveBin.includes('legacy') ? (legacyTables ?? []) : undefined;
+    const one = readValue(await readFieldChains(io, saveBin, tables, timeoutMs));
+    const slot = saveBin.includes('legacy') ? 'legacy' : saveBin.includes('nft') ? 'nft' : 'dflt';
+    return { ...common, ...(one ? { [slot]: one } : {}) };
+  }
+  const nft = readValue(await readFieldChains(io, 'iptables-nft-save', undefined, timeoutMs));
+  const legacy = legacyTables?.length
+    ? readValue(await readFieldChains(io, 'iptables-legacy-save', legacyTables, timeoutMs))
+    : undefined;
+  return { ...common, ...(nft ? { nft } : {}), ...(legacy ? { legacy } : {}) };
+}
