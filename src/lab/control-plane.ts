@@ -4,6 +4,7 @@
  * kube-scheduler. Everything lives in one LabRun folder; `stop()` (or the next run's stale
  * clean-up, when this process was killed) removes every process and file.
  */
+import { writeFileSync } from 'node:fs';
 import { NetwardenError } from '../errors.ts';
 import { httpGet, type TlsFiles } from '../host/http.ts';
 import type { LabBinary } from './binaries.ts';
@@ -34,6 +35,11 @@ export interface ControlPlaneOptions {
   readonly clusterCidr?: string;
   /** Extra `--feature-gates` etc. for kube-controller-manager (e.g. node-monitor timings). */
   readonly controllerManagerArgs?: readonly string[];
+  /**
+   * Write an audit log (JSON lines, metadata level, every request) to {@link ControlPlane.auditLogPath}:
+   * who asked what, for tests and benchmarks that count requests per user.
+   */
+  readonly auditLog?: boolean;
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
@@ -59,6 +65,8 @@ export class ControlPlane {
   readonly pki: LabPki;
   readonly server: string;
   readonly adminKubeconfig: string;
+  /** The audit log (JSON lines) when started with `auditLog`; see audit.ts. */
+  readonly auditLogPath: string | undefined;
   readonly timings: ControlPlaneTimings;
   readonly #opts: ControlPlaneOptions;
   readonly #admin: CertPair;
@@ -84,6 +92,7 @@ export class ControlPlane {
     this.pki = init.pki;
     this.server = init.server;
     this.adminKubeconfig = init.adminKubeconfig;
+    this.auditLogPath = init.opts.auditLog ? auditLogPath(init.opts.run) : undefined;
     this.#admin = init.admin;
     this.#apiSpec = init.apiSpec;
     this.#etcd = init.etcd;
@@ -347,6 +356,37 @@ function apiServerArgs(
     `--cert-dir=${opts.run.path('apiserver-certs')}`,
     '--profiling=false',
     '--v=1',
+    ...(opts.auditLog ? auditArgs(opts.run) : []),
+  ];
+}
+
+/** Where the audit log of a run goes. */
+function auditLogPath(run: LabRun): string {
+  return run.path('logs', 'audit.log');
+}
+
+/**
+ * The API server's audit flags: every request at metadata level (user, verb, resource, code; no
+ * bodies), logged once when it completes and once when a watch starts streaming.
+ */
+function auditArgs(run: LabRun): string[] {
+  const policy = run.path('audit-policy.yaml');
+  writeFileSync(
+    policy,
+    [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived]',
+      'rules:',
+      '  - level: Metadata',
+      '',
+    ].join('\n'),
+  );
+  return [
+    `--audit-policy-file=${policy}`,
+    `--audit-log-path=${auditLogPath(run)}`,
+    '--audit-log-format=json',
+    '--audit-log-maxsize=0',
   ];
 }
 

@@ -340,7 +340,7 @@ export class Lab {
  * admission policy: lab agents are processes, not pods, so their token is bound to no pod and
  * carries no node name (that policy is proven in test/integration/own-node-policy.test.ts).
  */
-async function installAgentIdentity(
+export async function installAgentIdentity(
   admin: KubeApis,
   cp: ControlPlane,
   server: string,
