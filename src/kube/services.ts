@@ -1,7 +1,20 @@
-/** Services and EndpointSlices of the whole cluster, watched: the expected side of kube-proxy's rules. */
+/**
+ * Services and EndpointSlices of the whole cluster, watched: the expected side of kube-proxy's
+ * rules. With kube-proxy's own selectors, so netwarden receives exactly what kube-proxy receives
+ * and nothing it would skip anyway: no headless Services or their slices, no Services another
+ * proxy serves (`service.kubernetes.io/service-proxy-name`).
+ */
 import type { KubeClient } from './client.ts';
 import type { EndpointSlice, Service } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
+
+/** kube-proxy's Service selectors (cmd/kube-proxy/app/server.go). */
+const SERVICE_SELECTORS = {
+  labelSelector: '!service.kubernetes.io/service-proxy-name',
+  fieldSelector: 'spec.clusterIP!=None',
+};
+/** kube-proxy's EndpointSlice selector. */
+const SLICE_SELECTORS = { labelSelector: '!service.kubernetes.io/headless' };
 
 /** Watches of the objects kube-proxy programs from. A test drives handlers directly instead. */
 export interface ServiceWatchApi {
@@ -18,12 +31,16 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
   }
 
   async watchServices(handlers: ReflectorHandlers<Service>): Promise<Reflector<Service>> {
-    const transport = this.#client.transport<Service>('/api/v1/services', async () => {
-      const list = await this.#client.call('list services', (o) =>
-        this.#client.core.listServiceForAllNamespaces({}, o),
-      );
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-    });
+    const transport = this.#client.transport<Service>(
+      '/api/v1/services',
+      async () => {
+        const list = await this.#client.call('list services', (o) =>
+          this.#client.core.listServiceForAllNamespaces(SERVICE_SELECTORS, o),
+        );
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      SERVICE_SELECTORS,
+    );
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;
@@ -34,10 +51,11 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
       '/apis/discovery.k8s.io/v1/endpointslices',
       async () => {
         const list = await this.#client.call('list endpointslices', (o) =>
-          this.#client.discovery.listEndpointSliceForAllNamespaces({}, o),
+          this.#client.discovery.listEndpointSliceForAllNamespaces(SLICE_SELECTORS, o),
         );
         return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
+      SLICE_SELECTORS,
     );
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
