@@ -83,10 +83,44 @@ function destination(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/**
+ * The DNAT destinations each expected port's chain should hold, computed once per port object: the
+ * agent keeps its expected state across reads (per cluster generation), so later diffs reuse them.
+ */
+const wantedDestinations = new WeakMap<ExpectedServicePort, ReadonlySet<string>>();
+
+function wanted(p: ExpectedServicePort): ReadonlySet<string> {
+  let want = wantedDestinations.get(p);
+  if (!want) {
+    want = new Set(p.endpoints.map((e) => destination(e.ip, e.port)));
+    wantedDestinations.set(p, want);
+  }
+  return want;
+}
+
+/**
+ * True when the service chain's endpoint chains DNAT to exactly the wanted destinations, once each:
+ * the common case, answered without building any list.
+ */
+function sameDestinations(
+  p: ExpectedServicePort,
+  chains: readonly string[],
+  dnat: ReadonlyMap<string, string>,
+): boolean {
+  const want = wanted(p);
+  if (chains.length !== want.size) return false;
+  for (let i = 0; i < chains.length; i++) {
+    const d = dnat.get(chains[i] as string);
+    if (d === undefined || !want.has(d)) return false;
+    for (let j = 0; j < i; j++) if (dnat.get(chains[j] as string) === d) return false;
+  }
+  return true;
+}
+
 /** Describes how the DNAT destinations of a service chain differ from its endpoints ('' when equal). */
 function destinationDifference(p: ExpectedServicePort, dests: readonly string[]): string {
   const have = new Set(dests);
-  const want = new Set(p.endpoints.map((e) => destination(e.ip, e.port)));
+  const want = wanted(p);
   const lacking = [...want].filter((d) => !have.has(d));
   const stale = dests.filter((d) => !want.has(d));
   const parts: string[] = [];
@@ -147,9 +181,9 @@ function checkIptablesPort(
   if (p.topologyHints) return out;
   // Endpoints are compared by DNAT destination, not by KUBE-SEP name: the same answer without
   // hashing 50,000 names, and it also catches a SEP chain whose DNAT is gone.
-  const dests = (s.serviceChains.get(p.iptablesChain) ?? []).map(
-    (c) => s.endpointDnat.get(c) ?? `${c} without DNAT`,
-  );
+  const chains = s.serviceChains.get(p.iptablesChain) ?? [];
+  if (sameDestinations(p, chains, s.endpointDnat)) return out;
+  const dests = chains.map((c) => s.endpointDnat.get(c) ?? `${c} without DNAT`);
   const diff = destinationDifference(p, dests);
   if (diff)
     out.push({

@@ -77,10 +77,23 @@ export interface ParseWarning {
   readonly message: string;
 }
 
+/**
+ * A rule read only for its target: what a consumer keeps of the 150,000 per-service and
+ * per-endpoint rules of a large node. Parsed by the same grammar (same warnings, same counts), but
+ * addresses and matches are stepped over instead of allocated.
+ */
+export type SkimmedRule = Pick<
+  IptablesRule,
+  'table' | 'chain' | 'line' | 'target' | 'goto' | 'targetOptions' | 'counters'
+>;
+
 /** Receives parsed items as they are read. */
 export interface IptablesSaveSink {
   chain?(chain: IptablesChain): void;
   rule?(rule: IptablesRule): void;
+  /** True when rules of this chain need only their target: they go to {@link skimmed}, not {@link rule}. */
+  skim?(table: string, chain: string): boolean;
+  skimmed?(rule: SkimmedRule): void;
 }
 
 /** What the parser saw, besides the rules it handed to the sink. */
@@ -133,6 +146,9 @@ export class IptablesSaveParser {
   #generatedBy: string | undefined;
   #legacyPresent = false;
   readonly #incompatible: string[] = [];
+  #lastChain = '';
+  #lastTable = '';
+  #lastSkim = false;
 
   constructor(sink: IptablesSaveSink, opts: IptablesSaveOptions = {}) {
     this.#sink = sink;
@@ -299,14 +315,30 @@ export class IptablesSaveParser {
       this.#unrecognized++;
       return;
     }
-    const rule = parseRuleLine(this.#table.name, text, start, end, lineNo, counters);
+    const table = this.#table.name;
+    // A chain's rules are consecutive in a dump: reuse the previous rule's chain name (one string
+    // object, its hash computed once) and skim decision when the line names the same chain.
+    const e = spaceOrEnd(text, start, end);
+    if (e === start) {
+      this.#warn(lineNo, 'rule without a chain');
+      return;
+    }
+    const prev = this.#lastChain;
+    if (!(prev.length === e - start && text.startsWith(prev, start) && this.#lastTable === table)) {
+      this.#lastChain = text.slice(start, e);
+      this.#lastTable = table;
+      this.#lastSkim = this.#sink.skim?.(table, this.#lastChain) === true;
+    }
+    const skim = this.#lastSkim;
+    const rule = parseRuleLine(table, this.#lastChain, text, e + 1, end, lineNo, counters, skim);
     if (typeof rule === 'string') {
       this.#warn(lineNo, rule);
       return;
     }
     this.#rules++;
     this.#table.rules++;
-    this.#sink.rule?.(rule);
+    if (skim) this.#sink.skimmed?.(rule);
+    else this.#sink.rule?.(rule as IptablesRule);
   }
 }
 
@@ -413,23 +445,43 @@ function readWord(text: string, i: number, n: number): string | undefined {
 }
 
 /**
- * Parses `CHAIN args…` of one rule line starting at `start`, in one pass without an intermediate
- * word list. Quoted words (`"…"` with `\"` and `\\` escapes) are always values. Returns the rule or
- * a warning text.
+ * Steps over the word at i like {@link readWord} reads it (same quote and escape rules) without
+ * allocating it; sets wordEnd. Returns '' for a word, undefined on an unterminated quote.
+ */
+function skipWord(text: string, i: number, n: number): string | undefined {
+  if (text.charCodeAt(i) !== 34) {
+    wordEnd = spaceOrEnd(text, i, n);
+    return '';
+  }
+  for (let j = i + 1; j < n; j++) {
+    const d = text.charCodeAt(j);
+    if (d === 92 && j + 1 < n) j++;
+    else if (d === 34) {
+      wordEnd = j + 1;
+      return '';
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parses the arguments of one rule line of `chain`, starting at `start` (after the chain name), in
+ * one pass without an intermediate word list. Quoted words (`"…"` with `\"` and `\\` escapes) are always values. Returns the rule or
+ * a warning text. With `skim`, everything before the target is validated but not kept: the result
+ * is then only a {@link SkimmedRule}.
  */
 function parseRuleLine(
   table: string,
+  chain: string,
   text: string,
   start: number,
   n: number,
   line: number,
   counters: IptablesCounters | undefined,
-): IptablesRule | string {
+  skim = false,
+): IptablesRule | SkimmedRule | string {
   let i = start;
-  let e = spaceOrEnd(text, i, n);
-  if (e === i) return 'rule without a chain';
-  const chain = text.slice(i, e);
-  i = e + 1;
+  let e: number;
   let matches: IptablesMatch[] | undefined;
   let comments: string[] | undefined;
   let protocol: Negatable | undefined;
@@ -470,9 +522,13 @@ function parseRuleLine(
       case 111: {
         // -o
         if (i >= n) return `${text.slice(optStart, e)} without a value`;
-        const v = readWord(text, i, n);
+        const v = skim ? skipWord(text, i, n) : readWord(text, i, n);
         i = wordEnd;
         if (v === undefined) return 'unterminated quote';
+        if (skim) {
+          negate = false;
+          continue;
+        }
         const val: Negatable = { value: v, negated: negate };
         if (code === 112) protocol = val;
         else if (code === 115) source = val;
@@ -489,14 +545,15 @@ function parseRuleLine(
       case 109: {
         // -m
         if (i >= n) return '-m without a module';
-        const mod = readWord(text, i, n);
+        const mod = skim ? skipWord(text, i, n) : readWord(text, i, n);
         i = wordEnd;
         if (mod === undefined) return 'unterminated quote';
-        currentOptions = [];
-        const m: IptablesMatch = { module: mod, options: currentOptions };
+        currentOptions = skim ? SKIMMED_OPTIONS : [];
+        negate = false;
+        if (skim) continue;
+        const m: IptablesMatch = { module: mod as string, options: currentOptions };
         if (matches === undefined) matches = [m];
         else matches.push(m);
-        negate = false;
         continue;
       }
       case 106: // -j
@@ -529,6 +586,21 @@ function parseRuleLine(
     }
     // A module or target option with its values. `--comment` always takes exactly one word: its
     // text is free-form and may itself start with "-" or be "!".
+    if (skim && targetOptions === undefined) {
+      // Skimming a match option: validate and step over it, keep nothing.
+      if (currentOptions === undefined)
+        return `option ${text.slice(optStart, Math.min(e, optStart + 40))} before any -m or -j`;
+      const isComment = e - optStart === 9 && text.startsWith('--comment', optStart);
+      while (i < n) {
+        while (!isComment && i < n && text.charCodeAt(i) === 32) i++;
+        if (i >= n || (!isComment && startsOption(text, i, n))) break;
+        if (skipWord(text, i, n) === undefined) return 'unterminated quote';
+        i = wordEnd;
+        if (isComment) break;
+      }
+      negate = false;
+      continue;
+    }
     const name = wordAt(text, optStart, e);
     let values: readonly string[] = EMPTY;
     if (name === '--comment') {
@@ -562,6 +634,16 @@ function parseRuleLine(
       }
     } else return `option ${name.slice(0, 40)} before any -m or -j`;
   }
+  if (skim)
+    return {
+      table,
+      chain,
+      line,
+      target,
+      goto: isGoto,
+      targetOptions: targetOptions ?? EMPTY_OPTIONS,
+      counters: ruleCounters,
+    };
   return {
     table,
     chain,
@@ -584,6 +666,8 @@ function parseRuleLine(
 const EMPTY: readonly string[] = Object.freeze([]);
 const EMPTY_OPTIONS: readonly IptablesOption[] = Object.freeze([]);
 const EMPTY_MATCHES: readonly IptablesMatch[] = Object.freeze([]);
+/** Marks "inside a -m" while skimming; never written to. */
+const SKIMMED_OPTIONS: IptablesOption[] = [];
 
 /** Feeds text chunks (as a stream delivers them) to a line consumer, keeping partial lines. */
 export class LineSplitter {
@@ -654,7 +738,10 @@ export function matchOption(rule: IptablesRule, module: string, name: string): I
 }
 
 /** The first option `name` of the target (e.g. `--to-destination`). */
-export function targetOption(rule: IptablesRule, name: string): IptablesOption | undefined {
+export function targetOption(
+  rule: Pick<IptablesRule, 'targetOptions'>,
+  name: string,
+): IptablesOption | undefined {
   for (const o of rule.targetOptions) if (o.name === name) return o;
   return undefined;
 }

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIptablesSave } from './iptables-save.ts';
-import { readIptablesState, readIptablesStateStream, serviceKey } from './iptables-state.ts';
+import { IptablesSaveParser, parseIptablesSave } from './iptables-save.ts';
+import {
+  type IptablesNodeState,
+  IptablesStateCollector,
+  readIptablesState,
+  readIptablesStateStream,
+  serviceKey,
+} from './iptables-state.ts';
 
 const fixture = (n: string): string => readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8');
 
@@ -117,5 +124,65 @@ describe('readIptablesState', () => {
     const b = await readIptablesStateStream(chunks());
     expect([...b.clusterIpRules.keys()]).toEqual([...a.clusterIpRules.keys()]);
     expect(b.summary.rules).toBe(a.summary.rules);
+  });
+});
+
+describe('skimmed per-service and per-endpoint rules', () => {
+  /** The same collector with the fast path off: every rule parsed in full. */
+  class FullCollector extends IptablesStateCollector {
+    override skim(): boolean {
+      return false;
+    }
+  }
+  const viaFull = (text: string) => {
+    const c = new FullCollector();
+    const p = new IptablesSaveParser(c);
+    p.feed(text);
+    return c.result(p.end());
+  };
+  const comparable = (s: IptablesNodeState) => ({
+    summary: s.summary,
+    serviceChains: [...s.serviceChains],
+    endpointDnat: [...s.endpointDnat],
+    kubeRules: s.kubeRules,
+    clusterIpRules: [...s.clusterIpRules],
+  });
+  const sample = [
+    '*nat',
+    ':KUBE-SVC-AAAA - [0:0]',
+    ':KUBE-SEP-BBBB - [0:0]',
+    '-A KUBE-SVC-AAAA -m comment --comment "ns/a:http cluster IP" -m tcp -p tcp -d 10.96.0.9/32 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ',
+    '-A KUBE-SVC-AAAA -m comment --comment "ns/a:http -> 10.1.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-BBBB',
+    '-A KUBE-SVC-AAAA -m comment --comment "ns/a:http -> 10.1.0.2:80" -j KUBE-SEP-CCCC',
+    '-A KUBE-SEP-BBBB -m comment --comment "ns/a:http" -s 10.1.0.1/32 -j KUBE-MARK-MASQ',
+    '-A KUBE-SEP-BBBB -m comment --comment "ns/a:http" -m tcp -p tcp -j DNAT --to-destination 10.1.0.1:80',
+    '-A KUBE-SEP-CCCC -m comment --comment "quoted \\" -j DNAT --to-destination 6.6.6.6:1" -p tcp -j DNAT --to-destination 10.1.0.2:80',
+    'COMMIT',
+  ].join('\n');
+
+  it('collect the same state as a full parse, on kube-proxy rules and on a real dump', () => {
+    for (const text of [sample, fixture('nft-save-small.txt'), fixture('kind-nat-excerpt.txt')])
+      expect(comparable(readIptablesState(text))).toEqual(comparable(viaFull(text)));
+    expect(readIptablesState(sample).endpointDnat.get('KUBE-SEP-CCCC')).toBe('10.1.0.2:80');
+  });
+
+  it('collect the same state and warnings as a full parse on mangled lines (property)', () => {
+    const lines = sample.split('\n');
+    fc.assert(
+      fc.property(
+        fc.nat(lines.length - 1),
+        fc.nat(200),
+        fc.string({ maxLength: 12 }).filter((s) => !s.includes('\n')),
+        (l, at, ins) => {
+          const copy = [...lines];
+          const line = copy[l] as string;
+          const k = Math.min(at, line.length);
+          copy[l] = line.slice(0, k) + ins + line.slice(k);
+          const text = copy.join('\n');
+          expect(comparable(readIptablesState(text))).toEqual(comparable(viaFull(text)));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -14,6 +14,7 @@ import {
   type IptablesSaveSummary,
   LineSplitter,
   matchOption,
+  type SkimmedRule,
   targetOption,
 } from './iptables-save.ts';
 
@@ -237,6 +238,9 @@ export class IptablesStateCollector implements IptablesSaveSink {
   readonly #flow = new Map<string, { accepts: OpenAccept[]; jumps: string[]; otherTargets: string[] }>();
   readonly #forwardRules: string[] = [];
   readonly #bpfDrops: { rule: string; packets?: number }[] = [];
+  /** Skimmed nat rules (all in KUBE- chains), counted apart from the map for speed. */
+  #skimmedNat = 0;
+  #lastSvc: { chain: string; list: string[] } | undefined;
 
   chain(c: IptablesChain): void {
     const n = c.name;
@@ -258,6 +262,36 @@ export class IptablesStateCollector implements IptablesSaveSink {
     } else if (n.startsWith('AWS-')) this.#awsPresent = true;
     if (n.startsWith('KUBE-SVC-') || n.startsWith('KUBE-SVL-')) {
       if (!this.#svcChains.has(n)) this.#svcChains.set(n, []);
+    }
+  }
+
+  /** kube-proxy's per-service and per-endpoint nat chains: only their targets matter here. */
+  skim(table: string, chain: string): boolean {
+    return (
+      table === 'nat' &&
+      (chain.startsWith('KUBE-SEP-') || chain.startsWith('KUBE-SVC-') || chain.startsWith('KUBE-SVL-'))
+    );
+  }
+
+  skimmed(r: SkimmedRule): void {
+    this.#skimmedNat++;
+    const target = r.target ?? '';
+    if (r.chain.startsWith('KUBE-SEP-')) {
+      if (target === 'DNAT') {
+        const to = targetOption(r, '--to-destination')?.values[0];
+        if (to !== undefined) this.#sepDnat.set(r.chain, to);
+      }
+    } else if (target.startsWith('KUBE-SEP-')) {
+      // The parser hands one string object per run of a chain's rules: most lookups end here.
+      if (r.chain !== this.#lastSvc?.chain) {
+        let list = this.#svcChains.get(r.chain);
+        if (!list) {
+          list = [];
+          this.#svcChains.set(r.chain, list);
+        }
+        this.#lastSvc = { chain: r.chain, list };
+      }
+      this.#lastSvc.list.push(target);
     }
   }
 
@@ -407,7 +441,11 @@ export class IptablesStateCollector implements IptablesSaveSink {
       serviceChains: this.#svcChains,
       endpointDnat: this.#sepDnat,
       ipvsClusterIpSet: this.#ipvs,
-      kubeRules: Object.fromEntries(this.#kubeRules),
+      kubeRules: Object.fromEntries(
+        this.#skimmedNat > 0
+          ? [...this.#kubeRules, ['nat', (this.#kubeRules.get('nat') ?? 0) + this.#skimmedNat]]
+          : this.#kubeRules,
+      ),
       aws: {
         ...(this.#snatJump !== undefined ? { snatJump: this.#snatJump } : {}),
         snatRules: this.#snatRules,
