@@ -4,6 +4,9 @@
  */
 import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
+import { slimEndpointSlice, slimNode, slimPod, slimService } from './slim.ts';
+
+const SLIM = { nodes: slimNode, services: slimService, slices: slimEndpointSlice, pods: slimPod } as const;
 
 /** The caches the agent's watches fill. */
 export interface AgentCaches {
@@ -112,10 +115,10 @@ export class WatchCaches implements AgentCaches {
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
         const k = kind === 'nodes' ? (ev.object.metadata?.name ?? '') : key;
-        // managedFields are often the largest part of an object and nothing here reads them.
-        if (ev.object.metadata) delete (ev.object.metadata as { managedFields?: unknown }).managedFields;
+        // Only the fields the checks, the gate and repair read are kept (slim.ts): at 10,000
+        // Services the rest (managedFields, targetRefs, annotations…) is most of the memory.
         if (ev.type === 'DELETED') map.delete(k);
-        else map.set(k, ev.object);
+        else map.set(k, SLIM[kind](ev.object as never) as unknown as T);
         if (kind !== 'nodes') this.#clusterView = undefined;
         if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
           const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;

@@ -26,7 +26,7 @@ import { systemClock } from '../core/clock.ts';
 import { AGENT_CONTROLLER } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { kernelBootTimeMs } from '../host/boot-time.ts';
-import { run } from '../host/exec.ts';
+import { run, runStream } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
 import { type NetnsLocator, netnsLocationAt, ProcNetnsLocator } from '../host/netns-locator.ts';
 import { probeNetns } from '../host/netns-probe.ts';
@@ -167,6 +167,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       ...(bootTimeMs !== undefined ? { bootTimeMs } : {}),
       checkContext: {
         exec: (c, a, o) => run(c, a, o),
+        execStream: (c, a, o, onStdout) => runStream(c, a, o, onStdout),
         httpGet: (u, o) => httpGet(u, o),
         tcp: (h, p, t) => tcpConnectStaggered(h, p, t),
         readDir,

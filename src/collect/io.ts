@@ -17,6 +17,16 @@ export interface NodeIo {
     opts: { timeoutMs: number; maxOutputBytes?: number },
   ) => Promise<ExecResult>;
   readonly httpGet: (url: string, opts: { timeoutMs: number }) => Promise<HttpResult>;
+  /**
+   * Like `exec`, but stdout goes to `onStdout` chunk by chunk and is not kept (big outputs such as
+   * a full `iptables-save`). Optional: readers fall back to `exec` without it.
+   */
+  readonly execStream?: (
+    cmd: string,
+    args: readonly string[],
+    opts: { timeoutMs: number; maxOutputBytes?: number },
+    onStdout: (chunk: Buffer) => void,
+  ) => Promise<ExecResult>;
   /** The regular files of a folder, with when each was last written; throws (ENOENT, EACCES) like fs does. */
   readonly readDir: (path: string) => Promise<{ name: string; text: string; mtimeMs?: number }[]>;
 }
@@ -64,6 +74,60 @@ export async function execRead<T>(
   }
   try {
     return readOk(parse(res.stdout, res.stderr), source);
+  } catch (err) {
+    return readUnknown(source, 'OutputUnparsable', describeError(err));
+  }
+}
+
+/** Takes a program's output piece by piece and makes a value of it at the end. */
+export interface StreamConsumer<T> {
+  push(chunk: Buffer | string): void;
+  end(stderr: string): T;
+}
+
+/**
+ * {@link execRead} for big outputs: stdout goes into a fresh `consumer` as it arrives, and its
+ * `end` makes the value once the program exited 0. Without `io.execStream` the output is read
+ * whole and pushed at once (same result, more memory).
+ */
+export async function execStreamRead<T>(
+  io: NodeIo,
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs: number; maxOutputBytes?: number; failReason?: string },
+  consumer: () => StreamConsumer<T>,
+): Promise<Read<T>> {
+  if (!io.execStream) {
+    return execRead(io, cmd, args, opts, (stdout, stderr) => {
+      const c = consumer();
+      c.push(stdout);
+      return c.end(stderr);
+    });
+  }
+  const source = [cmd, ...args].join(' ');
+  const c = consumer();
+  let res: ExecResult;
+  try {
+    const limits = {
+      timeoutMs: opts.timeoutMs,
+      ...(opts.maxOutputBytes !== undefined ? { maxOutputBytes: opts.maxOutputBytes } : {}),
+    };
+    res = await io.execStream(cmd, args, limits, (chunk) => c.push(chunk));
+  } catch (err) {
+    return readUnknown(source, opts.failReason ?? 'ToolUnavailable', describeError(err));
+  }
+  if (res.timedOut) return readUnknown(source, 'ReadTimedOut', `no answer within ${opts.timeoutMs} ms`);
+  if (res.truncated) return readUnknown(source, 'OutputTruncated', 'output exceeded its cap and was cut');
+  if (res.code !== 0) {
+    const firstLine = res.stderr.trim().split('\n')[0] ?? '';
+    return readUnknown(
+      source,
+      opts.failReason ?? 'CommandFailed',
+      `exit ${res.code ?? res.signal}: ${firstLine}`,
+    );
+  }
+  try {
+    return readOk(c.end(res.stderr), source);
   } catch (err) {
     return readUnknown(source, 'OutputUnparsable', describeError(err));
   }

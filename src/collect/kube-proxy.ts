@@ -5,30 +5,38 @@
  */
 import type { Read } from '../core/read.ts';
 import { readUnknown } from '../core/read.ts';
-import { type IptablesNodeState, readIptablesState } from '../netfilter/iptables-state.ts';
+import {
+  type IptablesNodeState,
+  iptablesStateReader,
+  readIptablesState,
+} from '../netfilter/iptables-state.ts';
 import { kubeProxyNftState, type NftKubeProxyState, parseNftJson } from '../netfilter/nft.ts';
 import {
   type KubeProxyMetrics,
   kubeProxyMetrics,
   parsePrometheusText,
 } from '../sources/kube-proxy-metrics.ts';
-import { execRead, httpRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
+import { execRead, execStreamRead, httpRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
 
 /** `iptables-nft-save` prints this on stderr when legacy tables exist; the parser reads it as a comment. */
 const LEGACY_WARNING = /iptables-legacy tables present/;
 
-/** One iptables-save binary's dump, parsed. */
+/** One iptables-save binary's dump, parsed as it streams in (never held as one string). */
 export function readIptablesSave(
   io: NodeIo,
   bin: string,
   timeoutMs: number,
+  args: readonly string[] = [],
 ): Promise<Read<IptablesNodeState>> {
   const opts = { timeoutMs, maxOutputBytes: MAX_RULES_OUTPUT, failReason: 'IptablesSaveUnavailable' };
-  return execRead(io, bin, [], opts, (stdout, stderr) =>
-    readIptablesState(
-      LEGACY_WARNING.test(stderr) ? `${stdout}\n# Warning: iptables-legacy tables present\n` : stdout,
-    ),
-  );
+  return execStreamRead(io, bin, args, opts, () => {
+    const reader = iptablesStateReader();
+    return {
+      push: (chunk) => reader.push(chunk),
+      end: (stderr) =>
+        reader.end(LEGACY_WARNING.test(stderr) ? '# Warning: iptables-legacy tables present\n' : undefined),
+    };
+  });
 }
 
 /** Both backends' dumps when `saveBin` is `auto`, else the one binary as the default dump. */

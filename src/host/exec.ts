@@ -83,6 +83,78 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
   });
 }
 
+/**
+ * Runs `cmd args…` like {@link run}, but hands stdout to `onStdout` chunk by chunk instead of
+ * keeping it: a 25 MB `iptables-save` goes straight into a parser, never into one string. The
+ * result's `stdout` is empty; `truncated` means more than `maxOutputBytes` came and the program
+ * was killed. `onStdout` throwing also kills it, and the promise rejects with that error.
+ */
+export function runStream(
+  cmd: string,
+  args: readonly string[],
+  opts: ExecOptions,
+  onStdout: (chunk: Buffer) => void,
+): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    let truncated = false;
+    let timedOut = false;
+    let failed: unknown;
+    child.stdout?.on('data', (b: Buffer) => {
+      if (truncated || failed !== undefined) return;
+      outLen += b.length;
+      if (outLen > cap) {
+        truncated = true;
+        killGroup(child.pid, 'SIGKILL');
+        return;
+      }
+      try {
+        onStdout(b);
+      } catch (e) {
+        failed = e;
+        killGroup(child.pid, 'SIGKILL');
+      }
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      if (errLen + b.length <= 1024 * 1024) err.push(b);
+      errLen += b.length;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const why = e.code === 'ENOENT' ? 'not found' : e.message;
+      reject(new NetwardenError('exec-failed', `cannot run ${cmd}: ${why}`, { cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (failed !== undefined) return reject(failed);
+      resolve({
+        code,
+        signal,
+        stdout: '',
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+        truncated,
+        durationMs: performance.now() - started,
+      });
+    });
+  });
+}
+
 /** Runs a program and throws a NetwardenError with its stderr when it does not exit 0. */
 export async function runOk(
   cmd: string,

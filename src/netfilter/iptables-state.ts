@@ -472,21 +472,38 @@ export function readIptablesState(text: string, opts: IptablesSaveOptions = {}):
   return collector.result(parser.end());
 }
 
+/**
+ * A parser fed piece by piece (a child's stdout as it arrives): `push` text or bytes (UTF-8, split
+ * anywhere), then `end` for the state. `extraText` is parsed last (e.g. a warning from stderr).
+ */
+export function iptablesStateReader(opts: IptablesSaveOptions = {}): {
+  push(chunk: string | Buffer): void;
+  end(extraText?: string): IptablesNodeState;
+} {
+  const collector = new IptablesStateCollector();
+  const parser = new IptablesSaveParser(collector, opts);
+  const splitter = new LineSplitter((t, s, e) => parser.lineRange(t, s, e));
+  const decoder = new TextDecoder();
+  return {
+    push: (chunk) =>
+      splitter.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })),
+    end: (extraText) => {
+      splitter.push(decoder.decode());
+      if (extraText) splitter.push(`\n${extraText}`);
+      splitter.end();
+      return collector.result(parser.end());
+    },
+  };
+}
+
 /** Reads the node state from a stream of text chunks (a file or a child's stdout). */
 export async function readIptablesStateStream(
   chunks: AsyncIterable<string | Buffer>,
   opts: IptablesSaveOptions = {},
 ): Promise<IptablesNodeState> {
-  const collector = new IptablesStateCollector();
-  const parser = new IptablesSaveParser(collector, opts);
-  const splitter = new LineSplitter((t, s, e) => parser.lineRange(t, s, e));
-  const decoder = new TextDecoder();
-  for await (const chunk of chunks) {
-    splitter.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-  }
-  splitter.push(decoder.decode());
-  splitter.end();
-  return collector.result(parser.end());
+  const reader = iptablesStateReader(opts);
+  for await (const chunk of chunks) reader.push(chunk);
+  return reader.end();
 }
 
 /** True when the dump has any kube-proxy rules at all. */
