@@ -1,28 +1,47 @@
 /**
- * Agent steady-state cost: CPU (its own and its children's: iptables-save, nft) and RSS while the
- * gate is open, at 1,000 and then 10,000 ClusterIP Services (5 endpoints each), programmed by the
- * lab's real kube-proxy. Prints figures only.
- * With --save DIR, also records the last step's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
- * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--steps 1000,10000] [--window 60s] [--save DIR]
+ * Agent steady-state cost: CPU (its own and its children's: iptables-save, iptables, ip, sh) and
+ * RSS while the gate is open, at N ClusterIP Services × 5 endpoints programmed by the lab's real
+ * kube-proxy. Prints figures only.
+ *
+ * RSS is sampled every second over the window: `rssMb` is the median (steady), `peakRssMb` the
+ * highest sample. Five seconds into the window one more Service is created, so the window holds at
+ * least one full rule read (the agent reads everything once a change has settled, and every 5 min).
+ *
+ * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
+ *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
+ *   --entry runs the agent from FILE (e.g. the image's bundle); --bundle builds the stand-in of
+ *   the shipped bundle first (bench/lib/bundle.ts); default: the unbundled TypeScript sources.
+ *   --save DIR also records the node's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
+import { bundleCli } from './lib/bundle.ts';
 import { recordRuleset, waitProgrammed } from './lib/ruleset.ts';
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '1000,10000' },
-    window: { type: 'string', default: '60s' },
+    services: { type: 'string', default: '1000' },
+    window: { type: 'string', default: '10m' },
+    entry: { type: 'string' },
+    bundle: { type: 'boolean', default: false },
+    output: { type: 'string', default: 'text' },
     save: { type: 'string' },
   },
 });
-const steps = (values.steps ?? '').split(',').map(Number);
-const windowMs = parseDuration(values.window ?? '60s') as number;
+const services = Number(values.services);
+if (!Number.isInteger(services) || services < 1)
+  throw new Error(`--services must be a positive integer, got "${values.services}"`);
+const windowMs = parseDuration(values.window ?? '');
+if (typeof windowMs !== 'number' || windowMs <= 0)
+  throw new Error(`--window: "${values.window}" is not a duration`);
+if (values.output !== 'text' && values.output !== 'json') throw new Error('--output must be text or json');
+if (values.entry && values.bundle) throw new Error('--entry and --bundle exclude each other');
 const TICKS = 100; // USER_HZ
 
 /** utime+stime and cutime+cstime (seconds) and RSS (MB) of a process. */
@@ -42,44 +61,66 @@ function usage(pid: number): { self: number; children: number; rssMb: number } {
   };
 }
 
-const lab = await Lab.up({ nodes: 1, netwarden: {}, log: (l) => console.error(l) });
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const log = (l: string): void => void process.stderr.write(`${l}\n`);
+
+const entry = values.bundle ? await bundleCli() : values.entry;
+if (entry) log(`agent entry: ${entry}`);
+const lab = await Lab.up({ nodes: 1, netwarden: entry ? { entry } : {}, log });
 try {
   const node = lab.node('node-1');
-  let created = 0;
-  for (const total of steps) {
-    await createSyntheticServices(lab.admin.objects, 'bench', total - created, 5, {
-      concurrency: 24,
-      onProgress: (n) => console.error(`  +${n}`),
-      startAt: created,
-    });
-    created = total;
-    console.error(`${total} services created; waiting for kube-proxy and the gate`);
-    await waitProgrammed(lab, 'node-1');
-    await waitFor(
-      'the gate open',
-      async () =>
-        (await lab.admin.nodes.get('node-1'))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)
-          ?.status === 'True',
-      10 * 60_000,
-      1_000,
-    );
-    await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
-    const pid = node.agent?.pid;
-    if (!pid) throw new Error('no agent process');
-    const a = usage(pid);
-    let maxRss = a.rssMb;
-    const t0 = performance.now();
-    while (performance.now() - t0 < windowMs) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      maxRss = Math.max(maxRss, usage(pid).rssMb);
+  await createSyntheticServices(lab.admin.objects, 'bench', services, 5, {
+    concurrency: 24,
+    onProgress: (n) => log(`  +${n}`),
+  });
+  log(`${services} services created; waiting for kube-proxy and the gate`);
+  await waitProgrammed(lab, 'node-1');
+  await waitFor(
+    'the gate open',
+    async () =>
+      (await lab.admin.nodes.get('node-1'))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)
+        ?.status === 'True',
+    10 * 60_000,
+    1_000,
+  );
+  await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
+  const pid = node.agent?.pid;
+  if (!pid) throw new Error('no agent process');
+  const a = usage(pid);
+  const samples: number[] = [a.rssMb];
+  const t0 = performance.now();
+  let poked = false;
+  while (performance.now() - t0 < windowMs) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    samples.push(usage(pid).rssMb);
+    if (!poked && performance.now() - t0 > 5_000) {
+      poked = true;
+      await createSyntheticServices(lab.admin.objects, 'bench', 1, 5, { startAt: services });
     }
-    const b = usage(pid);
-    const secs = (performance.now() - t0) / 1000;
-    console.log(
-      `${total} Services × 5 endpoints, gate open, ${Math.round(secs)} s window: agent CPU ${(((b.self - a.self) / secs) * 100).toFixed(2)}% of a core ` +
-        `(+ ${(((b.children - a.children) / secs) * 100).toFixed(2)}% in its children: iptables-save/nft), RSS ${Math.round(b.rssMb)} MB (max ${Math.round(maxRss)} MB)`,
-    );
   }
+  const b = usage(pid);
+  const secs = (performance.now() - t0) / 1000;
+  const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  const result = {
+    services,
+    windowS: Math.round(secs),
+    rssMb: round(median(samples), 1),
+    peakRssMb: round(Math.max(...samples), 1),
+    cpuPercent: round(((b.self - a.self) / secs) * 100),
+    childCpuPercent: round(((b.children - a.children) / secs) * 100),
+    entry: entry ?? 'src/cli/main.ts',
+    loadavg1: round(loadavg()[0] ?? 0),
+  };
+  if (values.output === 'json') console.log(JSON.stringify(result, null, 2));
+  else
+    console.log(
+      `${services} Services × 5 endpoints, gate open, ${result.windowS} s window: agent CPU ${result.cpuPercent}% of a core ` +
+        `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); load average ${result.loadavg1}`,
+    );
   if (values.save) {
     mkdirSync(values.save, { recursive: true });
     await recordRuleset(lab, 'node-1', values.save);

@@ -19,12 +19,12 @@ function meta(m: ObjectMeta | undefined): ObjectMeta {
   if (m?.namespace !== undefined) out.namespace = m.namespace;
   if (m?.resourceVersion !== undefined) out.resourceVersion = m.resourceVersion;
   if (m?.uid !== undefined) out.uid = m.uid;
-  let labels: Record<string, string> | undefined;
+  const labels: Record<string, string> = {};
   for (const k of KEPT_LABELS) {
     const v = m?.labels?.[k];
-    if (v !== undefined) (labels ??= {})[k] = v;
+    if (v !== undefined) labels[k] = v;
   }
-  if (labels) out.labels = labels;
+  if (Object.keys(labels).length > 0) out.labels = labels;
   return out;
 }
 

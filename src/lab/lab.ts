@@ -62,7 +62,11 @@ export interface LabOptions {
   readonly onNodeEvent?: (e: NodeEvent) => void;
   readonly readyTimeoutMs?: number;
   /** Run the netwarden agent on every node (under the ServiceAccount and RBAC the chart renders). */
-  readonly netwarden?: { readonly args?: readonly string[] };
+  /**
+   * Run the netwarden agent on every node, from `entry` (default src/cli/main.ts; e.g. a bundle, to
+   * measure the shipped form).
+   */
+  readonly netwarden?: { readonly args?: readonly string[]; readonly entry?: string };
 }
 
 /** Defaults of a boot (first boot and reboots). */
@@ -176,7 +180,13 @@ export class Lab {
           podCidr: async () => (await admin.nodes.get(name))?.spec?.podCIDR,
           ...(options.onNodeEvent ? { onEvent: options.onNodeEvent } : {}),
           ...(agentKubeconfig
-            ? { agent: { kubeconfig: agentKubeconfig, args: options.netwarden?.args ?? [] } }
+            ? {
+                agent: {
+                  kubeconfig: agentKubeconfig,
+                  args: options.netwarden?.args ?? [],
+                  ...(options.netwarden?.entry ? { entry: options.netwarden.entry } : {}),
+                },
+              }
             : {}),
         }),
       );

@@ -75,7 +75,12 @@ export interface LabNodeSpec {
   readonly podCidr: () => Promise<string | undefined>;
   readonly onEvent?: (e: NodeEvent) => void;
   /** Run the netwarden agent on the node (as a DaemonSet would), with these extra flags. */
-  readonly agent?: { readonly kubeconfig: string; readonly args: readonly string[] };
+  readonly agent?: {
+    readonly kubeconfig: string;
+    readonly args: readonly string[];
+    /** The agent's entry file (default src/cli/main.ts; a bundle to measure the shipped form). */
+    readonly entry?: string;
+  };
 }
 
 /** A lab node. */
@@ -367,7 +372,7 @@ export class LabNode {
     const agent = this.spec.agent;
     if (!agent || this.agent?.running) return;
     this.agent = await this.#startInNode('agent', this.spec.nodeBinary, [
-      join(this.spec.repoDir, 'src/cli/main.ts'),
+      agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
       'agent',
       `--node-name=${this.name}`,
       `--kubeconfig=${agent.kubeconfig}`,
