@@ -32,6 +32,35 @@ const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
 
 /** Runs `cmd args…` to completion or deadline (SIGKILL of its process group at the deadline). */
 export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return spawnBounded(cmd, args, opts, undefined);
+}
+
+/**
+ * Runs `cmd args…` like {@link run}, but hands stdout to `onStdout` chunk by chunk instead of
+ * keeping it: a 25 MB `iptables-save` goes straight into a parser, never into one string. The
+ * result's `stdout` is empty; `truncated` means more than `maxOutputBytes` came and the program
+ * was killed. `onStdout` throwing also kills it, and the promise rejects with that error.
+ */
+export function runStream(
+  cmd: string,
+  args: readonly string[],
+  opts: ExecOptions,
+  onStdout: (chunk: Buffer) => void,
+): Promise<ExecResult> {
+  return spawnBounded(cmd, args, opts, onStdout);
+}
+
+/**
+ * The one place a program is started: deadline, output caps, process-group kill. Without
+ * `onStdout`, stdout is kept up to the cap (the rest dropped, `truncated` set); with it, stdout is
+ * handed over as it arrives and the program is killed past the cap.
+ */
+function spawnBounded(
+  cmd: string,
+  args: readonly string[],
+  opts: ExecOptions,
+  onStdout: ((chunk: Buffer) => void) | undefined,
+): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const started = performance.now();
@@ -48,10 +77,26 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
     let errLen = 0;
     let truncated = false;
     let timedOut = false;
+    let failed: unknown;
+    const kill = (): void => killGroup(child.pid, 'SIGKILL');
     child.stdout?.on('data', (b: Buffer) => {
-      if (outLen + b.length > cap) truncated = true;
-      else out.push(b);
+      if (failed !== undefined || (onStdout && truncated)) return;
       outLen += b.length;
+      if (outLen > cap) {
+        truncated = true;
+        if (onStdout) kill();
+        return;
+      }
+      if (!onStdout) {
+        out.push(b);
+        return;
+      }
+      try {
+        onStdout(b);
+      } catch (e) {
+        failed = e;
+        kill();
+      }
     });
     child.stderr?.on('data', (b: Buffer) => {
       if (errLen + b.length > cap) truncated = true;
@@ -60,79 +105,7 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
     });
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const why = e.code === 'ENOENT' ? 'not found' : e.message;
-      reject(new NetwardenError('exec-failed', `cannot run ${cmd}: ${why}`, { cause: e }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        timedOut,
-        truncated,
-        durationMs: performance.now() - started,
-      });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
-/**
- * Runs `cmd args…` like {@link run}, but hands stdout to `onStdout` chunk by chunk instead of
- * keeping it: a 25 MB `iptables-save` goes straight into a parser, never into one string. The
- * result's `stdout` is empty; `truncated` means more than `maxOutputBytes` came and the program
- * was killed. `onStdout` throwing also kills it, and the promise rejects with that error.
- */
-export function runStream(
-  cmd: string,
-  args: readonly string[],
-  opts: ExecOptions,
-  onStdout: (chunk: Buffer) => void,
-): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    let truncated = false;
-    let timedOut = false;
-    let failed: unknown;
-    child.stdout?.on('data', (b: Buffer) => {
-      if (truncated || failed !== undefined) return;
-      outLen += b.length;
-      if (outLen > cap) {
-        truncated = true;
-        killGroup(child.pid, 'SIGKILL');
-        return;
-      }
-      try {
-        onStdout(b);
-      } catch (e) {
-        failed = e;
-        killGroup(child.pid, 'SIGKILL');
-      }
-    });
-    child.stderr?.on('data', (b: Buffer) => {
-      if (errLen + b.length <= 1024 * 1024) err.push(b);
-      errLen += b.length;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child.pid, 'SIGKILL');
+      kill();
     }, timeoutMs);
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -145,13 +118,14 @@ export function runStream(
       resolve({
         code,
         signal,
-        stdout: '',
+        stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
         truncated,
         durationMs: performance.now() - started,
       });
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
