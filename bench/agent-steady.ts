@@ -10,7 +10,7 @@
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
  *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
  *   --entry runs the agent from FILE (e.g. the image's bundle); --bundle builds the stand-in of
- *   the shipped bundle first (bench/lib/bundle.ts); default: the unbundled TypeScript sources.
+ *   the image's bundle first (bench/lib/bundle.ts); default: the unbundled TypeScript sources.
  *   --save DIR also records the node's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';

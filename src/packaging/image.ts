@@ -15,6 +15,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -218,6 +219,17 @@ async function strippedNode(repoDir: string, cacheDir: string): Promise<string> 
     throw new NetwardenError('image-build-failed', `strip ${original}: ${lastLines(res.stderr, 3)}`);
   renameSync(`${out}.partial`, out);
   return out;
+}
+
+/**
+ * Writes the programs exactly as the image carries them (`netwarden.mjs` and `probe-child.js`)
+ * into `outDir`, for benchmarks of the shipped form; returns the CLI's path.
+ */
+export async function writeShippedBundle(repoDir: string, outDir: string): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'netwarden.mjs'), await bundle(repoDir, 'src/cli/main.ts'));
+  writeFileSync(join(outDir, 'probe-child.js'), await bundle(repoDir, 'src/host/probe-child.ts'));
+  return join(outDir, 'netwarden.mjs');
 }
 
 /** One of netwarden's programs as one ES module (its npm dependencies inside). */
