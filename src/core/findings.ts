@@ -6,42 +6,46 @@
 /** How bad a finding is. `critical` breaks traffic now; `warning` will or may; `info` explains. */
 export type Severity = 'critical' | 'warning' | 'info';
 
-/** Every finding code. Add, never rename; each one is documented in docs/doctor.md. */
-export type FindingCode =
-  | 'kube-proxy-rules-missing'
-  | 'kube-proxy-jump-missing'
-  | 'kube-proxy-not-synced'
-  | 'kube-proxy-endpoints-mismatch'
-  | 'kube-proxy-unexpected-reject'
-  | 'kube-proxy-mode-not-modelled'
-  | 'kube-proxy-absent'
-  | 'kube-proxy-not-running'
-  | 'iptables-backend-mismatch'
-  | 'pod-route-missing'
-  | 'pod-rule-missing'
-  | 'pod-veth-missing'
-  | 'cni-config-missing'
-  | 'cni-config-invalid'
-  | 'cni-config-conflict'
-  | 'ipamd-unreachable'
-  | 'ip-assign-failed'
-  | 'ipamd-errors'
-  | 'calico-endpoint-chains-missing'
-  | 'aws-snat-rules-missing'
+/** Every finding code. Add, never rename; each one is documented in docs/doctor.md (a test checks). */
+export const FINDING_CODES = [
+  'kube-proxy-rules-missing',
+  'kube-proxy-jump-missing',
+  'kube-proxy-not-synced',
+  'kube-proxy-endpoints-mismatch',
+  'kube-proxy-unexpected-reject',
+  'kube-proxy-mode-not-modelled',
+  'kube-proxy-absent',
+  'kube-proxy-not-running',
+  'iptables-backend-mismatch',
+  'pod-route-missing',
+  'pod-rule-missing',
+  'pod-veth-missing',
+  'cni-config-missing',
+  'cni-config-invalid',
+  'cni-config-conflict',
+  'ipamd-unreachable',
+  'ip-assign-failed',
+  'ipamd-errors',
+  'calico-endpoint-chains-missing',
+  'aws-snat-rules-missing',
   // The field cases (docs/field-cases.md): version and configuration mismatches seen in public reports.
-  | 'kube-proxy-nftables-vpc-cni-connmark'
-  | 'vpc-cni-nft-connmark-clears-marks'
-  | 'vpc-cni-rules-in-legacy-backend'
-  | 'calico-iptables-backend-autodetect'
-  | 'kube-proxy-first-sync-race'
-  | 'cni-config-without-daemon'
-  | 'forward-policy-drop'
-  | 'iptables-table-incompatible'
-  | 'iptables-match-unavailable'
-  | 'vpc-cni-waits-for-kube-proxy'
-  | 'kube-proxy-nftables-kernel-too-old'
-  | 'input-parse-warnings'
-  | 'cluster-state-unavailable';
+  'kube-proxy-nftables-vpc-cni-connmark',
+  'vpc-cni-nft-connmark-clears-marks',
+  'vpc-cni-rules-in-legacy-backend',
+  'calico-iptables-backend-autodetect',
+  'kube-proxy-first-sync-race',
+  'cni-config-without-daemon',
+  'forward-policy-drop',
+  'iptables-table-incompatible',
+  'iptables-match-unavailable',
+  'vpc-cni-waits-for-kube-proxy',
+  'kube-proxy-nftables-kernel-too-old',
+  'input-parse-warnings',
+  'cluster-state-unavailable',
+] as const;
+
+/** One finding code. */
+export type FindingCode = (typeof FINDING_CODES)[number];
 
 /** A service, pod or address a finding is about. */
 export interface Subject {
