@@ -192,7 +192,7 @@ export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
 /** Fails with a clear message when not root (network namespaces need it). */
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
-    throw new NetwardenError('usage', `${what} needs root (network namespaces, netfilter); run it with sudo`);
+    throw new NetwardenError('usage', `${what} needs root (network namespaces, netfilter); run it as root`);
   }
 }
 
