@@ -241,6 +241,11 @@ export const AGENT_OPTIONS = {
     default: DEFAULT_GATE_SETTINGS.bootIdFile,
     help: "the file holding this node's boot id, as the plugin reads it (labs whose nodes share one kernel point it elsewhere)",
   },
+  bootTimeFile: {
+    schema: absolutePath,
+    default: '/proc/stat',
+    help: 'the file whose `btime <epoch seconds>` line says when this node booted (labs whose nodes share one kernel point it elsewhere)',
+  },
 } as const satisfies Record<string, Option>;
 
 /** Option names. */

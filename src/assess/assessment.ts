@@ -11,7 +11,7 @@
  * - `unknown`: could not judge this time (a read failed); never a reason to hold a node.
  * - `not-applicable`: nothing to judge by design (component absent, mode not modelled).
  */
-import type { CheckStatus } from '../core/check.ts';
+import type { CheckStatus, FindingRef } from '../core/check.ts';
 import type { Finding } from '../core/findings.ts';
 import { exhaustive } from '../core/read.ts';
 
@@ -103,12 +103,16 @@ export function checkStatusOf(status: AssessmentStatus): CheckStatus {
   }
 }
 
-/** An assessment as a check result body: the critical findings' evidence first. */
+/**
+ * An assessment as a check result body: the critical findings' evidence first, and every finding's
+ * code and severity (so /status names the same codes as the doctor).
+ */
 export function asCheckResult(a: Assessment): {
   status: CheckStatus;
   reason: string;
   message: string;
   evidence: string[];
+  findings: FindingRef[];
 } {
   const shown = a.findings.filter((f) =>
     a.status === 'broken' ? f.severity === 'critical' : f.severity !== 'info',
@@ -118,5 +122,6 @@ export function asCheckResult(a: Assessment): {
     reason: a.reason,
     message: a.message,
     evidence: shown.flatMap((f) => f.evidence.slice(0, 5)),
+    findings: a.findings.map((f) => ({ code: f.code, severity: f.severity })),
   };
 }

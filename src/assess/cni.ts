@@ -28,6 +28,11 @@ export interface CniIntent {
   readonly vpcCniNetworkPolicy?: boolean;
   /** Calico's dataplane is present on the node (cali- chains). */
   readonly calicoPresent?: boolean;
+  /**
+   * The only sign of the VPC CNI is its rules in the kernel: no aws-cni config, no ipamd or aws-node
+   * signal. Leftovers of an earlier CNI (or of another backend) look exactly like this.
+   */
+  readonly vpcCniFromRulesOnly?: boolean;
 }
 
 /** What was read about the CNI on one node. */
@@ -48,6 +53,8 @@ export interface CniEvidence {
   readonly calicoChains?: boolean;
   /** Other signs of the VPC CNI (ipamd's pod list or checkpoint, its logs) were found. */
   readonly vpcCniSignals?: boolean;
+  /** The VPC CNI's chains or rules are in the kernel, in any backend (what the agent's field read saw). */
+  readonly vpcCniRulesInKernel?: boolean;
   /** The kubelet's Ready condition is True (its runtime found a CNI config). */
   readonly kubeletReady?: boolean;
   /** What the field cases of this question read (field-cases.ts). */
@@ -59,8 +66,12 @@ export function cniIntent(ev: CniEvidence): CniIntent {
   const dir = readValue(ev.confDir);
   const anyFile = (t: string): boolean => (dir?.configs ?? []).some((c) => c.types.includes(t));
   const np = (ev.env?.ENABLE_NETWORK_POLICY ?? ev.env?.NETWORK_POLICY_ENFORCING_MODE ?? '').toLowerCase();
+  const fromConfig = anyFile('aws-cni');
+  const fromSignals = ev.vpcCniSignals ?? false;
+  const fromRules = (ev.awsRules?.present ?? false) || (ev.vpcCniRulesInKernel ?? false);
   return {
-    vpcCni: anyFile('aws-cni') || (ev.vpcCniSignals ?? false) || (ev.awsRules?.present ?? false),
+    vpcCni: fromConfig || fromSignals || fromRules,
+    vpcCniFromRulesOnly: fromRules && !fromConfig && !fromSignals,
     calicoPresent: anyFile('calico') || (ev.calicoChains ?? false),
     vpcCniNetworkPolicy: np === 'true' || np === 'standard' || np === 'strict',
   };
@@ -233,21 +244,7 @@ export function cniConfigFindings(
   const sel = dir.selected;
   const wantsAws = intent.vpcCni ?? aws !== undefined;
   if (wantsAws && !sel.types.includes('aws-cni')) {
-    const calicoFirst = sel.types.includes('calico');
-    findings.push({
-      code: 'cni-config-conflict',
-      severity: 'critical',
-      title: `The runtime will use ${sel.file} (${sel.types.join(', ')}), not the VPC CNI config${aws ? ` ${aws.file}` : ''}`,
-      evidence: capEvidence(
-        [`configs in load order: ${dir.configs.map((c) => c.file).join(', ')}`, ...list],
-        10,
-      ),
-      subjects: [{ kind: 'file', name: `${source}/${sel.file}` }],
-      fix: calicoFirst
-        ? 'Calico is meant to run policy-only on the VPC CNI: it must not install its own CNI config. Remove ' +
-          `${sel.file} and set the calico-node install-cni container off (Calico "Amazon VPC networking" mode, CNI type AmazonVPC), then recycle pods created with the wrong CNI.`
-        : `Remove ${sel.file} (or rename it to sort after ${aws?.file ?? '10-aws.conflist'}), then recycle pods created with the wrong CNI.`,
-    });
+    findings.push(notVpcCniFinding(dir, sel, aws, intent, list, source));
   } else if (valid.length > 1) {
     findings.push({
       code: 'cni-config-conflict',
@@ -269,4 +266,39 @@ export function cniConfigFindings(
     });
   }
   return findings;
+}
+
+/** The runtime selects a config other than the VPC CNI's while the VPC CNI is meant to serve here. */
+function notVpcCniFinding(
+  dir: CniConfigDir,
+  sel: { readonly file: string; readonly types: readonly string[] },
+  aws: { readonly file: string } | undefined,
+  intent: CniIntent,
+  list: readonly string[],
+  source: string,
+): Finding {
+  const order = `configs in load order: ${dir.configs.map((c) => c.file).join(', ')}`;
+  if (intent.vpcCniFromRulesOnly)
+    // Rules alone do not say the VPC CNI is meant to be the pod network (a CNI migration leaves
+    // them behind): a warning that names them, never a hold.
+    return {
+      code: 'cni-config-conflict',
+      severity: 'warning',
+      title: `The VPC CNI's rules are in the kernel, but the runtime uses ${sel.file} (${sel.types.join(', ')}) and no VPC CNI config or daemon was found: leftovers, or a missing config`,
+      evidence: capEvidence([order, ...list, 'AWS-* chains or AWS rules in iptables'], 10),
+      subjects: [{ kind: 'file', name: `${source}/${sel.file}` }],
+      fix: "If the VPC CNI should be the pod network, restore its config (restart the aws-node pod on this node); if another CNI replaced it, remove the VPC CNI's leftover AWS-* chains (`iptables-nft-save` and `iptables-legacy-save` show which backend holds them).",
+    };
+  const calicoFirst = sel.types.includes('calico');
+  return {
+    code: 'cni-config-conflict',
+    severity: 'critical',
+    title: `The runtime will use ${sel.file} (${sel.types.join(', ')}), not the VPC CNI config${aws ? ` ${aws.file}` : ''}`,
+    evidence: capEvidence([order, ...list], 10),
+    subjects: [{ kind: 'file', name: `${source}/${sel.file}` }],
+    fix: calicoFirst
+      ? 'Calico is meant to run policy-only on the VPC CNI: it must not install its own CNI config. Remove ' +
+        `${sel.file} and set the calico-node install-cni container off (Calico "Amazon VPC networking" mode, CNI type AmazonVPC), then recycle pods created with the wrong CNI.`
+      : `Remove ${sel.file} (or rename it to sort after ${aws?.file ?? '10-aws.conflist'}), then recycle pods created with the wrong CNI.`,
+  };
 }

@@ -53,7 +53,7 @@ export function cniCheck(opts: CniCheckOptions): Check {
       if (selectedAws && opts.ipamdUrl) ev = { ...ev, ...(await readIpamd(ctx, opts, quick)) };
       const field = await readFieldState(ctx, opts.iptablesSave, ctx.timeoutMs);
       const awsInKernel = [field.nft, field.legacy, field.dflt].some((d) => d?.aws.present);
-      ev = { ...ev, ...(awsInKernel ? { vpcCniSignals: true } : {}) };
+      ev = { ...ev, ...(awsInKernel ? { vpcCniRulesInKernel: true } : {}) };
       const vpcCni = cniIntent(ev).vpcCni ?? false;
       const rules = vpcCni ? readValue(await readIpRules(ctx, quick)) : undefined;
       return asCheckResult(

@@ -155,7 +155,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
         })
       : undefined;
     const { checks, podNetwork } = agentChecks(cfg);
-    const bootTimeMs = await kernelBootTimeMs();
+    const bootTimeMs = await kernelBootTimeMs(cfg.bootTimeFile);
     const agent = new Agent({
       cfg,
       nodes: apis.nodes,

@@ -23,6 +23,8 @@ export interface DoctorFlags {
   iptablesBackend?: string;
   output: string;
   maxMemory?: string;
+  cniHealthUrl?: string;
+  bootTimeFile?: string;
 }
 
 const FORMATS = ['text', 'json', 'markdown'] as const;
@@ -116,7 +118,7 @@ export async function runDoctor(
           inputs: await readBundle(flags.bundle, bundleLimits(maxMemoryMb, read?.bytes ?? 0)),
           cluster: read?.state,
         }
-      : await readLive(flags.kubeconfig, read?.state);
+      : await readLive(flags, read?.state);
   const report = analyzeNode(inputs, {
     ...(cluster ? { cluster } : {}),
     ...(flags.node !== undefined ? { nodeName: flags.node } : {}),
@@ -135,8 +137,13 @@ function checkModes(flags: DoctorFlags): number {
   if ((flags.bundle === undefined) === (flags.live !== true)) {
     throw new NetwardenError('usage', 'give exactly one of --bundle <path> or --live');
   }
-  if (flags.kubeconfig !== undefined && !flags.live)
-    throw new NetwardenError('usage', '--kubeconfig only applies with --live');
+  for (const [flag, value] of [
+    ['--kubeconfig', flags.kubeconfig],
+    ['--cni-health-url', flags.cniHealthUrl],
+    ['--boot-time-file', flags.bootTimeFile],
+  ] as const)
+    if (value !== undefined && !flags.live)
+      throw new NetwardenError('usage', `${flag} only applies with --live`);
   if (flags.maxMemory === undefined) return DEFAULT_MAX_MEMORY_MB;
   if (flags.bundle === undefined)
     throw new NetwardenError('usage', '--max-memory only applies with --bundle');
@@ -145,14 +152,18 @@ function checkModes(flags: DoctorFlags): number {
 
 /** This node's inputs, and the cluster state from the API when none was given and a kubeconfig is. */
 async function readLive(
-  kubeconfig: string | undefined,
+  flags: DoctorFlags,
   given: ClusterState | undefined,
 ): Promise<{ inputs: NodeInputs; cluster: ClusterState | undefined }> {
+  const kubeconfig = flags.kubeconfig;
   if (process.getuid?.() !== 0)
     process.stderr.write('netwarden: doctor --live: not root; iptables and nft output will be missing\n');
   // Loaded on demand like the API client: --bundle never runs host commands.
   const { collectLive } = await import('../doctor/live.ts');
-  const inputs = await collectLive();
+  const inputs = await collectLive({
+    ...(flags.cniHealthUrl !== undefined ? { cniHealthUrl: flags.cniHealthUrl } : {}),
+    ...(flags.bootTimeFile !== undefined ? { bootTimeFile: flags.bootTimeFile } : {}),
+  });
   if (given || (kubeconfig === undefined && !process.env.KUBECONFIG)) return { inputs, cluster: given };
   return { inputs, cluster: await clusterFromApi(kubeconfig) };
 }
@@ -174,6 +185,14 @@ export function registerDoctorCommand(program: Command): void {
     .option('--node <name>', 'the node name in the cluster (default: inferred)')
     .option('--proxy-mode <mode>', `kube-proxy mode: ${MODES.join(', ')}`, 'auto')
     .option('--iptables-backend <nft|legacy>', 'the iptables backend kube-proxy uses (default: inferred)')
+    .option(
+      '--cni-health-url <url>',
+      "with --live: the CNI daemon's readiness URL (the agent's --cni-health-url): its answer joins the CNI judgement",
+    )
+    .option(
+      '--boot-time-file <path>',
+      'with --live: the file whose `btime` line is this boot (default /proc/stat; for nodes sharing one kernel, as in the lab)',
+    )
     .option('-o, --output <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option(
       '--max-memory <MB>',

@@ -9,6 +9,12 @@
  *   of the verdict, so it can never hold a node.
  */
 
+/** A finding as a check result names it: its stable code and its severity. */
+export interface FindingRef {
+  readonly code: string;
+  readonly severity: 'critical' | 'warning' | 'info';
+}
+
 /** Ok, Failing, Unknown or NotApplicable. */
 export type CheckStatus = 'Ok' | 'Failing' | 'Unknown' | 'NotApplicable';
 
@@ -23,6 +29,11 @@ export interface CheckResult {
   readonly message: string;
   /** Supporting lines (rules, addresses), trimmed by whoever displays them. */
   readonly evidence?: readonly string[];
+  /**
+   * The finding codes and severities behind the result, every severity (the same codes
+   * `netwarden doctor` reports for the same evidence: one judgement per question).
+   */
+  readonly findings?: readonly FindingRef[];
   readonly durationMs: number;
   /** Advisory checks are reported but never gate (e.g. cluster DNS). */
   readonly gating: boolean;

@@ -222,4 +222,28 @@ describe('nodes netwarden does not judge by kube-proxy rules (never a problem by
       blind.findings.filter((f) => f.severity === 'critical' && f.code.startsWith('kube-proxy')),
     ).toEqual([]);
   });
+  it("the CNI daemon's readiness answer (--live --cni-health-url) joins the CNI judgement as in the agent", async () => {
+    const files = await healthyFiles();
+    const withHealth = (doc: object) =>
+      analyzeNode(
+        memoryInputs('test', new Map([...files, ['netwarden/cni-health.json', JSON.stringify(doc)]])),
+        {
+          cluster,
+        },
+      ).verdicts.cni;
+    const url = 'http://127.0.0.1:61678/healthz';
+    expect(withHealth({ url, status: 503, body: 'not ready\n' })).toMatchObject({
+      status: 'broken',
+      reason: 'CniDaemonNotReady',
+      message: `CNI daemon ${url}: HTTP 503: not ready`,
+    });
+    expect(withHealth({ url, error: 'connect ECONNREFUSED 127.0.0.1:61678' })).toMatchObject({
+      status: 'broken',
+      reason: 'CniDaemonNotReady',
+    });
+    expect(withHealth({ url, error: 'socket hang up' })).toMatchObject({ status: 'unknown' });
+    expect(withHealth({ url, status: 200, body: 'ok' })?.status).toBe(
+      analyzeNode(memoryInputs('test', files), { cluster }).verdicts.cni?.status,
+    );
+  });
 });

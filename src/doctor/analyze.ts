@@ -14,7 +14,7 @@ import { type KubeProxySetting, kubeProxyExpectation } from '../assess/kube-prox
 import { kubeProxyLogFindings, sandboxFailureFindings, vpcCniLogFindings } from '../assess/logs.ts';
 import { assessPods } from '../assess/pods.ts';
 import { capEvidence, type Finding, sortFindings } from '../core/findings.ts';
-import { type Read, readOk, readUnknown, readValue } from '../core/read.ts';
+import { type Read, readAbsent, readOk, readUnknown, readValue } from '../core/read.ts';
 import { describeError } from '../errors.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { expectedServicePorts } from '../netfilter/expected.ts';
@@ -282,10 +282,12 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
         'InputMissing',
         'no CNI config directory in the inputs',
       );
+  const daemonHealth = cniHealthRead(ctx);
   const cniEvidence = {
     confDir,
     confDirPath: inputs.source === 'live' ? '/etc/cni/net.d' : 'cni',
     env,
+    ...(daemonHealth ? { daemonHealth } : {}),
     // The VPC CNI's rules and Calico's chains are judged in the backend that holds them, which need
     // not be kube-proxy's (a backend mix is reported on its own).
     ...(cniDump ? { awsRules: cniDump.aws } : {}),
@@ -393,6 +395,31 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
     },
     findings: sortFindings(dropDuplicates(findings)),
   };
+}
+
+/**
+ * The CNI daemon's readiness answer (`--live --cni-health-url`), read as the agent's `cni` check
+ * reads it: an HTTP status is the answer, a refused connection says nothing listens (absent), any
+ * other failure is unknown.
+ */
+function cniHealthRead(ctx: Ctx): Read<{ status: number; body: string }> | undefined {
+  const name = INPUT_FILES.cniHealth;
+  const text = ctx.inputs.get(name);
+  if (text === undefined) return undefined;
+  let doc: { url?: unknown; status?: unknown; body?: unknown; error?: unknown };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (err) {
+    ctx.parseNotes.push(`${name}: ${describeError(err)}`);
+    return readUnknown(name, 'InputUnparsable', describeError(err));
+  }
+  const url = typeof doc.url === 'string' ? doc.url : name;
+  if (typeof doc.status === 'number')
+    return readOk({ status: doc.status, body: typeof doc.body === 'string' ? doc.body : '' }, url);
+  const error = typeof doc.error === 'string' ? doc.error : 'no answer recorded';
+  return /ECONNREFUSED/.test(error)
+    ? readAbsent(url, 'connection refused: nothing listens there')
+    : readUnknown(url, /timed? ?out|ETIMEDOUT/i.test(error) ? 'ReadTimedOut' : 'EndpointUnreachable', error);
 }
 
 function verdictOf(a: Assessment): ComponentVerdict {

@@ -43,6 +43,8 @@ export const INPUT_FILES = {
   nodeName: 'netwarden/node-name.txt',
   cniTimes: 'netwarden/cni-mtimes.txt',
   bootTime: 'netwarden/boot-time.txt',
+  /** The CNI daemon's readiness endpoint as `doctor --live --cni-health-url` asked it (JSON). */
+  cniHealth: 'netwarden/cni-health.json',
 } as const;
 
 /** One of the named inputs. */

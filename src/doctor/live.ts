@@ -19,6 +19,10 @@ export interface LiveOptions {
   readonly kubeProxyHealthz?: string;
   /** The kubelet's pod log folder (calico-node's log is read from it). */
   readonly podLogDir?: string;
+  /** The CNI daemon's readiness URL (the agent's --cni-health-url); not asked when unset. */
+  readonly cniHealthUrl?: string;
+  /** The file whose `btime` line is this node's boot (default /proc/stat; labs sharing a kernel differ). */
+  readonly bootTimeFile?: string;
   readonly timeoutMs?: number;
 }
 
@@ -53,7 +57,7 @@ async function collectFieldInputs(
   // 32 MiB is about 200,000 flows; a larger table is left out with a note rather than read in part.
   await cmd(F.conntrackUdp, 'conntrack', ['-L', '-p', 'udp'], 32 * 1024 * 1024);
   await cmd(F.uname, 'uname', ['-a']);
-  const boot = await kernelBootTimeMs();
+  const boot = await kernelBootTimeMs(opts.bootTimeFile);
   if (boot !== undefined) files.set(F.bootTime, `${Math.floor(boot / 1000)}\n`);
   const felix = await newestContainerLog(opts.podLogDir ?? '/var/log/pods', 'calico-node');
   if (felix !== undefined) files.set(F.calicoNodeLog, felix);
@@ -175,5 +179,13 @@ export async function collectLive(opts: LiveOptions = {}): Promise<NodeInputs> {
   await get(F.networkutilsEnv, `${intro}/v1/networkutils-env-settings`);
   await get(F.kubeProxyMetrics, opts.kubeProxyMetrics ?? 'http://127.0.0.1:10249/metrics');
   await get(F.kubeProxyHealthz, opts.kubeProxyHealthz ?? 'http://127.0.0.1:10256/healthz');
+  if (opts.cniHealthUrl) {
+    // Recorded whatever the answer (a 503 or a refusal is the evidence), as the agent's cni check reads it.
+    const r = await httpGet(opts.cniHealthUrl, { timeoutMs: 3_000, maxBytes: 64 * 1024 });
+    files.set(
+      F.cniHealth,
+      `${JSON.stringify(r.ok ? { url: opts.cniHealthUrl, status: r.status, body: r.body } : { url: opts.cniHealthUrl, error: r.error })}\n`,
+    );
+  }
   return memoryInputs('live', files, notes, cniPresent, LIVE_EXPECTED);
 }

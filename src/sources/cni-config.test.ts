@@ -77,6 +77,17 @@ describe('CNI config directory', () => {
     expect(codes(files)).toEqual(want);
   });
 
+  it('another CNI selected while only kernel rules say VPC CNI: a warning (leftovers), never critical', () => {
+    const calicoOnly = [{ name: '10-calico.conflist', content: CALICO }];
+    expect(codes(calicoOnly, { vpcCni: true, vpcCniFromRulesOnly: true })).toEqual([
+      'cni-config-conflict/warning',
+    ]);
+    // With a signal besides the rules (ipamd, aws-node, its config) the conflict stays critical.
+    expect(codes(calicoOnly, { vpcCni: true, vpcCniFromRulesOnly: false })).toEqual([
+      'cni-config-conflict/critical',
+    ]);
+  });
+
   it('reports VPC CNI network policy alongside Calico', () => {
     expect(
       codes([{ name: '10-aws.conflist', content: AWS }], { vpcCniNetworkPolicy: true, calicoPresent: true }),
