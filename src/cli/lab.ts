@@ -103,6 +103,12 @@ Faults:
                           Needs cni-config-persisted.
   stale-iptables-restore  the ruleset saved before the reboot is restored with FORWARD DROP
                           shortly after kube-proxy starts (the EKS AMI's boot race).
+  forward-drop-restored   the node image's saved ruleset (FORWARD policy DROP, no rules) is
+                          restored without --noflush shortly after kube-proxy starts: forwarded
+                          pod connections are dropped (awslabs/amazon-eks-ami#526).
+  vpc-rules-in-legacy     the CNI daemon writes the VPC CNI's SNAT and connmark chains with
+                          iptables-legacy while kube-proxy uses iptables-nft: a backend mix
+                          (amazon-vpc-cni-k8s#2103); lab traffic itself is unchanged.
 
 Example:
   netwarden lab run reboot-race --faults cni-config-persisted,early-pods-lose-route --output json`,

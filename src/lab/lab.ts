@@ -33,11 +33,20 @@ import { waitFor } from './wait.ts';
  *   `from <podIP>` rule (cni-plugins/vpc-rules.ts); needs `cni-config-persisted` to bite;
  * - `stale-iptables-restore`: the ruleset of before the reboot is restored with FORWARD DROP
  *   shortly after kube-proxy starts (node.ts).
+ * - `forward-drop-restored`: a saved ruleset of the node image (`:FORWARD DROP`, no rules) is
+ *   restored without --noflush shortly after kube-proxy starts (awslabs/amazon-eks-ami#526);
+ * - `vpc-rules-in-legacy`: the CNI daemon writes the VPC CNI's node rules (SNAT and connmark
+ *   chains) with iptables-legacy when it becomes ready, while kube-proxy uses iptables-nft
+ *   (amazon-vpc-cni-k8s#2103).
+ * The last two, and `cni-config-persisted`, can also be given for one boot (BootOptions.faults),
+ * and LabNode applies and undoes the last two at runtime.
  */
 export const LAB_FAULTS = [
   'early-pods-lose-route',
   'cni-config-persisted',
   'stale-iptables-restore',
+  'forward-drop-restored',
+  'vpc-rules-in-legacy',
 ] as const;
 /** One fault name. */
 export type LabFault = (typeof LAB_FAULTS)[number];

@@ -32,6 +32,16 @@ export const NODE_ENV = 'NETWARDEN_LAB_NODE';
 
 /** Where the node's boot writes its plan (in the node's /run): read by boot-wait init containers. */
 export const BOOT_PLAN_FILE = '/run/netwarden-lab/boot.json';
+/**
+ * This boot's start as a `btime <epoch seconds>` line (the /proc/stat form), in the node's /run.
+ * Lab nodes share the machine's kernel, whose /proc/stat names the machine's boot: the agent
+ * (`--boot-time-file`) and the doctor (`--boot-time-file`) read the node's boot here instead.
+ */
+export const BOOT_TIME_FILE = '/run/netwarden-lab/btime';
+/** The saved ruleset a node image carries and restores at boot (fault `forward-drop-restored`), on the disk. */
+const SAVED_RULESET = 'sysconfig-iptables';
+/** The VPC CIDRs of the lab for the VPC CNI's node rules: node subnet and pod network. */
+const LAB_VPC_CIDRS = ['10.250.0.0/16', '10.244.0.0/16'] as const;
 
 /** What the node does at boot, and when (ms after boot). */
 export interface BootOptions {
@@ -39,6 +49,12 @@ export interface BootOptions {
   readonly kubeProxyDelayMs: number;
   /** The node's CNI daemon becomes ready this long after boot. */
   readonly cniReadyDelayMs: number;
+  /**
+   * Faults of this boot only, beside the lab's own (the ones that act at boot:
+   * `cni-config-persisted`, `forward-drop-restored`, `vpc-rules-in-legacy`), so one lab can show
+   * several field cases one reboot after another.
+   */
+  readonly faults?: readonly string[];
 }
 
 /** Something that happened to a node, for scenario timelines. */
@@ -98,6 +114,8 @@ export class LabNode {
   kubelet: LabProcess | undefined;
   agent: LabProcess | undefined;
   #timers: NodeJS.Timeout[] = [];
+  /** The faults of the current boot: the lab's plus this boot's own (BootOptions.faults). */
+  #bootFaults: readonly string[] = [];
 
   constructor(spec: LabNodeSpec) {
     this.spec = spec;
@@ -132,6 +150,7 @@ export class LabNode {
   /** Brings the node up; resolves once the kubelet runs (not once the node is Ready). */
   async boot(opts: BootOptions): Promise<void> {
     const { run, name } = this.spec;
+    this.#bootFaults = [...this.spec.faults, ...(opts.faults ?? [])];
     this.#prepareFolders();
     this.bootId = randomUUID();
     this.bootedAt = Date.now();
@@ -141,6 +160,7 @@ export class LabNode {
       this.hostPath(BOOT_PLAN_FILE),
       `${JSON.stringify({ bootedAtMs: this.bootedAt, kubeProxyDelayMs: opts.kubeProxyDelayMs, cniReadyDelayMs: opts.cniReadyDelayMs })}\n`,
     );
+    writeFileSync(this.hostPath(BOOT_TIME_FILE), `btime ${Math.floor(this.bootedAt / 1000)}\n`);
     await createNodeNetwork(run.id, name, this.spec.index);
     createCgroupRoot(this.cgroup);
     this.#emit('boot', `bootID ${this.bootId}`);
@@ -171,6 +191,10 @@ export class LabNode {
       this.#after(opts.kubeProxyDelayMs + STALE_RESTORE_AFTER_KUBE_PROXY_MS, () =>
         this.#restoreStaleIptables(),
       );
+    if (this.#bootFaults.includes('forward-drop-restored'))
+      this.#after(opts.kubeProxyDelayMs + STALE_RESTORE_AFTER_KUBE_PROXY_MS, () =>
+        this.restoreSavedRuleset(),
+      );
   }
 
   /** Imports an image tar into this node's containerd (the disk keeps it across reboots). */
@@ -185,7 +209,7 @@ export class LabNode {
     for (const m of nodeMounts(this.dir)) if (!m.file) mkdirSync(m.source, { recursive: true });
     mkdirSync(this.hostPath('/run/netwarden-lab'), { recursive: true });
     this.#fillCniBin();
-    if (!this.spec.faults.includes('cni-config-persisted'))
+    if (!this.#bootFaults.includes('cni-config-persisted'))
       rmSync(this.hostPath(`/etc/cni/net.d/${CNI_CONFLIST_NAME}`), { force: true });
     writeFileSync(
       this.hostPath('/run/netwarden-lab/containerd.toml'),
@@ -326,9 +350,164 @@ export class LabNode {
       // Renamed into place so that containerd never reads half a file.
       renameSync(`${conflist}.tmp`, conflist);
     }
+    // Like an ipamd of the wrong backend, the daemon writes its node rules as it starts serving.
+    if (this.#bootFaults.includes('vpc-rules-in-legacy')) await this.writeVpcRulesInLegacy();
     writeFileSync(this.hostPath(CNI_READY_FILE), `${new Date().toISOString()}\n`);
     this.cniReadyAt = Date.now();
     this.#emit('cni-ready');
+  }
+
+  /**
+   * Fault `forward-drop-restored` (awslabs/amazon-eks-ami#526), now: the saved ruleset a node image
+   * carries (`:FORWARD DROP`, no rules) is restored the way an iptables-restore boot unit does it —
+   * with the host's default `iptables-restore` (iptables-nft here) and without --noflush, so the
+   * filter table is flushed and its FORWARD policy is DROP. kube-proxy re-creates its own filter
+   * chains on a later sync and never sets a policy. Bounded retries, as in #restoreStaleIptables.
+   */
+  async restoreSavedRuleset(): Promise<void> {
+    const saved = join(this.dir, 'disk', SAVED_RULESET);
+    writeFileSync(saved, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n');
+    let last = '';
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      if (this.holder?.running !== true) return;
+      const res = await run(
+        'sh',
+        ['-c', 'ip netns exec "$1" iptables-restore < "$2"', 'sh', this.netns, saved],
+        {
+          timeoutMs: 15_000,
+        },
+      );
+      if (res.code === 0) {
+        this.#emit('iptables-restored', `saved ruleset with FORWARD DROP restored (attempt ${attempt})`);
+        return;
+      }
+      last = res.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${res.code}`;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    this.#emit('iptables-restored', `FAILED after 10 attempts: ${last}`);
+  }
+
+  /** Undoes `forward-drop-restored` as an operator would: `iptables -P FORWARD ACCEPT` (the host's default backend). */
+  async acceptForward(): Promise<void> {
+    await runOk('ip', ['netns', 'exec', this.netns, 'iptables', '-P', 'FORWARD', 'ACCEPT'], {
+      timeoutMs: 15_000,
+    });
+  }
+
+  /**
+   * Fault `vpc-rules-in-legacy` (amazon-vpc-cni-k8s#2103, #1847): the VPC CNI's node rules — the
+   * SNAT chain in nat POSTROUTING and the connmark chain in nat PREROUTING, as ipamd writes them —
+   * written with iptables-legacy while kube-proxy and the host use iptables-nft. The SNAT exempts
+   * the lab's VPC CIDRs (nodes, pods) and the connmark matches `eni+` veths only (the lab's pods
+   * have none), so lab traffic is unchanged: the mix itself is what this shows.
+   */
+  async writeVpcRulesInLegacy(): Promise<void> {
+    const rules = [
+      ['-N', 'AWS-SNAT-CHAIN-0'],
+      ['-A', 'POSTROUTING', '-m', 'comment', '--comment', 'AWS SNAT CHAIN', '-j', 'AWS-SNAT-CHAIN-0'],
+      ...LAB_VPC_CIDRS.map((c) => [
+        '-A',
+        'AWS-SNAT-CHAIN-0',
+        '-d',
+        c,
+        '-m',
+        'comment',
+        '--comment',
+        'AWS SNAT CHAIN',
+        '-j',
+        'RETURN',
+      ]),
+      [
+        '-A',
+        'AWS-SNAT-CHAIN-0',
+        '!',
+        '-o',
+        'vlan+',
+        '-m',
+        'comment',
+        '--comment',
+        'AWS, SNAT',
+        '-m',
+        'addrtype',
+        '!',
+        '--dst-type',
+        'LOCAL',
+        '-j',
+        'SNAT',
+        '--to-source',
+        this.ip,
+        '--random-fully',
+      ],
+      ['-N', 'AWS-CONNMARK-CHAIN-0'],
+      [
+        '-A',
+        'PREROUTING',
+        '-i',
+        'eni+',
+        '-m',
+        'comment',
+        '--comment',
+        'AWS, outbound connections',
+        '-j',
+        'AWS-CONNMARK-CHAIN-0',
+      ],
+      ...LAB_VPC_CIDRS.map((c) => [
+        '-A',
+        'AWS-CONNMARK-CHAIN-0',
+        '-d',
+        c,
+        '-m',
+        'comment',
+        '--comment',
+        'AWS CONNMARK CHAIN, VPC CIDR',
+        '-j',
+        'RETURN',
+      ]),
+      [
+        '-A',
+        'AWS-CONNMARK-CHAIN-0',
+        '-m',
+        'comment',
+        '--comment',
+        'AWS, CONNMARK',
+        '-j',
+        'CONNMARK',
+        '--set-xmark',
+        '0x80/0x80',
+      ],
+      [
+        '-A',
+        'PREROUTING',
+        '-m',
+        'comment',
+        '--comment',
+        'AWS, CONNMARK',
+        '-j',
+        'CONNMARK',
+        '--restore-mark',
+        '--nfmask',
+        '0x80',
+        '--ctmask',
+        '0x80',
+      ],
+    ];
+    for (const r of rules)
+      await runOk('ip', ['netns', 'exec', this.netns, 'iptables-legacy', '-w', '5', '-t', 'nat', ...r], {
+        timeoutMs: 15_000,
+      });
+  }
+
+  /** Removes what writeVpcRulesInLegacy wrote (the legacy nat table itself stays, empty, as on a real node). */
+  async removeVpcRulesInLegacy(): Promise<void> {
+    const ipt = (args: string[]) =>
+      run('ip', ['netns', 'exec', this.netns, 'iptables-legacy', '-w', '5', '-t', 'nat', ...args], {
+        timeoutMs: 15_000,
+      });
+    for (const chain of ['POSTROUTING', 'PREROUTING']) await ipt(['-F', chain]);
+    for (const chain of ['AWS-SNAT-CHAIN-0', 'AWS-CONNMARK-CHAIN-0']) {
+      await ipt(['-F', chain]);
+      await ipt(['-X', chain]);
+    }
   }
 
   /**
