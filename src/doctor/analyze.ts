@@ -355,6 +355,12 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
       })
     : undefined;
   const logs = parsedLogs(inputs);
+  // The pods are judged as the agent's pod-network check judges them: the VPC CNI's veth naming
+  // applies when its config is the one the runtime selects (another CNI's naming is not checked);
+  // only inputs without the CNI folder fall back to the other signs of the VPC CNI.
+  const podsVpcCni = cniFiles
+    ? (readValue(confDir)?.selected?.types.includes('aws-cni') ?? false)
+    : (intent.vpcCni ?? false);
   const pods =
     rules || routes
       ? assessPods({
@@ -368,8 +374,8 @@ export function analyzeNode(inputs: NodeInputs, opts: AnalyzeOptions = {}): Doct
             ? { filterChains: calicoDump.chains.get('filter') as ReadonlySet<string> }
             : {}),
           calico: intent.calicoPresent ?? false,
-          vethPrefix,
-          vpcCni: intent.vpcCni ?? false,
+          vethPrefix: podsVpcCni ? vethPrefix : null,
+          vpcCni: podsVpcCni,
           maxEvidence: max,
         })
       : undefined;
