@@ -246,4 +246,41 @@ describe('nodes netwarden does not judge by kube-proxy rules (never a problem by
       analyzeNode(memoryInputs('test', files), { cluster }).verdicts.cni?.status,
     );
   });
+  it("judges a node's pods as the agent does: the VPC CNI's eni veth naming only where its config is selected", () => {
+    const pod = {
+      kind: 'Pod',
+      metadata: { namespace: 'default', name: 'web' },
+      spec: { nodeName: 'node-2', containers: [{ name: 'c' }] },
+      status: { phase: 'Running', podIP: '10.244.1.5' },
+    };
+    const ptp = JSON.stringify({ cniVersion: '1.0.0', name: 'lab', plugins: [{ type: 'ptp' }] });
+    const aws = JSON.stringify({
+      cniVersion: '0.4.0',
+      name: 'aws-cni',
+      plugins: [{ type: 'aws-cni', vethPrefix: 'eni' }],
+    });
+    const files = (conf: [string, string]) =>
+      new Map([
+        conf,
+        [
+          'networking/ip-route.json',
+          JSON.stringify([{ dst: '10.244.1.5', dev: 'veth1a2b', scope: 'link', table: 'main' }]),
+        ],
+        [
+          'networking/ip-rule.json',
+          JSON.stringify([{ priority: 512, src: 'all', dst: '10.244.1.5', table: 'main' }]),
+        ],
+      ]);
+    const podCodes = (conf: [string, string]) =>
+      analyzeNode(memoryInputs('live', files(conf), [], true), {
+        cluster: { services: [], endpointSlices: [], pods: [pod] },
+        nodeName: 'node-2',
+      })
+        .findings.filter((f) => f.code.startsWith('pod-'))
+        .map((f) => `${f.code}/${f.severity}`);
+    // Another CNI's veths are not named eni*: nothing to report about their naming (the agent's rule).
+    expect(podCodes(['cni/10-lab.conflist', ptp])).not.toContain('pod-route-missing/critical');
+    // The VPC CNI selected: its pods' routes must go through eni* veths.
+    expect(podCodes(['cni/10-aws.conflist', aws])).toContain('pod-route-missing/critical');
+  });
 });
