@@ -223,6 +223,47 @@ describe('field cases: the agent and the doctor agree on real nodes', () => {
     return JSON.parse(r.stdout) as DoctorJson;
   }
 
+  /**
+   * A new TCP connection from field-pod's network namespace to the API server's lab address (the
+   * `kubernetes` endpoint, reached through the node: forwarded): `connected`, or the error.
+   */
+  async function podConnect(): Promise<string> {
+    const pid = node().holder?.pid;
+    const pod = (await lab.pods(NODE)).find((p) => p.metadata?.name === 'field-pod');
+    const ip = pod?.status?.podIP;
+    if (!pid || !ip) throw new Error('field-pod has no address');
+    const port = new URL(JSON.parse(readFileSync(adminInNode, 'utf8')).clusters[0].cluster.server).port;
+    const probe = `const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]);
+      s.setTimeout(3000, () => { process.stdout.write('timed out'); process.exit(0); });
+      s.on('connect', () => { process.stdout.write('connected'); process.exit(0); });
+      s.on('error', (e) => { process.stdout.write(e.code ?? e.message); process.exit(0); });`;
+    // The pod's namespace is the one of containerd's cni-* namespaces that holds its address.
+    const script = `for n in /run/netns/cni-*; do
+        if nsenter --net="$n" ip -4 -o addr show | grep -q " $1/"; then
+          exec nsenter --net="$n" "$2" -e "$3" "$4" "$5"
+        fi
+      done
+      echo "no namespace holds $1" >&2; exit 1`;
+    const r = await run(
+      'nsenter',
+      [
+        `--mount=/proc/${pid}/ns/mnt`,
+        'sh',
+        '-c',
+        script,
+        'sh',
+        ip,
+        process.execPath,
+        probe,
+        API_LAB_IP,
+        port,
+      ],
+      { timeoutMs: 20_000 },
+    );
+    if (r.code !== 0) throw new Error(`probe from field-pod: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
   /** Every finding behind the agent's last round (all its checks). */
   const agentFindings = (s: Status): FindingRef[] =>
     s.lastRound?.checks.flatMap((c) => c.findings ?? []) ?? [];
@@ -286,6 +327,8 @@ describe('field cases: the agent and the doctor agree on real nodes', () => {
     expect(check(s, 'kube-proxy')?.status).toBe('Ok');
     expect(check(s, 'cni')?.status).toBe('Ok');
     expect(await sampleGate(6_000)).toEqual([{ status: 'True', reason: 'DataPathVerified', tainted: false }]);
+    // And the warning is right not to hold: the pod's forwarded connections still work.
+    expect(await podConnect()).toBe('connected');
 
     await node().removeVpcRulesInLegacy();
     await waitAgent(
@@ -321,9 +364,12 @@ describe('field cases: the agent and the doctor agree on real nodes', () => {
     expect(s.lastRound?.verdict.status).toBe('Failing');
     const held = await sampleGate(5_000);
     expect(held.every((g) => g.status === 'False' && g.tainted)).toBe(true);
-    // Undo as an operator would: the policy back to ACCEPT opens the gate.
+    // The critical finding is true: a new forwarded connection from the pod is dropped.
+    expect(await podConnect()).toBe('timed out');
+    // Undo as an operator would: the policy back to ACCEPT opens the gate, and the pod connects.
     await node().acceptForward();
     await waitGate('open', 60_000);
+    expect(await podConnect()).toBe('connected');
   });
 
   it('case 6, CNI config of the last boot while the daemon is not ready: the same warning in both; the daemon, not the warning, holds', async () => {
