@@ -13,7 +13,16 @@
  * waits until `kubeProxyDelayMs` after boot (boot-wait reads the plan the boot writes to /run).
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describeError, NetwardenError } from '../errors.ts';
 import { run, runOk } from '../host/exec.ts';
@@ -165,16 +174,29 @@ export class LabNode {
     createCgroupRoot(this.cgroup);
     this.#emit('boot', `bootID ${this.bootId}`);
 
+    // The holder's log is appended to across boots: wait for this boot's "mounted" line, not the
+    // last boot's (else containerd could start before the binds and miss its config in /run).
+    const holderLog = run.path('logs', `node-${name}.log`);
+    const mountedLines = (): number => {
+      try {
+        return readFileSync(holderLog, 'utf8')
+          .split('\n')
+          .filter((l) => l === 'mounted').length;
+      } catch {
+        return 0;
+      }
+    };
+    const mountedBefore = mountedLines();
     this.holder = await LabProcess.start({
       name: `node-${name}`,
       cmd: 'unshare',
       args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', holderScript(nodeMounts(this.dir))],
       env: run.env({ [NODE_ENV]: name }),
-      logFile: run.path('logs', `node-${name}.log`),
+      logFile: holderLog,
     });
     const holder = this.holder;
     if (
-      !(await waitUntil(() => !holder.running || holder.logTail(1).includes('mounted'), 10_000)) ||
+      !(await waitUntil(() => !holder.running || mountedLines() > mountedBefore, 10_000)) ||
       !holder.running
     )
       throw new NetwardenError(
