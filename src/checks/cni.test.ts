@@ -121,4 +121,27 @@ describe('cni check', () => {
     const r = await cniCheck(opts).run(fakeContext({ dirs, http, exec: { sh: { stdout: listing } } }));
     expect(r).toMatchObject({ status: 'Failing', reason: 'AwsSnatRulesMissing' });
   });
+  it("the VPC CNI's rules as the only sign of it, beside another CNI's config: a warning with its code, never Failing", async () => {
+    const dirs = { [DIR]: [{ name: '10-lab.conflist', text: PTP }] };
+    const listing = [
+      '#netwarden-chain filter FORWARD',
+      '-P FORWARD ACCEPT',
+      '#netwarden-exit 0',
+      '#netwarden-chain nat PREROUTING',
+      '-P PREROUTING ACCEPT',
+      '-A PREROUTING -i eni+ -m comment --comment "AWS, outbound connections" -j AWS-CONNMARK-CHAIN-0',
+      '#netwarden-exit 0',
+      '#netwarden-chain nat AWS-CONNMARK-CHAIN-0',
+      '-N AWS-CONNMARK-CHAIN-0',
+      '-A AWS-CONNMARK-CHAIN-0 -d 10.0.0.0/16 -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN',
+      '#netwarden-exit 0',
+      '',
+    ].join('\n');
+    const r = await cniCheck(opts).run(
+      fakeContext({ dirs, exec: { sh: { stdout: listing }, cat: { stdout: 'nat\n' } } }),
+    );
+    expect(r.status).toBe('Ok');
+    expect(r.findings).toContainEqual({ code: 'cni-config-conflict', severity: 'warning' });
+    expect(r.findings?.filter((f) => f.severity === 'critical')).toEqual([]);
+  });
 });
