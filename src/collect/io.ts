@@ -134,6 +134,16 @@ export async function execStreamRead<T>(
 }
 
 /**
+ * What a failed HTTP read of `url` says: a refused connection is evidence that nothing listens
+ * (absent); a timeout or any other failure says nothing (unknown).
+ */
+export function httpFailureRead(url: string, error: string): Read<never> {
+  return /ECONNREFUSED/.test(error)
+    ? readAbsent(url, 'connection refused: nothing listens there')
+    : readUnknown(url, /timed? ?out|ETIMEDOUT/i.test(error) ? 'ReadTimedOut' : 'EndpointUnreachable', error);
+}
+
+/**
  * GETs a local endpoint. Connection refused means nothing listens there (absent); any other failure
  * is unknown. Any HTTP status is an answer: `parse` sees it.
  */
@@ -144,14 +154,7 @@ export async function httpRead<T>(
   parse: (status: number, body: string) => T,
 ): Promise<Read<T>> {
   const res = await io.httpGet(url, { timeoutMs });
-  if (!res.ok)
-    return /ECONNREFUSED/.test(res.error)
-      ? readAbsent(url, 'connection refused: nothing listens there')
-      : readUnknown(
-          url,
-          /timed? ?out|ETIMEDOUT/i.test(res.error) ? 'ReadTimedOut' : 'EndpointUnreachable',
-          res.error,
-        );
+  if (!res.ok) return httpFailureRead(url, res.error);
   try {
     return readOk(parse(res.status, res.body), url);
   } catch (err) {

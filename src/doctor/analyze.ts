@@ -13,8 +13,9 @@ import { assessKubeProxy, type KubeProxyEvidence } from '../assess/kube-proxy.ts
 import { type KubeProxySetting, kubeProxyExpectation } from '../assess/kube-proxy-presence.ts';
 import { kubeProxyLogFindings, sandboxFailureFindings, vpcCniLogFindings } from '../assess/logs.ts';
 import { assessPods } from '../assess/pods.ts';
+import { httpFailureRead } from '../collect/io.ts';
 import { capEvidence, type Finding, sortFindings } from '../core/findings.ts';
-import { type Read, readAbsent, readOk, readUnknown, readValue } from '../core/read.ts';
+import { type Read, readOk, readUnknown, readValue } from '../core/read.ts';
 import { describeError } from '../errors.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { expectedServicePorts } from '../netfilter/expected.ts';
@@ -422,10 +423,7 @@ function cniHealthRead(ctx: Ctx): Read<{ status: number; body: string }> | undef
   const url = typeof doc.url === 'string' ? doc.url : name;
   if (typeof doc.status === 'number')
     return readOk({ status: doc.status, body: typeof doc.body === 'string' ? doc.body : '' }, url);
-  const error = typeof doc.error === 'string' ? doc.error : 'no answer recorded';
-  return /ECONNREFUSED/.test(error)
-    ? readAbsent(url, 'connection refused: nothing listens there')
-    : readUnknown(url, /timed? ?out|ETIMEDOUT/i.test(error) ? 'ReadTimedOut' : 'EndpointUnreachable', error);
+  return httpFailureRead(url, typeof doc.error === 'string' ? doc.error : 'no answer recorded');
 }
 
 function verdictOf(a: Assessment): ComponentVerdict {
