@@ -72,6 +72,18 @@ export function renderText(r: RebootRaceReport): string {
             (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : ''),
         ]
       : []),
+    ...(s.bootGate
+      ? [
+          `boot gate on ${p.rebootedNode} (conflist ${s.bootGate.conflist.join(' → ') || 'none'}): ${s.bootGate.held} set-up(s) held (longest ${secs(s.bootGate.maxHeldMs)}), ` +
+            `${s.bootGate.released} released, ${s.bootGate.retries} retried at maxWait, ${s.bootGate.failedOpen} failed open, ${s.bootGate.exempt} exempt; ` +
+            `outcomes ${
+              Object.entries(s.bootGate.outcomes)
+                .filter(([, n]) => n > 0)
+                .map(([o, n]) => `${o} ${n}`)
+                .join(', ') || 'none'
+            }`,
+        ]
+      : []),
     ...(s.recycled
       ? [
           `netwarden recycled ${s.recycled.length} pod(s): ${s.recycled.map((x) => `${x.pod} at ${secs(x.atMs)}`).join(', ') || 'none'}; ` +
