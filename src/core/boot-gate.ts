@@ -184,20 +184,27 @@ export function parseGateLog(text: string): GateLogRecord[] {
     } catch {
       continue;
     }
-    if (!isObj(rec) || (rec.event !== 'add' && rec.event !== 'hold')) continue;
-    const t = typeof rec.time === 'string' ? Date.parse(rec.time) : Number.NaN;
-    out.push({
-      event: rec.event,
-      timeMs: Number.isNaN(t) ? undefined : t,
-      outcome: typeof rec.outcome === 'string' ? rec.outcome : '',
-      // The plugin logs heldMs only for calls that waited.
-      heldMs: typeof rec.heldMs === 'number' ? rec.heldMs : 0,
-      bootId: typeof rec.bootId === 'string' ? rec.bootId : undefined,
-      pod: typeof rec.pod === 'string' && rec.pod !== '' ? rec.pod : undefined,
-      reason: typeof rec.reason === 'string' ? rec.reason : '',
-    });
+    const r = gateLogRecord(rec);
+    if (r) out.push(r);
   }
   return out;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function gateLogRecord(rec: unknown): GateLogRecord | undefined {
+  if (!isObj(rec) || (rec.event !== 'add' && rec.event !== 'hold')) return undefined;
+  const t = Date.parse(str(rec.time) ?? '');
+  return {
+    event: rec.event,
+    timeMs: Number.isNaN(t) ? undefined : t,
+    outcome: str(rec.outcome) ?? '',
+    // The plugin logs heldMs only for calls that waited.
+    heldMs: typeof rec.heldMs === 'number' ? rec.heldMs : 0,
+    bootId: str(rec.bootId),
+    pod: str(rec.pod),
+    reason: str(rec.reason) ?? '',
+  };
 }
 
 type GateAddRecord = GateLogRecord;
