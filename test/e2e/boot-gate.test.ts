@@ -35,8 +35,6 @@ describe('reboot-race with the boot gate', () => {
     });
     const s = report.summary;
     expect(s.rebootedNode).toBe('node-2');
-    // The agent put the plugin last in the conflist the runtime uses (kept across the reboot).
-    expect(s.bootGate?.conflist).toEqual(['ptp', 'lab-vpc-rules', 'netwarden-cni-gate']);
     expect(s.dataPathReadyAtMs).not.toBeNull();
     const ready = s.dataPathReadyAtMs ?? Infinity;
     const pods = workloadPods(report);
@@ -55,6 +53,8 @@ describe('reboot-race with the boot gate', () => {
     // even the pod without a controller, which repair would only have reported
     expect(s.reportedNotRecycled).toEqual([]);
     expect(s.allReadyAtMs).not.toBeNull();
+    // The agent put the plugin last in the conflist the runtime uses (kept across the reboot).
+    expect(s.bootGate?.conflist).toEqual(['ptp', 'lab-vpc-rules', 'netwarden-cni-gate']);
     // What the plugin says it did: every one of those pods waited, none failed open.
     const g = s.bootGate;
     expect(g?.failedOpen).toBe(0);
