@@ -1,16 +1,21 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Check } from '../checks/check.ts';
 import type { CheckStatus } from '../core/check.ts';
 import { ManualClock } from '../core/clock.ts';
 import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../core/gate.ts';
-import type { Node, Pod } from '../core/objects.ts';
+import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
+import { POD_NETWORK_READY } from '../core/pod-readiness.ts';
+import type { ProbeOutcome } from '../core/probe.ts';
+import type { NetnsLocation } from '../host/netns-locator.ts';
 import { execResult } from '../host/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
+import { service } from '../netfilter/testing.ts';
 import type { AgentCaches } from './caches.ts';
 import { loadAgentConfig } from './config.ts';
 import { Agent } from './loop.ts';
+import { ReadinessGate } from './readiness-gate.ts';
 
 /** A check whose status the test sets. */
 function scripted(name: string, status: { value: CheckStatus }): Check {
@@ -21,7 +26,15 @@ function scripted(name: string, status: { value: CheckStatus }): Check {
   };
 }
 
-function setup(bootId: string, annotations: Record<string, string> = {}, flags: Record<string, string> = {}) {
+function setup(
+  bootId: string,
+  annotations: Record<string, string> = {},
+  flags: Record<string, string> = {},
+  extra: (
+    clock: ManualClock,
+    fake: FakeCluster,
+  ) => Partial<ConstructorParameters<typeof Agent>[0]> = () => ({}),
+) {
   const clock = new ManualClock(Date.parse('2026-05-01T00:00:00Z'));
   const fake = new FakeCluster(clock);
   fake.putNode({
@@ -30,10 +43,11 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
   });
   for (const other of ['n2', 'n3']) fake.putNode({ metadata: { name: other } });
   const pods: Pod[] = [];
+  const cluster = { services: [] as Service[], endpointSlices: [] as EndpointSlice[], pods: [] as Pod[] };
   const caches: AgentCaches = {
     node: () => fake.nodes.get('n1'),
     nodes: () => [...fake.nodes.values()],
-    cluster: () => ({ services: [], endpointSlices: [], pods: [] }),
+    cluster: () => cluster,
     pods: () => pods,
     generation: () => 0,
     synced: () => true,
@@ -56,6 +70,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     clock,
     log: pino({ level: 'silent' }),
     registry: new Registry(),
+    ...extra(clock, fake),
   });
   const node = () => fake.nodes.get('n1') as Node;
   const gateOf = () => ({
@@ -71,6 +86,7 @@ function setup(bootId: string, annotations: Record<string, string> = {}, flags: 
     clock,
     gateOf,
     pods,
+    cluster,
     registry: (
       agent as unknown as {
         metrics: { bootHoldExpired: { get(): Promise<{ values: { value: number }[] }> } };
@@ -255,5 +271,81 @@ describe('Agent metrics of the boot', () => {
     pods.push(looping(new Date(clock.now()).toISOString()));
     await agent.round();
     expect((await agent.metrics.podsCrashLoopingSinceBoot.get()).values[0]?.value).toBe(1);
+  });
+});
+
+describe('Agent.pokeReadiness (the pod readiness gate between rounds)', () => {
+  it('probes a changed gated pod within a second without a round, then backs off while its probe fails', async () => {
+    vi.useFakeTimers();
+    try {
+      const probes: number[] = [];
+      let outcome: ProbeOutcome = { status: 'failing', checks: [], detail: 'connect refused' };
+      const { agent, pods, clock, fake, cluster } = setup(
+        'boot-1',
+        { [BOOT_ID_ANNOTATION]: 'boot-1' },
+        {},
+        (c, f) => ({
+          readinessGate: new ReadinessGate({
+            pods: f,
+            locator: {
+              locate: async (uids) =>
+                new Map(
+                  uids.map((u) => [u, { path: `/x/${u}`, netnsId: 'net:[1]', via: 'test' } as NetnsLocation]),
+                ),
+            },
+            probe: async () => {
+              probes.push(c.now());
+              return outcome;
+            },
+            clock: c,
+            log: pino({ level: 'silent' }),
+            dryRun: false,
+          }),
+        }),
+      );
+      const pod: Pod = {
+        metadata: { namespace: 'app', name: 'web', uid: 'web' },
+        spec: { nodeName: 'n1', containers: [], readinessGates: [{ conditionType: POD_NETWORK_READY }] },
+        status: { phase: 'Running', podIP: '10.244.1.9', conditions: [] },
+      };
+      fake.pods.set('app/web', structuredClone(pod));
+      // the probe's targets: the kubernetes and cluster DNS Services
+      cluster.services.push(
+        service('default', 'kubernetes', '10.96.0.1', [{ name: 'https', port: 443 }]),
+        service('kube-system', 'kube-dns', '10.96.0.10', [{ name: 'dns', port: 53, protocol: 'UDP' }]),
+      );
+      pods.push(pod);
+      const step = async (ms: number) => {
+        clock.advance(ms);
+        await vi.advanceTimersByTimeAsync(ms);
+      };
+      agent.pokeReadiness();
+      agent.pokeReadiness(); // coalesced
+      await step(999);
+      expect(probes).toHaveLength(0);
+      await step(1);
+      expect(probes).toHaveLength(1);
+      // failing and nothing changes: probed again, ever more rarely (not every 2 s: 30 times a minute)
+      for (let i = 0; i < 60; i++) await step(1_000);
+      expect(probes.length).toBeGreaterThanOrEqual(3);
+      expect(probes.length).toBeLessThanOrEqual(7);
+      const gaps = probes.slice(1).map((t, i) => t - (probes[i] ?? 0));
+      expect(gaps.at(-1) ?? 0).toBeGreaterThanOrEqual(8_000);
+      // a pod change starts over at 1 s: the probe passes, the condition is written...
+      outcome = { status: 'ok', checks: [], detail: '2 check(s) ok' };
+      const before = probes.length;
+      agent.pokeReadiness();
+      await step(1_000);
+      expect(probes).toHaveLength(before + 1);
+      const web = fake.pods.get('app/web') as Pod;
+      expect(web.status?.conditions?.find((x) => x.type === POD_NETWORK_READY)?.status).toBe('True');
+      // ...and once the watch brings it, nothing waits any more: no further probes
+      pods[0] = web;
+      agent.pokeReadiness();
+      for (let i = 0; i < 60; i++) await step(1_000);
+      expect(probes).toHaveLength(before + 1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

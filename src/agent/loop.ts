@@ -78,6 +78,10 @@ export interface AgentDeps {
   readonly readinessGate?: ReadinessGate;
 }
 
+/** First delay of the readiness gate's between-round pass after a pod change. */
+const READINESS_SOON_MS = 1_000;
+const NO_READINESS_WORK = { waiting: 0, firstProbes: 0 } as const;
+
 /** The node agent. */
 export class Agent {
   readonly #d: AgentDeps;
@@ -97,6 +101,11 @@ export class Agent {
   readonly #advisory = new Map<string, CheckResult>();
   readonly #advisoryRunning = new Set<string>();
   #kubeProxyPods: { at: number; pods: readonly Pod[] | undefined } | undefined;
+  /** The readiness gate between rounds: its timer, current delay, and one round at a time. */
+  #readinessTimer: NodeJS.Timeout | undefined;
+  #readinessDueAt = 0;
+  #readinessDelayMs = READINESS_SOON_MS;
+  #readinessChain: Promise<{ waiting: number; firstProbes: number }> = Promise.resolve(NO_READINESS_WORK);
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -120,6 +129,51 @@ export class Agent {
    */
   pokeWhenSettled(): void {
     this.#wakeIn('settled', this.#d.cfg.syncGrace + this.#d.cfg.checkInterval);
+  }
+
+  /**
+   * A pod of this node changed: serve the pod readiness gate within a second, between rounds. An
+   * open gate has rounds only every --steady-interval, and a gated pod should turn Ready about when
+   * its own probe can first pass, not up to 30 s later. Coalesced: a pass already due within a
+   * second stands. A pass probes (bounded, as in a round) and runs no check.
+   */
+  pokeReadiness(): void {
+    if (!this.#d.readinessGate || this.#stopped) return;
+    const at = Date.now() + READINESS_SOON_MS;
+    if (this.#readinessTimer && this.#readinessDueAt <= at) return;
+    clearTimeout(this.#readinessTimer);
+    this.#armReadiness(READINESS_SOON_MS);
+  }
+
+  #armReadiness(ms: number): void {
+    this.#readinessDueAt = Date.now() + ms;
+    this.#readinessTimer = setTimeout(() => {
+      this.#readinessTimer = undefined;
+      void this.#readinessBetweenRounds();
+    }, ms);
+  }
+
+  /**
+   * One readiness-only pass. While pods still wait (a probe failing, a namespace not found yet)
+   * another pass follows, 1 s after one that probed a pod for the first time, else at twice the
+   * last delay up to --steady-interval: a pod that stays broken costs a probe per steady interval,
+   * not one every 2 s. The delay does not restart on a pod change, since the agent's own condition
+   * writes are pod changes too.
+   */
+  async #readinessBetweenRounds(): Promise<void> {
+    const node = this.#d.caches.node();
+    if (!node || !this.#d.caches.synced() || this.#stopped) return;
+    const r = await this.#readinessRound(node);
+    if (this.#stopped || this.#readinessTimer) return;
+    if (r.waiting === 0) {
+      this.#readinessDelayMs = READINESS_SOON_MS;
+      return;
+    }
+    this.#readinessDelayMs =
+      r.firstProbes > 0
+        ? READINESS_SOON_MS
+        : Math.min(this.#readinessDelayMs * 2, this.#d.cfg.steadyInterval);
+    this.#armReadiness(this.#readinessDelayMs);
   }
 
   #wakeIn(cause: 'boot' | 'settled', ms: number): void {
@@ -169,6 +223,8 @@ export class Agent {
     this.#stopped = true;
     for (const t of this.#wakeTimers.values()) clearTimeout(t);
     this.#wakeTimers.clear();
+    clearTimeout(this.#readinessTimer);
+    this.#readinessTimer = undefined;
     this.#wake?.();
   }
 
@@ -228,16 +284,22 @@ export class Agent {
     }
   }
 
-  async #readinessRound(node: Node): Promise<void> {
+  /** One pass of the readiness gate, never two at once (rounds and between-round passes queue). */
+  #readinessRound(node: Node): Promise<{ waiting: number; firstProbes: number }> {
     const { caches, readinessGate } = this.#d;
-    if (!readinessGate) return;
-    try {
-      const r = await readinessGate.round(caches.node() ?? node, caches.pods(), caches.cluster());
-      for (const w of r.written)
-        this.#line('pod-network-ready', `${w.pod}: ${w.condition.status} ${w.condition.reason}`);
-    } catch (err) {
-      this.#d.log.error({ err: describeError(err) }, 'readiness gate round failed');
-    }
+    if (!readinessGate) return Promise.resolve(NO_READINESS_WORK);
+    this.#readinessChain = this.#readinessChain.then(async () => {
+      try {
+        const r = await readinessGate.round(caches.node() ?? node, caches.pods(), caches.cluster());
+        for (const w of r.written)
+          this.#line('pod-network-ready', `${w.pod}: ${w.condition.status} ${w.condition.reason}`);
+        return r;
+      } catch (err) {
+        this.#d.log.error({ err: describeError(err) }, 'readiness gate round failed');
+        return NO_READINESS_WORK;
+      }
+    });
+    return this.#readinessChain;
   }
 
   /** Metrics and the timeline: every change of a check's status and of the verdict, nothing else. */

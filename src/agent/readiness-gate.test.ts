@@ -83,6 +83,10 @@ describe('ReadinessGate.round', () => {
       'app/no-netns': ['False', 'PodNetworkNotVerified'],
     });
     expect(r.probed).toBe(3);
+    // all four were waiting (three to probe, one reset); a True of this boot is not
+    expect(r.waiting).toBe(4);
+    const verified = fake.pods.get('app/good') as Pod;
+    expect((await gate.round(node, [verified], cluster)).waiting).toBe(0);
   });
 
   it('does not probe a pod again within its interval, and writes nothing when nothing changes', async () => {

@@ -39,6 +39,10 @@ export interface ReadinessGateDeps {
 export interface ReadinessRound {
   readonly written: readonly { readonly pod: string; readonly condition: DesiredPodCondition }[];
   readonly probed: number;
+  /** Gated pods not True at the start of the round (to probe, or just reset): work left to do. */
+  readonly waiting: number;
+  /** Pods probed for the first time in this round. */
+  readonly firstProbes: number;
 }
 
 /** Keeps the readiness condition of this node's gated pods. */
@@ -58,13 +62,17 @@ export class ReadinessGate {
     const written: { pod: string; condition: DesiredPodCondition }[] = [];
     const toProbe: Pod[] = [];
     const live = new Set<string>();
+    let waiting = 0;
     for (const pod of pods) {
       live.add(pod.metadata?.uid ?? '');
       const work = readinessWork(pod, bootStart);
-      if (work.kind === 'reset' && (await this.#write(pod, work.condition, now)))
-        written.push({ pod: key(pod), condition: work.condition });
-      else if (work.kind === 'probe') toProbe.push(pod);
+      if (work.kind === 'reset') {
+        waiting++;
+        if (await this.#write(pod, work.condition, now))
+          written.push({ pod: key(pod), condition: work.condition });
+      } else if (work.kind === 'probe') toProbe.push(pod);
     }
+    waiting += toProbe.length;
     for (const uid of this.#lastProbe.keys()) if (!live.has(uid)) this.#lastProbe.delete(uid);
     const cfg = clusterProbeConfig(cluster.services, this.#d.allowSpecialProbeTargets ?? false);
     const minInterval = this.#d.minProbeIntervalMs ?? 2_000;
@@ -77,7 +85,8 @@ export class ReadinessGate {
           (this.#lastProbe.get(b.metadata?.uid ?? '') ?? 0),
       )
       .slice(0, this.#d.maxProbesPerRound ?? 4);
-    if (!cfg || due.length === 0) return { written, probed: 0 };
+    if (!cfg || due.length === 0) return { written, probed: 0, waiting, firstProbes: 0 };
+    const firstProbes = due.filter((p) => !this.#lastProbe.has(p.metadata?.uid ?? '')).length;
     const located = await this.#d.locator.locate(due.map((p) => p.metadata?.uid ?? ''));
     await Promise.all(
       due.map(async (pod) => {
@@ -91,7 +100,7 @@ export class ReadinessGate {
         if (want && (await this.#write(pod, want, now))) written.push({ pod: key(pod), condition: want });
       }),
     );
-    return { written, probed: due.length };
+    return { written, probed: due.length, waiting, firstProbes };
   }
 
   /** Writes a condition, keeping lastTransitionTime unless the status flips. */

@@ -202,7 +202,11 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       ),
       apis.services.watchServices(caches.handlers('services', pokeWhenSettled)),
       apis.services.watchEndpointSlices(caches.handlers('slices', pokeWhenSettled)),
-      apis.pods.watchOnNode(cfg.nodeName, caches.handlers('pods')),
+      // A change of this node's pods serves the readiness gate within a second (between rounds).
+      apis.pods.watchOnNode(
+        cfg.nodeName,
+        caches.handlers('pods', () => agent.pokeReadiness()),
+      ),
     ]);
     const server = await startServer(cfg.listen, registry, agent);
     const statusServer = cfg.statusListen ? await startStatusServer(cfg.statusListen, agent) : undefined;

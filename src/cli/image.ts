@@ -5,8 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cacheRoot } from '../lab/binaries.ts';
-import { buildImage, defaultReference, type ImageReport } from '../packaging/image.ts';
+import { cacheRoot, ensureCniGatePlugin } from '../lab/binaries.ts';
+import { buildImage, defaultReference, IMAGE_CNI_GATE_PATH, type ImageReport } from '../packaging/image.ts';
 
 const MB = 1024 * 1024;
 /** The image budget (compressed), from the issue. */
@@ -16,8 +16,9 @@ const HELP = `Usage: scripts/image --output <file.tar> [--reference <name:tag>] 
 
 Builds netwarden's OCI image without a container engine, from Debian packages (iptables with both
 backends, nftables, iproute2, util-linux nsenter, ca-certificates and their libraries), the
-project's Node.js binary (stripped) and netwarden bundled by esbuild. The archive is an OCI image
-layout (plus docker's manifest.json): import it with
+project's Node.js binary (stripped), netwarden bundled by esbuild, and the boot gate CNI plugin
+(static Go, built from tools/cni-gate). The archive is an OCI image layout (plus docker's
+manifest.json): import it with
   ctr -n k8s.io images import <file.tar>        (containerd)
   docker load -i <file.tar>
 Same inputs, same digest. Downloads are cached in $NETWARDEN_CACHE_DIR/image (default
@@ -41,7 +42,7 @@ export function formatReport(r: ImageReport): string {
     `archive    ${r.output} (sha256 ${r.archiveSha256})`,
     `manifest   ${r.manifestDigest}`,
     `size       ${mb(r.compressedBytes)} compressed (budget ${mb(BUDGET_BYTES)}), ${mb(r.uncompressedBytes)} unpacked, ${r.files} files`,
-    `node       ${r.nodeVersion} (/usr/bin/node); netwarden /app/netwarden.mjs`,
+    `node       ${r.nodeVersion} (/usr/bin/node); netwarden /app/netwarden.mjs; boot gate plugin /${IMAGE_CNI_GATE_PATH}`,
     'contents by area (unpacked):',
     ...areas,
     `Debian packages (${r.packages.length}):`,
@@ -68,12 +69,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`image: --output <file.tar> is required\n\n${HELP}`);
     return 2;
   }
+  const log = (line: string): void => void process.stderr.write(`image: ${line}\n`);
   const report = await buildImage({
     repoDir: resolve(import.meta.dirname, '../..'),
+    cniGatePlugin: await ensureCniGatePlugin({ log }),
     output: resolve(values.output),
     cacheDir: `${cacheRoot()}/image`,
     ...(values.reference ? { reference: values.reference } : {}),
-    log: (line) => process.stderr.write(`image: ${line}\n`),
+    log,
   });
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (report.compressedBytes > BUDGET_BYTES) {

@@ -89,6 +89,26 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       'run the netwarden agent on every node (gate closes at boot, opens when verified)',
       'off',
     )
+    .option(
+      '--boot-gate <on|off>',
+      "with --netwarden on: the agents also run the boot gate CNI plugin (pods' network set-ups wait until the boot is verified)",
+      'off',
+    )
+    .option(
+      '--boot-gate-deadline <duration>',
+      'the boot gate passes every pod this long after the boot was first seen (fail-open)',
+      formatDuration(REBOOT_RACE_DEFAULTS.bootGateDeadlineMs),
+    )
+    .option(
+      '--boot-gate-agent-start-grace <duration>',
+      "the boot gate waits this long for the agent's first heartbeat, then passes pods (fail-open)",
+      formatDuration(REBOOT_RACE_DEFAULTS.bootGateAgentStartGraceMs),
+    )
+    .option(
+      '--agent-after-reboot <on|off>',
+      "start the rebooted node's agent on its new boot (off: the agent is absent after the reboot)",
+      'on',
+    )
     .option('--output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -111,7 +131,8 @@ Faults:
                           (amazon-vpc-cni-k8s#2103); lab traffic itself is unchanged.
 
 Example:
-  netwarden lab run reboot-race --faults cni-config-persisted,early-pods-lose-route --output json`,
+  netwarden lab run reboot-race --faults cni-config-persisted,early-pods-lose-route --output json
+  netwarden lab run reboot-race --faults cni-config-persisted,early-pods-lose-route --netwarden on --boot-gate on`,
     )
     .action(async (flags: RebootRaceFlags) => {
       const output = choiceFlag('--output', flags.output, ['text', 'json'] as const);
@@ -176,6 +197,10 @@ interface RebootRaceFlags {
   downtime: string;
   proxyMode: string;
   netwarden: string;
+  bootGate: string;
+  bootGateDeadline: string;
+  bootGateAgentStartGrace: string;
+  agentAfterReboot: string;
   output: string;
 }
 
@@ -192,6 +217,14 @@ export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
     downtimeMs: durationFlag('--downtime', f.downtime, 300_000),
     proxyMode: choiceFlag('--proxy-mode', f.proxyMode, ['iptables', 'nftables'] as const),
     netwarden: choiceFlag('--netwarden', f.netwarden, ['on', 'off'] as const) === 'on',
+    bootGate: choiceFlag('--boot-gate', f.bootGate, ['on', 'off'] as const) === 'on',
+    bootGateDeadlineMs: durationFlag('--boot-gate-deadline', f.bootGateDeadline, 900_000),
+    bootGateAgentStartGraceMs: durationFlag(
+      '--boot-gate-agent-start-grace',
+      f.bootGateAgentStartGrace,
+      3_600_000,
+    ),
+    agentAfterReboot: choiceFlag('--agent-after-reboot', f.agentAfterReboot, ['on', 'off'] as const) === 'on',
   };
 }
 

@@ -7,6 +7,7 @@ import {
   gateEntry,
   parseBootStamp,
   parseGateCounters,
+  parseGateLog,
   parseUptimeMs,
   summarizeGateLog,
   verifiedBootId,
@@ -96,6 +97,43 @@ describe('summarizeGateLog', () => {
       exempt: 1,
     });
     expect(summarizeGateLog(log).maxHeldMs).toBe(99_000);
+  });
+});
+
+describe('parseGateLog', () => {
+  it('reads hold and add records with their time, pod and reason; skips junk and other events', () => {
+    const text = [
+      JSON.stringify({
+        time: '2026-12-02T09:00:01.5Z',
+        event: 'hold',
+        pod: 'shop/web-0',
+        bootId: BOOT,
+        reason: 'the agent is verifying',
+      }),
+      JSON.stringify({ time: 'not a time', event: 'add', outcome: 'released', heldMs: 7_300 }),
+      JSON.stringify({ event: 'frob', outcome: 'passed' }),
+      '{"event":',
+    ].join('\n');
+    expect(parseGateLog(text)).toEqual([
+      {
+        event: 'hold',
+        timeMs: Date.parse('2026-12-02T09:00:01.5Z'),
+        outcome: '',
+        heldMs: 0,
+        bootId: BOOT,
+        pod: 'shop/web-0',
+        reason: 'the agent is verifying',
+      },
+      {
+        event: 'add',
+        timeMs: undefined,
+        outcome: 'released',
+        heldMs: 7_300,
+        bootId: undefined,
+        pod: undefined,
+        reason: '',
+      },
+    ]);
   });
 });
 

@@ -162,16 +162,21 @@ export interface GateLogSummary {
   readonly exempt: number;
 }
 
-/** One `add` record of gate.log. */
-interface GateAddRecord {
+/** One record of gate.log: a hold beginning (`hold`) or an ADD's end (`add`). */
+export interface GateLogRecord {
+  readonly event: 'hold' | 'add';
+  /** Wall-clock time of the record (ms), when it parses. */
+  readonly timeMs: number | undefined;
   readonly outcome: string;
   readonly heldMs: number;
   readonly bootId: string | undefined;
+  readonly pod: string | undefined;
+  readonly reason: string;
 }
 
-/** The `add` records of gate.log text; lines that are not records are skipped. */
-function gateAddRecords(text: string): GateAddRecord[] {
-  const out: GateAddRecord[] = [];
+/** The records of gate.log text; lines that are not records are skipped. */
+export function parseGateLog(text: string): GateLogRecord[] {
+  const out: GateLogRecord[] = [];
   for (const line of text.split('\n')) {
     let rec: unknown;
     try {
@@ -179,15 +184,34 @@ function gateAddRecords(text: string): GateAddRecord[] {
     } catch {
       continue;
     }
-    if (!isObj(rec) || rec.event !== 'add') continue;
-    out.push({
-      outcome: typeof rec.outcome === 'string' ? rec.outcome : '',
-      // The plugin logs heldMs only for calls that waited.
-      heldMs: typeof rec.heldMs === 'number' ? rec.heldMs : 0,
-      bootId: typeof rec.bootId === 'string' ? rec.bootId : undefined,
-    });
+    const r = gateLogRecord(rec);
+    if (r) out.push(r);
   }
   return out;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function gateLogRecord(rec: unknown): GateLogRecord | undefined {
+  if (!isObj(rec) || (rec.event !== 'add' && rec.event !== 'hold')) return undefined;
+  const t = Date.parse(str(rec.time) ?? '');
+  return {
+    event: rec.event,
+    timeMs: Number.isNaN(t) ? undefined : t,
+    outcome: str(rec.outcome) ?? '',
+    // The plugin logs heldMs only for calls that waited.
+    heldMs: typeof rec.heldMs === 'number' ? rec.heldMs : 0,
+    bootId: str(rec.bootId),
+    pod: str(rec.pod),
+    reason: str(rec.reason) ?? '',
+  };
+}
+
+type GateAddRecord = GateLogRecord;
+
+/** The `add` records of gate.log text. */
+function gateAddRecords(text: string): GateAddRecord[] {
+  return parseGateLog(text).filter((r) => r.event === 'add');
 }
 
 /** Summarizes gate.log (optionally only one boot's records). */

@@ -194,6 +194,7 @@ export interface Endpoint {
   zone?: string;
   hostname?: string;
   hints?: { forZones?: { name: string }[]; forNodes?: { name: string }[] };
+  targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string };
 }
 
 /** An EndpointSlice. */

@@ -206,6 +206,8 @@ export interface EnsureOptions {
   readonly log?: (line: string) => void;
   /** Upper bound for each Go build. */
   readonly buildTimeoutMs?: number;
+  /** Only these toolsets (default: all); the other programs are then missing from `paths`. */
+  readonly toolsets?: readonly Toolset[];
 }
 
 /**
@@ -233,7 +235,7 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<Resolved
   if (fromOverride.size > 0)
     log(`using ${[...fromOverride.keys()].join(', ')} from ${overrideDirs(env).join(':')}`);
 
-  for (const toolset of Object.keys(TOOLSETS) as Toolset[]) {
+  for (const toolset of opts.toolsets ?? (Object.keys(TOOLSETS) as Toolset[])) {
     const spec = TOOLSETS[toolset];
     const moduleDir = join(tools, spec.dir);
     const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
@@ -283,6 +285,16 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<Resolved
     cacheDirs,
     ...(buildSeconds === undefined ? {} : { buildSeconds }),
   };
+}
+
+/**
+ * The boot gate plugin alone (tools/cni-gate: built in seconds, or from the cache), for the image:
+ * a static binary (CGO_ENABLED=0), built with -trimpath and without VCS stamps, so the same
+ * sources and Go toolchain give the same bytes.
+ */
+export async function ensureCniGatePlugin(opts: Omit<EnsureOptions, 'toolsets'> = {}): Promise<string> {
+  const { paths } = await ensureBinaries({ ...opts, toolsets: ['cniGate'] });
+  return paths['netwarden-cni-gate'];
 }
 
 /** Linker flags that make `--version` print the pinned release instead of v0.0.0-master. */

@@ -70,12 +70,46 @@ export interface LabOptions {
   readonly log?: (line: string) => void;
   readonly onNodeEvent?: (e: NodeEvent) => void;
   readonly readyTimeoutMs?: number;
-  /** Run the netwarden agent on every node (under the ServiceAccount and RBAC the chart renders). */
   /**
-   * Run the netwarden agent on every node, from `entry` (default src/cli/main.ts; e.g. a bundle, to
-   * measure the shipped form).
+   * Run the netwarden agent on every node (under the ServiceAccount and RBAC the chart renders),
+   * from `entry` (default src/cli/main.ts; e.g. a bundle, to measure the shipped form), with
+   * `bootGate` its boot gate on (see {@link bootGateAgentArgs}).
    */
-  readonly netwarden?: { readonly args?: readonly string[]; readonly entry?: string };
+  readonly netwarden?: {
+    readonly args?: readonly string[];
+    readonly entry?: string;
+    readonly bootGate?: LabBootGate;
+  };
+}
+
+/** The boot gate in the lab: its timings (the agent's defaults where not given). */
+export interface LabBootGate {
+  readonly deadlineMs?: number;
+  readonly agentStartGraceMs?: number;
+  readonly maxWaitMs?: number;
+}
+
+/** Where a lab node keeps the boot gate's state: under its /run, which every boot empties (a tmpfs on a real node). */
+export const LAB_BOOT_GATE_STATE_DIR = '/run/netwarden';
+
+/**
+ * The agent flags of the boot gate on a lab node, as the DaemonSet passes them: the agent copies
+ * `plugin` (the lab's build of tools/cni-gate, where the image has /opt/netwarden/bin) into the
+ * node's CNI bin folder and keeps it last in the node's conflist. The node's own mount namespace
+ * gives it /opt/cni/bin, /etc/cni/net.d, /run and the per-node boot id file at the standard paths.
+ */
+export function bootGateAgentArgs(plugin: string, gate: LabBootGate): string[] {
+  return [
+    '--boot-gate',
+    `--boot-gate-plugin=${plugin}`,
+    '--cni-bin-dir=/opt/cni/bin',
+    `--boot-gate-state-dir=${LAB_BOOT_GATE_STATE_DIR}`,
+    ...(gate.deadlineMs !== undefined ? [`--boot-gate-deadline=${gate.deadlineMs}ms`] : []),
+    ...(gate.agentStartGraceMs !== undefined
+      ? [`--boot-gate-agent-start-grace=${gate.agentStartGraceMs}ms`]
+      : []),
+    ...(gate.maxWaitMs !== undefined ? [`--boot-gate-max-wait=${gate.maxWaitMs}ms`] : []),
+  ];
 }
 
 /** Defaults of a boot (first boot and reboots). */
@@ -192,7 +226,12 @@ export class Lab {
             ? {
                 agent: {
                   kubeconfig: agentKubeconfig,
-                  args: options.netwarden?.args ?? [],
+                  args: [
+                    ...(options.netwarden?.bootGate
+                      ? bootGateAgentArgs(binaries.paths['netwarden-cni-gate'], options.netwarden.bootGate)
+                      : []),
+                    ...(options.netwarden?.args ?? []),
+                  ],
                   ...(options.netwarden?.entry ? { entry: options.netwarden.entry } : {}),
                 },
               }

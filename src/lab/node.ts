@@ -64,6 +64,11 @@ export interface BootOptions {
    * several field cases one reboot after another.
    */
   readonly faults?: readonly string[];
+  /**
+   * Start the node's netwarden agent (when it has one) on this boot; default true. False is an
+   * agent that is not there after the reboot (its DaemonSet pod not started yet, or removed).
+   */
+  readonly startAgent?: boolean;
 }
 
 /** Something that happened to a node, for scenario timelines. */
@@ -207,7 +212,7 @@ export class LabNode {
     await this.#startContainerd();
     await this.#startKubelet();
     await this.#startCniDaemon();
-    if (this.spec.agent) await this.startAgent();
+    if (this.spec.agent && opts.startAgent !== false) await this.startAgent();
     this.#after(opts.cniReadyDelayMs, () => this.#cniReady());
     if (this.spec.faults.includes('stale-iptables-restore'))
       this.#after(opts.kubeProxyDelayMs + STALE_RESTORE_AFTER_KUBE_PROXY_MS, () =>

@@ -98,7 +98,15 @@ export interface ImageBuildOptions {
   readonly cacheDir: string;
   readonly reference?: string;
   readonly log?: (line: string) => void;
+  /**
+   * The boot gate CNI plugin executable (static, built from tools/cni-gate), carried at
+   * {@link IMAGE_CNI_GATE_PATH}, whence the agent copies it into the node's CNI bin folder.
+   */
+  readonly cniGatePlugin: string;
 }
+
+/** Where the image carries the boot gate plugin: the agent's default --boot-gate-plugin. */
+export const IMAGE_CNI_GATE_PATH = 'opt/netwarden/bin/netwarden-cni-gate';
 
 /** What was built. */
 export interface ImageReport {
@@ -135,7 +143,10 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
     const nodeBin = await strippedNode(opts.repoDir, join(opts.cacheDir, 'node'));
     const nodeVersion = (await run(nodeBin, ['--version'])).stdout.trim();
     log(`bundling netwarden with esbuild; node ${nodeVersion}`);
-    const extra = await netwardenFiles(opts.repoDir, nodeBin, rootfs);
+    const extra = [
+      ...(await netwardenFiles(opts.repoDir, nodeBin, rootfs)),
+      { type: 'file', path: IMAGE_CNI_GATE_PATH, mode: 0o755, source: opts.cniGatePlugin } as const,
+    ];
     log('writing the layer');
     const sizes: { path: string; size: number }[] = [];
     const entries = (function* (): Generator<TarEntry> {

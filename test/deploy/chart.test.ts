@@ -54,6 +54,7 @@ describe('helm lint --strict', () => {
   it.each([
     ['defaults', {}],
     ['everything on', ALL_ON],
+    ['the boot gate on', { 'config.bootGate': 'true' }],
     [
       'taint off, no policy, no clean-up',
       { 'config.taint': 'false', 'admissionPolicy.enabled': 'false', 'cleanup.enabled': 'false' },
@@ -128,6 +129,52 @@ describe('the DaemonSet', () => {
       name: 'NETWARDEN_NODE_NAME',
       valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } },
     });
+  });
+
+  it('with config.bootGate=true: the CNI folders writable and the state folder mounted, at the paths the agent is given', async () => {
+    const on = find(await renderChart({ helm, set: { 'config.bootGate': 'true' } }), 'DaemonSet') as Any;
+    const spec = on.spec.template.spec;
+    const c = spec.containers[0];
+    const hostPaths = new Map<string, { path: string; type: string }>(
+      spec.volumes.filter((v: Any) => v.hostPath).map((v: Any) => [v.name, v.hostPath]),
+    );
+    const mounts = new Map<string, Any>(c.volumeMounts.map((m: Any) => [m.name, m]));
+    const writable = c.volumeMounts
+      .filter((m: Any) => hostPaths.has(m.name) && !m.readOnly)
+      .map((m: Any) => `${m.name}:${m.mountPath}`)
+      .sort();
+    expect(writable).toEqual([
+      'boot-gate-state:/run/netwarden',
+      'cni-bin:/opt/cni/bin',
+      'cni-conf:/etc/cni/net.d',
+      'xtables-lock:/run/xtables.lock',
+    ]);
+    // same path inside and on the host: the plugin (run by the runtime on the host) and the
+    // agent read each other's files, and the conflist names the state folder
+    for (const name of ['cni-bin', 'cni-conf', 'boot-gate-state'])
+      expect(hostPaths.get(name)?.path, name).toBe(mounts.get(name)?.mountPath);
+    expect(hostPaths.get('boot-gate-state')?.type).toBe('DirectoryOrCreate');
+    const env = new Map<string, string>(
+      c.env.filter((e: Any) => 'value' in e).map((e: Any) => [e.name, e.value]),
+    );
+    expect(env.get('NETWARDEN_BOOT_GATE')).toBe('true');
+    expect(env.get('NETWARDEN_BOOT_GATE_PLUGIN')).toBe('/opt/netwarden/bin/netwarden-cni-gate');
+    expect(env.get('NETWARDEN_CNI_BIN_DIR')).toBe('/opt/cni/bin');
+    expect(env.get('NETWARDEN_BOOT_GATE_STATE_DIR')).toBe('/run/netwarden');
+    // still least-privileged otherwise
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(c.securityContext.capabilities.add).toEqual(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE']);
+    // moved folders follow their values
+    const moved = find(
+      await renderChart({
+        helm,
+        set: { 'config.bootGate': 'true', 'config.cniBinDir': '/home/kubernetes/bin' },
+      }),
+      'DaemonSet',
+    ) as Any;
+    expect(moved.spec.template.spec.volumes.find((v: Any) => v.name === 'cni-bin')?.hostPath.path).toBe(
+      '/home/kubernetes/bin',
+    );
   });
 
   it('follows the metrics port when config.listen moves', async () => {

@@ -1,13 +1,26 @@
 /**
  * The image as `scripts/image` builds it: twice, to prove the same inputs give the same digest;
  * then unpacked and run in a chroot (and a throwaway network namespace for the netfilter tools),
- * to prove the bundled agent starts and every program it calls finds its libraries.
+ * to prove the bundled agent starts, every program it calls finds its libraries, and the boot gate
+ * plugin it installs on nodes is there and runs on its own.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_OPTIONS } from '../../src/agent/config.ts';
 import { run } from '../../src/host/exec.ts';
+import { ensureCniGatePlugin } from '../../src/lab/binaries.ts';
+import { IMAGE_CNI_GATE_PATH } from '../../src/packaging/image.ts';
 
 const REPO = join(import.meta.dirname, '../..');
 const MB = 1024 * 1024;
@@ -95,6 +108,34 @@ describe('scripts/image', () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ results: [] });
     const bad = await inImage(['/usr/bin/node', '/app/probe-child.js', 'not json']);
     expect(bad.code).toBe(2);
+  });
+
+  it("carries the boot gate plugin at the agent's default --boot-gate-plugin, static, and it answers VERSION", async () => {
+    const inside = `/${IMAGE_CNI_GATE_PATH}`;
+    expect(AGENT_OPTIONS.bootGatePlugin.default).toBe(inside);
+    const plugin = join(root, IMAGE_CNI_GATE_PATH);
+    expect(statSync(plugin).mode & 0o755).toBe(0o755);
+    const version = (r: string, path: string) =>
+      run('chroot', [r, path], {
+        env: { ...process.env, CNI_COMMAND: 'VERSION' },
+        input: '{"cniVersion":"1.0.0"}',
+      });
+    const res = await version(root, inside);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({
+      cniVersion: '1.0.0',
+      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
+    // Alone in an otherwise empty root it runs the same: no loader, no libc (the runtime runs it on
+    // the host, whatever the host's libraries).
+    const bare = join(dir, 'bare');
+    mkdirSync(bare);
+    copyFileSync(plugin, join(bare, 'gate'));
+    chmodSync(join(bare, 'gate'), 0o755);
+    const alone = await version(bare, '/gate');
+    expect(alone.stdout).toBe(res.stdout);
+    // the same bytes as the build from tools/cni-gate
+    expect(readFileSync(plugin).equals(readFileSync(await ensureCniGatePlugin()))).toBe(true);
   });
 
   it('runs the clean-up command as nobody (the hook Job runs as 65534)', async () => {

@@ -131,6 +131,20 @@ describe('reboot-race with netwarden on', () => {
     expect(early?.brokenAfterDataPathReady).toBe(false);
     expect(early?.recycledAtMs).toBeNull();
     expect(s.untouchedHealthy).toBeGreaterThanOrEqual(1);
+    // The pod readiness gate on the real kubelet: the early pod lists netwarden.dev/PodNetworkReady.
+    // Its containers are ready long before kube-proxy starts, but the pod is not Ready, nor a ready
+    // endpoint of its Service, until the agent's probe from inside it passes — which it cannot
+    // before kube-proxy (20 s after the boot) has programmed the node. (Condition times are the API's
+    // whole seconds.)
+    expect(early?.podNetworkFalseReasons).toContain('PodNetworkProbeFailing');
+    expect(early?.containersReadyAtMs).not.toBeNull();
+    expect(early?.podNetworkReadyAtMs ?? -1).toBeGreaterThan(REBOOT_RACE_DEFAULTS.kubeProxyDelayMs);
+    expect(early?.podNetworkReadyAtMs ?? -1).toBeGreaterThan(
+      (early?.containersReadyAtMs ?? Infinity) + 1_000,
+    );
+    expect(early?.readyAtMs ?? -1).toBeGreaterThanOrEqual(early?.podNetworkReadyAtMs ?? Infinity);
+    expect(early?.endpointNotReadyAtMs ?? Infinity).toBeLessThan(early?.podNetworkReadyAtMs ?? -1);
+    expect(early?.endpointReadyAtMs ?? -1).toBeGreaterThanOrEqual(early?.podNetworkReadyAtMs ?? Infinity);
     expect(s.reportedNotRecycled).toEqual(['default/bare-api-client']);
     // everything else recovered, after the gate opened
     expect(s.allReadyAtMs).not.toBeNull();

@@ -10,7 +10,7 @@ import (
 const (
 	outcomePassed             = "passed"                   // this boot is verified: passed at once
 	outcomeExempt             = "exempt"                   // not verified yet, but the pod's namespace is exempt
-	outcomeReleased           = "released"                 // held, then verified during the wait: passed
+	outcomeReleased           = "released"                 // held, then verified during the wait: code 11, set up again at once
 	outcomeRetry              = "retry"                    // held for maxWait: failed with code 11
 	outcomeFailedOpenDeadline = "failed_open_deadline"     // bootGateDeadline since boot has passed
 	outcomeFailedOpenAbsent   = "failed_open_agent_absent" // no agent heartbeat this boot after agentStartGrace

@@ -1,7 +1,8 @@
 // netwarden-cni-gate is the boot gate of netwarden: a chained CNI plugin, last in the node's
 // conflist. On ADD it passes the previous plugin's result through unchanged once this boot's data
-// path has been verified by the netwarden agent; before that it holds the call (returning the
-// moment the agent verifies), and after maxWait fails with code 11 so that the runtime retries.
+// path has been verified by the netwarden agent; before that it holds the call and then fails
+// with code 11 so that the runtime sets the pod up again: at once when the agent verifies during
+// the hold (the retry runs the whole chain after the verification, and passes), else at maxWait.
 // It fails open — passes through and says so — when the boot is older than bootGateDeadline,
 // when the agent is not running, or when anything it needs cannot be read. DEL, CHECK, GC and
 // STATUS always succeed: the plugin owns no network resources. Behaviour and state files:
@@ -131,14 +132,29 @@ func add(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, 
 	} else {
 		v = c.hold(o, v)
 	}
+	if v.outcome == outcomeReleased {
+		// The plugins before this one ran while the data path was unverified: what they set up
+		// for the pod (its rules, routes, policy) may be the broken state the gate exists to
+		// keep out. Failing makes the runtime tear the sandbox down (DEL) and the kubelet set it
+		// up afresh a second later, the whole chain now after the verification; that ADD passes.
+		return fail(stdout, req.cniVersion, codeTryAgainLater,
+			networkNotReady+": this set-up began before netwarden verified this boot's data path (verified now): set it up again",
+			fmt.Sprintf("held %s, released", round(time.Since(start))))
+	}
 	if !v.pass {
 		return fail(stdout, req.cniVersion, codeTryAgainLater,
-			"this node's data path is not verified yet (netwarden boot gate): try again later",
+			networkNotReady+": this node's data path is not verified yet (netwarden boot gate): try again later",
 			fmt.Sprintf("held %s: %s", round(time.Since(start)), v.reason))
 	}
 	stdout.Write(result)
 	return 0
 }
+
+// networkNotReady opens every "try again" message: the kubelet retries a pod whose sync error
+// contains "network is not ready" after 1–1.5 s (pkg/kubelet/pod_workers.go, completeWork:
+// backOffOnTransientErrorPeriod), any other sandbox error after 10–15 s. The runtime's error
+// carries the plugin's msg, so these words decide how soon a held pod is set up again.
+const networkNotReady = "network is not ready"
 
 // call is one ADD being decided.
 type call struct {

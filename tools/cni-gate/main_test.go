@@ -249,7 +249,8 @@ func TestAddHoldsThenTryAgainLater(t *testing.T) {
 	n.verify("a-previous-boot")
 	n.heartbeatAgo(time.Second)
 	r := invoke(t, "ADD", n.conf(nil), nil)
-	if r.code == 0 || r.err.Code != codeTryAgainLater || !strings.Contains(r.err.Details, "the agent is verifying") {
+	if r.code == 0 || r.err.Code != codeTryAgainLater || !strings.Contains(r.err.Details, "the agent is verifying") ||
+		!strings.HasPrefix(r.err.Msg, pluginName+": network is not ready: ") {
 		t.Fatalf("ADD: %+v", r)
 	}
 	if c := n.counters(); c[outcomeRetry] != 1 {
@@ -270,13 +271,19 @@ func TestAddReleasedWhenVerifiedDuringTheWait(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		n.verify(n.bootID)
 	}()
-	// maxWait is long: returning success at all proves the wait ended on the verification.
+	// maxWait is long: returning at all proves the wait ended on the verification. The set-up
+	// began unverified, so it is answered with code 11 (set up again), in the kubelet's
+	// fast-retry words; the next ADD passes at once.
 	r := invoke(t, "ADD", n.conf(map[string]any{"maxWait": "60s"}), nil)
 	<-done
-	if r.code != 0 || r.stdout != prevResult {
+	if r.code == 0 || r.err.Code != codeTryAgainLater || !strings.HasPrefix(r.err.Msg, pluginName+": network is not ready: ") ||
+		!strings.Contains(r.err.Details, "released") {
 		t.Fatalf("ADD: %+v", r)
 	}
-	if c := n.counters(); c[outcomeReleased] != 1 || len(c) != 1 {
+	if again := invoke(t, "ADD", n.conf(nil), nil); again.code != 0 || again.stdout != prevResult {
+		t.Fatalf("ADD after the release: %+v", again)
+	}
+	if c := n.counters(); c[outcomeReleased] != 1 || c[outcomePassed] != 1 || len(c) != 2 {
 		t.Fatalf("counters %v", c)
 	}
 	l := n.logRecords()

@@ -7,19 +7,25 @@
  * a bounded window, probes the broken pods from inside, deletes one of them as the control
  * experiment, and reports a timeline and a summary.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { GateState } from '../../cni-gate/state.ts';
+import { DEFAULT_GATE_SETTINGS, GATE_FILES, type GateOutcome, parseGateLog } from '../../core/boot-gate.ts';
 import { TAINT_KEY } from '../../core/gate.ts';
-import type { Node, Pod } from '../../core/objects.ts';
+import type { EndpointSlice, Node, Pod } from '../../core/objects.ts';
+import { POD_NETWORK_READY } from '../../core/pod-readiness.ts';
 import { type ClusterProbeConfig, nodeProbePlan } from '../../core/probe-plan.ts';
 import { seededRandom } from '../../core/random.ts';
+import { NetwardenError } from '../../errors.ts';
 import { ProcNetnsLocator } from '../../host/netns-locator.ts';
 import { probeNetns, probePods } from '../../host/netns-probe.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { Reflector } from '../../kube/watch.ts';
+import { CNI_CONFLIST_NAME } from '../cni-config.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { labImageRef } from '../images.ts';
-import { Lab, type LabFault } from '../lab.ts';
+import { LAB_BOOT_GATE_STATE_DIR, Lab, type LabFault } from '../lab.ts';
 import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
-import type { NodeEvent } from '../node.ts';
+import type { LabNode, NodeEvent } from '../node.ts';
 import { clusterState, kubeProxyProblems } from '../observe.ts';
 import { waitFor } from '../wait.ts';
 import { GateTracker, type PodFacts, PodTracker, type TimelineEntry } from './timeline.ts';
@@ -38,6 +44,14 @@ export interface RebootRaceParams {
   readonly proxyMode: 'iptables' | 'nftables';
   /** Run the netwarden agent on every node. */
   readonly netwarden: boolean;
+  /** With netwarden: the boot gate CNI plugin too (the agents run with --boot-gate). */
+  readonly bootGate: boolean;
+  /** The boot gate's fail-open deadline since the boot was first seen (--boot-gate-deadline). */
+  readonly bootGateDeadlineMs: number;
+  /** How long the boot gate waits for the agent's first heartbeat (--boot-gate-agent-start-grace). */
+  readonly bootGateAgentStartGraceMs: number;
+  /** Start the rebooted node's agent on its new boot; false: the agent is absent after the reboot. */
+  readonly agentAfterReboot: boolean;
 }
 
 /**
@@ -59,6 +73,10 @@ export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   tcpServers: 2,
   proxyMode: 'iptables',
   netwarden: false,
+  bootGate: false,
+  bootGateDeadlineMs: DEFAULT_GATE_SETTINGS.bootGateDeadlineMs,
+  bootGateAgentStartGraceMs: DEFAULT_GATE_SETTINGS.agentStartGraceMs,
+  agentAfterReboot: true,
 };
 
 /** A broken pod and what probing it from inside showed. */
@@ -97,6 +115,32 @@ export interface PodReport {
   readonly recycledAtMs: number | null;
   /** Last became Ready. */
   readonly readyAtMs: number | null;
+  /** Its containers last became ready (the kubelet's ContainersReady). */
+  readonly containersReadyAtMs: number | null;
+  /** netwarden.dev/PodNetworkReady turned True (pods with that readiness gate); null if never. */
+  readonly podNetworkReadyAtMs: number | null;
+  /** Reasons of the False PodNetworkReady conditions seen before, in order. */
+  readonly podNetworkFalseReasons: string[];
+  /** Its Service's EndpointSlice first listed it not ready / last turned it ready (pods behind a Service). */
+  readonly endpointNotReadyAtMs: number | null;
+  readonly endpointReadyAtMs: number | null;
+}
+
+/** What the boot gate plugin did on the rebooted node's new boot (its own log and counters). */
+export interface BootGateReport {
+  /** ADDs that waited at all (released, retried, or failed open after a wait). */
+  readonly held: number;
+  /** Longest single wait, ms. */
+  readonly maxHeldMs: number;
+  /** ADDs that passed because the gate failed open (any reason). */
+  readonly failedOpen: number;
+  readonly retries: number;
+  readonly released: number;
+  readonly exempt: number;
+  /** The plugin's counters of this boot, by outcome (its state folder is under the node's /run). */
+  readonly outcomes: Record<GateOutcome, number>;
+  /** The plugin types of the node's conflist at the end, in order. */
+  readonly conflist: string[];
 }
 
 /** The machine-readable result (the CLI's `--output json`). */
@@ -132,10 +176,15 @@ export interface RebootRaceReport {
     reportedNotRecycled?: string[];
     /** Moments after the first eviction when more echo pods were unavailable than their PDB allows. */
     pdbViolations?: number;
+    rebootedNode: string;
+    /** With --boot-gate on: what the plugin did on the new boot. */
+    bootGate?: BootGateReport;
   };
 }
 
 const NS = 'default';
+/** Where a lab node's boot id is, as its own processes (the plugin) read it. */
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 /** With netwarden on, the run ends once all pods have been Ready this long without interruption. */
 const SETTLED_MS = 8_000;
 
@@ -147,8 +196,21 @@ export async function runRebootRace(
   const tracker = new PodTracker();
   const gate = new GateTracker(`node-${params.nodes}`, tracker);
   const nodeEvents: NodeEvent[] = [];
+  if (params.bootGate && !params.netwarden)
+    throw new NetwardenError('usage', '--boot-gate on needs --netwarden on (the agent runs the boot gate)');
   const lab = await Lab.up({
-    ...(params.netwarden ? { netwarden: {} } : {}),
+    ...(params.netwarden
+      ? {
+          netwarden: params.bootGate
+            ? {
+                bootGate: {
+                  deadlineMs: params.bootGateDeadlineMs,
+                  agentStartGraceMs: params.bootGateAgentStartGraceMs,
+                },
+              }
+            : {},
+        }
+      : {}),
     nodes: params.nodes,
     proxyMode: params.proxyMode,
     faults: params.faults,
@@ -158,6 +220,7 @@ export async function runRebootRace(
   });
   let watch: Reflector<Pod> | undefined;
   let nodeWatch: Reflector<Node> | undefined;
+  let sliceWatch: Reflector<EndpointSlice> | undefined;
   try {
     watch = await lab.admin.pods.watch({
       onEvent: (ev) =>
@@ -166,10 +229,16 @@ export async function runRebootRace(
           : tracker.observe(ev.object, Date.now()),
     });
     nodeWatch = await lab.admin.nodes.watch({ onEvent: (ev) => gate.observe(ev.object, Date.now()) });
+    sliceWatch = await lab.admin.services.watchEndpointSlices({
+      onEvent: (ev) => {
+        if (ev.type !== 'DELETED') tracker.endpoints(ev.object, Date.now());
+      },
+    });
     return await scenario(lab, params, tracker, gate, nodeEvents, log);
   } finally {
     await watch?.stop();
     await nodeWatch?.stop();
+    await sliceWatch?.stop();
     const problems = await lab.down();
     for (const p of problems) log(`clean-up problem: ${p}`);
   }
@@ -231,6 +300,7 @@ async function scenario(
     downtimeMs: params.downtimeMs,
     kubeProxyDelayMs: params.kubeProxyDelayMs,
     cniReadyDelayMs: params.cniReadyDelayMs,
+    startAgent: params.agentAfterReboot,
   });
   // A pod that arrives once the CNI is ready but before kube-proxy (it tolerates netwarden's taint,
   // like a DaemonSet): early, yet healthy — netwarden must not touch it.
@@ -260,7 +330,9 @@ async function scenario(
     const cniReadyAt = lab.node(rebooted).cniReadyAt;
     if (earlyOkPossible && !earlyOk && cniReadyAt !== undefined && Date.now() >= cniReadyAt + 1_000) {
       earlyOk = true;
-      await lab.admin.objects.apply(earlyHealthy(rebooted));
+      // With netwarden it waits for the pod readiness gate, behind a Service of its own.
+      await lab.admin.objects.apply(earlyHealthy(rebooted, params.netwarden));
+      if (params.netwarden) await lab.admin.objects.apply(service('early-ok', NS, 80, 8080));
       tracker.add(Date.now(), {
         event: 'early-healthy-created',
         node: rebooted,
@@ -309,6 +381,7 @@ async function scenario(
     : await controlDelete(lab, tracker, brokenFacts, random);
 
   const after = await nodeInfos(lab);
+  const bootGate = params.bootGate ? await bootGateReport(lab.node(rebooted), tracker) : undefined;
   const timeline = [...tracker.entries].sort((a, b) => a.tMs - b.tMs);
   return {
     scenario: 'reboot-race',
@@ -330,6 +403,8 @@ async function scenario(
       allReadyAtMs: allReadyAt === null ? null : allReadyAt - t0,
       dataPathReadyAtMs: dataPathReadyAt === null ? null : dataPathReadyAt - t0,
       controlExperiment,
+      rebootedNode: rebooted,
+      ...(bootGate ? { bootGate } : {}),
       ...(params.netwarden
         ? {
             ...repairSummary(tracker, rebooted, t0, dataPathReadyAt, allReadyAt, pdbSamples),
@@ -447,7 +522,12 @@ function podReports(
       networkSetUpAtMs: f.sandboxAt !== undefined && f.sandboxAt >= t0 - 1000 ? f.sandboxAt - t0 : null,
       brokenAfterDataPathReady: broken.get(f.uid) ?? null,
       recycledAtMs: f.evictedAt === undefined ? null : f.evictedAt - t0,
-      readyAtMs: f.readyAt !== undefined && f.readyAt >= t0 ? f.readyAt - t0 : null,
+      readyAtMs: after(f.readyAt, t0),
+      containersReadyAtMs: after(f.containersReadyAt, t0),
+      podNetworkReadyAtMs: after(f.podNetworkReadyAt, t0),
+      podNetworkFalseReasons: [...f.podNetworkFalseReasons],
+      endpointNotReadyAtMs: after(f.endpointNotReadyAt, t0),
+      endpointReadyAtMs: after(f.endpointReadyAt, t0),
     }))
     .sort(
       (a, b) =>
@@ -456,6 +536,38 @@ function podReports(
 }
 
 const rel = (ms: number | undefined, t0: number): number | null => (ms === undefined ? null : ms - t0);
+/** ms after the reboot of a moment on or after it; null for none or one before it. */
+const after = (ms: number | undefined, t0: number): number | null =>
+  ms !== undefined && ms >= t0 ? ms - t0 : null;
+
+/**
+ * What the boot gate did on `node`'s current boot, from the plugin's own files in the node's state
+ * folder (its /run: emptied at every boot, so the counters are this boot's); its log's records go
+ * into the timeline.
+ */
+async function bootGateReport(node: LabNode, tracker: PodTracker): Promise<BootGateReport> {
+  const state = new GateState(node.hostPath(LAB_BOOT_GATE_STATE_DIR), node.hostPath(BOOT_ID_FILE));
+  const summary = await state.logSummary(node.bootId);
+  const logFile = node.hostPath(`${LAB_BOOT_GATE_STATE_DIR}/${GATE_FILES.log}`);
+  const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  for (const r of parseGateLog(text).filter((x) => x.bootId === node.bootId && x.timeMs !== undefined))
+    tracker.add(r.timeMs ?? 0, {
+      event: r.event === 'hold' ? 'boot-gate-hold' : `boot-gate-${r.outcome}`,
+      node: node.name,
+      ...(r.pod ? { pod: r.pod } : {}),
+      detail: `${r.heldMs > 0 ? `held ${r.heldMs} ms; ` : ''}${r.reason}`.slice(0, 200),
+    });
+  let conflist: string[] = [];
+  try {
+    const doc = JSON.parse(readFileSync(node.hostPath(`/etc/cni/net.d/${CNI_CONFLIST_NAME}`), 'utf8')) as {
+      plugins?: { type?: string }[];
+    };
+    conflist = (doc.plugins ?? []).map((p) => p.type ?? '?');
+  } catch {
+    // no conflist: reported as none
+  }
+  return { ...summary, outcomes: await state.counters(), conflist };
+}
 
 /** The cluster's DNS and `kubernetes` Service as the lab sets them up. */
 export const LAB_PROBE_CONFIG: ClusterProbeConfig = {
@@ -518,8 +630,11 @@ function barePod(node: string): KubeObject {
   };
 }
 
-/** A healthy tcp-server that tolerates netwarden's taint, pinned to `node`. */
-function earlyHealthy(node: string): KubeObject {
+/**
+ * A healthy tcp-server that tolerates netwarden's taint, pinned to `node`; with `readinessGate`
+ * it lists netwarden.dev/PodNetworkReady in its readinessGates.
+ */
+function earlyHealthy(node: string, readinessGate: boolean): KubeObject {
   const d = spreadDeployment({
     name: 'early-ok',
     namespace: NS,
@@ -533,6 +648,7 @@ function earlyHealthy(node: string): KubeObject {
   ).template;
   spec.metadata.labels['netwarden.dev/scenario-role'] = 'early-healthy';
   spec.spec.tolerations = [{ key: TAINT_KEY, operator: 'Exists', effect: 'NoSchedule' }];
+  if (readinessGate) spec.spec.readinessGates = [{ conditionType: POD_NETWORK_READY }];
   return d;
 }
 

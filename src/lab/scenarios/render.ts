@@ -3,19 +3,29 @@ import type { RebootRaceReport } from './reboot-race.ts';
 
 const secs = (ms: number | null): string => (ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 
+/** The verdict of a run with netwarden on. */
+function netwardenVerdict(r: RebootRaceReport): string {
+  const s = r.summary;
+  const n = s.recycled?.length ?? 0;
+  const left = s.brokenPods.filter((b) => !(s.reportedNotRecycled ?? []).includes(b.pod));
+  if (left.length > 0)
+    return `NOT REPAIRED: ${left.map((b) => b.pod).join(', ')} still broken after ${secs(r.params.observeMs)}; netwarden recycled ${n} pod(s).`;
+  const g = s.bootGate;
+  if (g && n === 0 && s.brokenPods.length === 0 && g.failedOpen === 0)
+    return (
+      `PREVENTED: the boot gate held ${g.held} pod network set-up(s) on ${r.params.rebootedNode} (longest ${secs(g.maxHeldMs)}) until the data path was verified; ` +
+      `no pod broke, none recycled; all Ready ${secs(s.recoveredMsAfterDataPathReady ?? null)} after the data path was.`
+    );
+  return (
+    `REPAIRED: netwarden kept ${r.params.rebootedNode} gated from ${secs(s.gateClosedAtMs ?? null)} to ${secs(s.gateOpenedAtMs ?? null)} and recycled ${n} broken pod(s); ` +
+    `all Ready ${secs(s.recoveredMsAfterDataPathReady ?? null)} after the data path was; reported without touching: ${s.reportedNotRecycled?.join(', ') || 'none'}.`
+  );
+}
+
 /** The verdict in one or two sentences. */
 export function verdict(r: RebootRaceReport): string {
   const s = r.summary;
-  if (r.params.netwarden) {
-    const n = s.recycled?.length ?? 0;
-    const left = s.brokenPods.filter((b) => !(s.reportedNotRecycled ?? []).includes(b.pod));
-    if (left.length > 0)
-      return `NOT REPAIRED: ${left.map((b) => b.pod).join(', ')} still broken after ${secs(r.params.observeMs)}; netwarden recycled ${n} pod(s).`;
-    return (
-      `REPAIRED: netwarden kept ${r.params.rebootedNode} gated from ${secs(s.gateClosedAtMs ?? null)} to ${secs(s.gateOpenedAtMs ?? null)} and recycled ${n} broken pod(s); ` +
-      `all Ready ${secs(s.recoveredMsAfterDataPathReady ?? null)} after the data path was; reported without touching: ${s.reportedNotRecycled?.join(', ') || 'none'}.`
-    );
-  }
+  if (r.params.netwarden) return netwardenVerdict(r);
   const window = secs(r.params.observeMs);
   if (s.brokenPods.length === 0) {
     const healed =
@@ -70,6 +80,18 @@ export function renderText(r: RebootRaceReport): string {
       ? [
           `netwarden gate on ${p.rebootedNode}: closed at ${secs(s.gateClosedAtMs ?? null)}, opened at ${secs(s.gateOpenedAtMs ?? null)}` +
             (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : ''),
+        ]
+      : []),
+    ...(s.bootGate
+      ? [
+          `boot gate on ${p.rebootedNode} (conflist ${s.bootGate.conflist.join(' → ') || 'none'}): ${s.bootGate.held} set-up(s) held (longest ${secs(s.bootGate.maxHeldMs)}), ` +
+            `${s.bootGate.released} released, ${s.bootGate.retries} retried at maxWait, ${s.bootGate.failedOpen} failed open, ${s.bootGate.exempt} exempt; ` +
+            `outcomes ${
+              Object.entries(s.bootGate.outcomes)
+                .filter(([, n]) => n > 0)
+                .map(([o, n]) => `${o} ${n}`)
+                .join(', ') || 'none'
+            }`,
         ]
       : []),
     ...(s.recycled

@@ -4,8 +4,9 @@
  */
 
 import { CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../../core/gate.ts';
-import type { Node, Pod } from '../../core/objects.ts';
+import type { EndpointSlice, Node, Pod } from '../../core/objects.ts';
 import { timeMs } from '../../core/objects.ts';
+import { POD_NETWORK_READY } from '../../core/pod-readiness.ts';
 
 /** One line of a scenario timeline; `tMs` is relative to the reboot. */
 export interface TimelineEntry {
@@ -40,6 +41,17 @@ export interface PodFacts {
   hostNetwork: boolean;
   /** When it last became Ready (ms, absolute). */
   readyAt: number | undefined;
+  /** The kubelet's ContainersReady condition last turned True (its lastTransitionTime, ms). */
+  containersReadyAt: number | undefined;
+  /** netwarden.dev/PodNetworkReady last turned True (its lastTransitionTime, ms). */
+  podNetworkReadyAt: number | undefined;
+  /** Reasons of every False PodNetworkReady seen after the reboot, in order, without repeats. */
+  podNetworkFalseReasons: string[];
+  /** First time after the reboot an EndpointSlice listed it not ready, and last time it turned ready. */
+  endpointNotReadyAt: number | undefined;
+  endpointReadyAt: number | undefined;
+  /** Its endpoint's readiness as last seen. */
+  endpointReady: boolean | undefined;
 }
 
 const isReady = (p: Pod): boolean =>
@@ -49,6 +61,8 @@ const sandboxTime = (p: Pod): number | undefined =>
     p.status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers' && c.status === 'True')
       ?.lastTransitionTime,
   );
+const conditionTrueAt = (p: Pod, type: string): number | undefined =>
+  timeMs(p.status?.conditions?.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime);
 const restarts = (p: Pod): number =>
   (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
 const crashLooping = (p: Pod): boolean =>
@@ -100,6 +114,12 @@ export class PodTracker {
         owner: ownerOf(pod),
         hostNetwork: pod.spec?.hostNetwork === true,
         readyAt: undefined,
+        containersReadyAt: undefined,
+        podNetworkReadyAt: undefined,
+        podNetworkFalseReasons: [],
+        endpointNotReadyAt: undefined,
+        endpointReadyAt: undefined,
+        endpointReady: undefined,
       };
       this.facts.set(uid, f);
       if (started) this.add(ms, { event: 'pod-created', pod: key, ...(node ? { node } : {}) });
@@ -145,11 +165,56 @@ export class PodTracker {
           detail: 'Eviction API (DisruptionTarget: EvictionByEvictionAPI)',
         });
     }
+    f.containersReadyAt = conditionTrueAt(pod, 'ContainersReady') ?? f.containersReadyAt;
+    const network = pod.status?.conditions?.find((c) => c.type === POD_NETWORK_READY);
+    if (network?.status === 'True') {
+      const at = timeMs(network.lastTransitionTime);
+      if (at !== undefined && at !== f.podNetworkReadyAt) {
+        f.podNetworkReadyAt = at;
+        if (started)
+          this.add(ms, { event: 'pod-network-ready', pod: key, node, detail: network.reason ?? '' });
+      }
+    } else if (network?.status === 'False' && started) {
+      const reason = network.reason ?? '';
+      if (f.podNetworkFalseReasons.at(-1) !== reason) {
+        f.podNetworkFalseReasons.push(reason);
+        this.add(ms, {
+          event: 'pod-network-not-ready',
+          pod: key,
+          node,
+          detail: `${reason}: ${network.message ?? ''}`.slice(0, 200),
+        });
+      }
+    }
     const ready = isReady(pod);
     if (ready !== f.ready) {
       if (started) this.add(ms, { event: ready ? 'pod-ready' : 'pod-not-ready', pod: key, node });
       f.ready = ready;
       if (ready) f.readyAt = ms;
+    }
+  }
+
+  /**
+   * Records what an EndpointSlice says of its pods (by targetRef uid) at `ms`: the moments a
+   * pod's endpoint was first seen not ready after the reboot and last turned ready.
+   */
+  endpoints(slice: EndpointSlice, ms: number): void {
+    const started = this.#rebootAt !== undefined;
+    for (const e of slice.endpoints ?? []) {
+      const f = e.targetRef?.uid ? this.facts.get(e.targetRef.uid) : undefined;
+      if (!f) continue;
+      const ready = e.conditions?.ready === true;
+      if (ready === f.endpointReady) continue;
+      f.endpointReady = ready;
+      if (!started) continue;
+      if (ready) f.endpointReadyAt = ms;
+      else f.endpointNotReadyAt ??= ms;
+      this.add(ms, {
+        event: ready ? 'endpoint-ready' : 'endpoint-not-ready',
+        pod: f.key,
+        node: f.node,
+        detail: `EndpointSlice ${slice.metadata?.name ?? '?'} ${e.addresses.join(',')}`,
+      });
     }
   }
 
