@@ -89,6 +89,11 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       'run the netwarden agent on every node (gate closes at boot, opens when verified)',
       'off',
     )
+    .option(
+      '--agent-deploy <helm|process>',
+      'with --netwarden on: helm installs the chart (the image built from this checkout, imported into every node) and the kubelet runs the agents as DaemonSet pods; process runs each agent as a program inside its node',
+      REBOOT_RACE_DEFAULTS.agentDeploy,
+    )
     .option('--output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -170,6 +175,7 @@ interface RebootRaceFlags {
   downtime: string;
   proxyMode: string;
   netwarden: string;
+  agentDeploy: string;
   output: string;
 }
 
@@ -186,6 +192,7 @@ export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
     downtimeMs: durationFlag('--downtime', f.downtime, 300_000),
     proxyMode: choiceFlag('--proxy-mode', f.proxyMode, ['iptables', 'nftables'] as const),
     netwarden: choiceFlag('--netwarden', f.netwarden, ['on', 'off'] as const) === 'on',
+    agentDeploy: choiceFlag('--agent-deploy', f.agentDeploy, ['helm', 'process'] as const),
   };
 }
 

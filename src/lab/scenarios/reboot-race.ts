@@ -17,7 +17,7 @@ import type { KubeObject } from '../../kube/objects.ts';
 import type { Reflector } from '../../kube/watch.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { labImageRef } from '../images.ts';
-import { Lab, type LabFault } from '../lab.ts';
+import { type AgentDeployment, Lab, type LabFault } from '../lab.ts';
 import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { NodeEvent } from '../node.ts';
 import { clusterState, kubeProxyProblems } from '../observe.ts';
@@ -38,6 +38,8 @@ export interface RebootRaceParams {
   readonly proxyMode: 'iptables' | 'nftables';
   /** Run the netwarden agent on every node. */
   readonly netwarden: boolean;
+  /** How the agents run with `netwarden`: chart-installed pods (`helm install`) or node programs. */
+  readonly agentDeploy: AgentDeployment;
 }
 
 /**
@@ -59,6 +61,7 @@ export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   tcpServers: 2,
   proxyMode: 'iptables',
   netwarden: false,
+  agentDeploy: 'helm',
 };
 
 /** A broken pod and what probing it from inside showed. */
@@ -107,6 +110,8 @@ export interface RebootRaceReport {
   readonly pods: PodReport[];
   readonly timeline: TimelineEntry[];
   readonly summary: {
+    /** With --netwarden on: how the agents ran (chart-installed DaemonSet pods or node programs). */
+    agentDeployedBy?: AgentDeployment;
     brokenPods: BrokenPod[];
     dnsResolvesInBrokenPods: boolean;
     tcpFailsInBrokenPods: boolean;
@@ -148,7 +153,7 @@ export async function runRebootRace(
   const gate = new GateTracker(`node-${params.nodes}`, tracker);
   const nodeEvents: NodeEvent[] = [];
   const lab = await Lab.up({
-    ...(params.netwarden ? { netwarden: {} } : {}),
+    ...(params.netwarden ? { netwarden: { deploy: params.agentDeploy } } : {}),
     nodes: params.nodes,
     proxyMode: params.proxyMode,
     faults: params.faults,
@@ -212,6 +217,8 @@ async function scenario(
     // ...and leave a broken pod without a controller alone (report it).
     await lab.admin.objects.apply(barePod(rebooted));
     expected += 1;
+    // The chart's agents are pods too (one per node); the rebooted node's must come back Ready.
+    if (params.agentDeploy === 'helm') expected += params.nodes;
   }
   await waitFor(
     `all ${expected} pods Ready before the reboot`,
@@ -332,6 +339,7 @@ async function scenario(
       controlExperiment,
       ...(params.netwarden
         ? {
+            agentDeployedBy: params.agentDeploy,
             ...repairSummary(tracker, rebooted, t0, dataPathReadyAt, allReadyAt, pdbSamples),
             gateClosedAtMs: rel(gate.closedAt, t0),
             gateOpenedAtMs: rel(gate.openedAt, t0),
