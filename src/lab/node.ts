@@ -148,13 +148,24 @@ export class LabNode {
     this.holder = await LabProcess.start({
       name: `node-${name}`,
       cmd: 'unshare',
-      args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', holderScript(nodeMounts(this.dir))],
+      args: [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        holderScript(nodeMounts(this.dir), this.bootId),
+      ],
       env: run.env({ [NODE_ENV]: name }),
       logFile: run.path('logs', `node-${name}.log`),
     });
     const holder = this.holder;
     if (
-      !(await waitUntil(() => !holder.running || holder.logTail(1).includes('mounted'), 10_000)) ||
+      !(await waitUntil(
+        () => !holder.running || holder.logTail(1).includes(`mounted ${this.bootId}`),
+        10_000,
+      )) ||
       !holder.running
     )
       throw new NetwardenError(
