@@ -53,6 +53,9 @@ const base: RebootRaceParams = {
   cniReadyDelayMs,
   kubeProxyDelayMs,
   netwarden: true,
+  // Both modes run the agents as lab programs: the lab's boot gate needs that, and the comparison
+  // must differ in the boot gate alone.
+  agentDeploy: 'process',
 };
 const MODES = { 'gate+repair': false, 'gate+repair+boot-gate': true } as const;
 type Mode = keyof typeof MODES;

@@ -109,6 +109,10 @@ or KUBEBUILDER_ASSETS to a folder of prebuilt binaries to skip building. Needs r
       "start the rebooted node's agent on its new boot (off: the agent is absent after the reboot)",
       'on',
     )
+    .option(
+      '--agent-deploy <helm|process>',
+      'with --netwarden on: helm installs the chart (the image built from this checkout, imported into every node) and the kubelet runs the agents as DaemonSet pods; process runs each agent as a program inside its node. Default: helm, or process with --boot-gate on or --agent-after-reboot off (which need a program the lab controls)',
+    )
     .option('--output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -201,6 +205,7 @@ interface RebootRaceFlags {
   bootGateDeadline: string;
   bootGateAgentStartGrace: string;
   agentAfterReboot: string;
+  agentDeploy?: string;
   output: string;
 }
 
@@ -225,6 +230,7 @@ export function rebootRaceParams(f: RebootRaceFlags): RebootRaceParams {
       3_600_000,
     ),
     agentAfterReboot: choiceFlag('--agent-after-reboot', f.agentAfterReboot, ['on', 'off'] as const) === 'on',
+    agentDeploy: agentDeployOf(f),
   };
 }
 
@@ -288,4 +294,21 @@ async function summary(cp: ControlPlane): Promise<string> {
       ? 'No nodes yet (the lab adds them: see `netwarden lab --help`).'
       : `${nodes.length} node(s)`,
   ].join('\n');
+}
+
+/**
+ * `--agent-deploy`, defaulting to helm (the chart as operators install it) except where the lab
+ * must control the agent program itself: the boot gate (the lab's helm mode does not install the
+ * plugin) and an agent absent after the reboot (the kubelet would restart a DaemonSet pod).
+ */
+function agentDeployOf(f: RebootRaceFlags): 'helm' | 'process' {
+  const needsProcess = f.bootGate === 'on' || f.agentAfterReboot === 'off';
+  if (f.agentDeploy === undefined) return needsProcess ? 'process' : REBOOT_RACE_DEFAULTS.agentDeploy;
+  const deploy = choiceFlag('--agent-deploy', f.agentDeploy, ['helm', 'process'] as const);
+  if (deploy === 'helm' && needsProcess)
+    throw new NetwardenError(
+      'usage',
+      '--agent-deploy helm cannot be combined with --boot-gate on or --agent-after-reboot off: those run the agents as lab programs (--agent-deploy process)',
+    );
+  return deploy;
 }

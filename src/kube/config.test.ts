@@ -47,10 +47,22 @@ describe('loadKubeConfig', () => {
     // client-node reads the service address from process.env itself
     vi.stubEnv('KUBERNETES_SERVICE_HOST', env.KUBERNETES_SERVICE_HOST);
     vi.stubEnv('KUBERNETES_SERVICE_PORT', env.KUBERNETES_SERVICE_PORT);
-    expect(loadKubeConfig({ env, home: emptyHome, serviceAccountDir: saDir })).toMatchObject({
-      source: 'in-cluster',
-      server: 'https://10.96.0.1:443',
+    const loaded = loadKubeConfig({ env, home: emptyHome, serviceAccountDir: saDir });
+    expect(loaded).toMatchObject({ source: 'in-cluster', server: 'https://10.96.0.1:443' });
+    // The files are the folder's own (not <folder>/var/run/secrets/…): the CA and a re-read token file.
+    expect(loaded.kc.getCurrentCluster()?.caFile).toBe(join(saDir, 'ca.crt'));
+    expect(loaded.kc.getCurrentUser()?.authProvider).toEqual({
+      name: 'tokenFile',
+      config: { tokenFile: join(saDir, 'token') },
     });
+  });
+
+  it('takes the address from the environment it is given (the chart may set it), IPv6 in brackets', () => {
+    writeFileSync(join(saDir, 'token'), 'tok');
+    const env = { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' };
+    expect(loadKubeConfig({ env, home: emptyHome, serviceAccountDir: saDir }).server).toBe(
+      'https://[fd00::1]:6443',
+    );
   });
 
   it.each([

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -49,9 +50,11 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
   const saDir = opts.serviceAccountDir ?? IN_CLUSTER_SA_DIR;
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
     if (existsSync(join(saDir, 'token'))) {
-      const kc = new KubeConfig();
-      kc.loadFromCluster(saDir);
-      return withServer(kc, 'in-cluster', 'in-cluster service account');
+      return withServer(
+        inClusterConfig(saDir, env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_SERVICE_PORT),
+        'in-cluster',
+        'in-cluster service account',
+      );
     }
     tried.push(`in-cluster (no token in ${saDir})`);
   }
@@ -63,6 +66,46 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
     'kubeconfig-missing',
     `no Kubernetes credentials found; tried ${tried.join(', ')}; pass --kubeconfig or set KUBECONFIG`,
   );
+}
+
+/**
+ * The in-cluster config as client-node's `loadFromCluster` builds it, with the files taken from
+ * `saDir` itself (`loadFromCluster` takes a prefix it puts in front of the standard path, so a
+ * folder passed there pointed at `<dir>/var/run/secrets/…`). The token is a `tokenFile`: read
+ * again as the kubelet rotates the projected token. The address is the one given (the chart's
+ * apiServer.host/port when set, else the kubelet's service variables).
+ */
+function inClusterConfig(saDir: string, host: string, port: string): KubeConfig {
+  const kc = new KubeConfig();
+  const scheme = port === '80' || port === '8080' || port === '8001' ? 'http' : 'https';
+  const namespaceFile = join(saDir, 'namespace');
+  const namespace = existsSync(namespaceFile) ? readFileSync(namespaceFile, 'utf8').trim() : undefined;
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'inCluster',
+        server: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+        caFile: join(saDir, 'ca.crt'),
+        skipTLSVerify: false,
+      },
+    ],
+    users: [
+      {
+        name: 'inClusterUser',
+        authProvider: { name: 'tokenFile', config: { tokenFile: join(saDir, 'token') } },
+      },
+    ],
+    contexts: [
+      {
+        name: 'inClusterContext',
+        cluster: 'inCluster',
+        user: 'inClusterUser',
+        ...(namespace ? { namespace } : {}),
+      },
+    ],
+    currentContext: 'inClusterContext',
+  });
+  return kc;
 }
 
 function fromFile(path: string, source: KubeConfigSource, label: string): LoadedKubeConfig {

@@ -5,11 +5,20 @@
  * Ready, DNS answers and kube-proxy has programmed every Service on every node; `down()` removes
  * everything.
  */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from '../core/objects.ts';
 import { NetwardenError } from '../errors.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
+import {
+  AGENT_SELECTOR,
+  helmInstallAgents,
+  helmUninstallAgents,
+  labChartValues,
+  waitAgentsReady,
+} from './agent-deploy.ts';
+import { type AgentImage, ensureAgentImage } from './agent-image.ts';
 import { ensureBinaries, type ResolvedBinaries } from './binaries.ts';
 import { NAMESPACE as CHART_NAMESPACE, identityOf, renderChart } from './chart.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -71,13 +80,22 @@ export interface LabOptions {
   readonly onNodeEvent?: (e: NodeEvent) => void;
   readonly readyTimeoutMs?: number;
   /**
-   * Run the netwarden agent on every node (under the ServiceAccount and RBAC the chart renders),
-   * from `entry` (default src/cli/main.ts; e.g. a bundle, to measure the shipped form), with
-   * `bootGate` its boot gate on (see {@link bootGateAgentArgs}).
+   * Run the netwarden agent on every node, deployed as `deploy` says:
+   * - `process` (the default here; the CLI's and the scenario's default is `helm`): a program in
+   *   each node (LabNode.startAgent) from `entry` (default src/cli/main.ts; e.g. a bundle, to
+   *   measure the shipped form) with `args`, under a token of the ServiceAccount and RBAC the chart
+   *   renders (not bound to a pod, so the own-node policy is not in play);
+   * - `helm`: the image built from this checkout (agent-image.ts) imported into every node's
+   *   containerd and the chart installed with the pinned `helm install`; `config` adds chart
+   *   `config.*` values (agent settings by their chart names). The kubelet runs the agents as
+   *   DaemonSet pods with pod-bound tokens, and recreates them after a reboot.
    */
   readonly netwarden?: {
+    readonly deploy?: AgentDeployment;
     readonly args?: readonly string[];
     readonly entry?: string;
+    readonly config?: Readonly<Record<string, string | number | boolean>>;
+    /** Process mode only: the boot gate on (see {@link bootGateAgentArgs}). */
     readonly bootGate?: LabBootGate;
   };
 }
@@ -112,6 +130,9 @@ export function bootGateAgentArgs(plugin: string, gate: LabBootGate): string[] {
   ];
 }
 
+/** How the lab runs the agents: chart-installed DaemonSet pods, or programs inside the nodes. */
+export type AgentDeployment = 'helm' | 'process';
+
 /** Defaults of a boot (first boot and reboots). */
 export const DEFAULT_BOOT: BootOptions = { kubeProxyDelayMs: 0, cniReadyDelayMs: 0 };
 
@@ -126,6 +147,12 @@ export class Lab {
   readonly binaries: ResolvedBinaries;
   readonly options: LabOptions;
   readonly startedMs: number;
+  /** How the agents run (undefined: no agents). */
+  readonly agentDeployedBy: AgentDeployment | undefined;
+  /** The API server as nodes reach it without kube-proxy. */
+  readonly apiServer: { readonly host: string; readonly port: number };
+  /** With helm deployment: the agent image the nodes imported. */
+  readonly agentImage: AgentImage | undefined;
 
   private constructor(init: {
     run: LabRun;
@@ -135,6 +162,8 @@ export class Lab {
     binaries: ResolvedBinaries;
     options: LabOptions;
     startedMs: number;
+    apiServer: { host: string; port: number };
+    agentImage: AgentImage | undefined;
   }) {
     this.run = init.run;
     this.cp = init.cp;
@@ -143,6 +172,9 @@ export class Lab {
     this.binaries = init.binaries;
     this.options = init.options;
     this.startedMs = init.startedMs;
+    this.apiServer = init.apiServer;
+    this.agentImage = init.agentImage;
+    this.agentDeployedBy = init.options.netwarden ? (init.options.netwarden.deploy ?? 'process') : undefined;
   }
 
   /** Builds the lab. On failure everything started so far is removed before the error is thrown. */
@@ -189,9 +221,30 @@ export class Lab {
     const admin = connect({ kubeconfigPath: cp.adminKubeconfig });
 
     const images = await ensureLabImages(binaries.paths, log);
-    const agentKubeconfig = options.netwarden
-      ? await installAgentIdentity(admin, cp, labServer, binaries.paths.helm)
-      : undefined;
+    const deploy = options.netwarden ? (options.netwarden.deploy ?? 'process') : undefined;
+    if (deploy === 'helm' && (options.netwarden?.args?.length || options.netwarden?.entry))
+      throw new NetwardenError(
+        'usage',
+        'netwarden.args and netwarden.entry are for process deployment; with helm use netwarden.config (chart values)',
+      );
+    if (deploy === 'helm' && options.netwarden?.bootGate)
+      throw new NetwardenError(
+        'usage',
+        "the lab's boot gate runs with process deployment of the agents (--agent-deploy process): its helm mode does not install the plugin",
+      );
+    const agentImage = deploy === 'helm' ? await ensureAgentImage(log) : undefined;
+    if (agentImage)
+      log(
+        `lab ${run.id}: agent image ${agentImage.name} (${agentImage.manifestDigest.slice(0, 19)}, ${agentImage.built ? 'built' : 'cached'})`,
+      );
+    const agentKubeconfig =
+      deploy === 'process'
+        ? await installAgentIdentity(admin, cp, labServer, binaries.paths.helm)
+        : undefined;
+    const nodeImages = [
+      ...Object.values(images).map((img) => ({ name: img.name, tarPath: img.tarPath })),
+      ...(agentImage ? [{ name: agentImage.name, tarPath: agentImage.tarPath }] : []),
+    ];
     for (const obj of kubeProxy({ server: labServer, mode: options.proxyMode ?? 'iptables' }))
       await admin.objects.apply(obj);
     const nodes: LabNode[] = [];
@@ -218,7 +271,7 @@ export class Lab {
           faults: options.faults ?? [],
           nodeBinary: process.execPath,
           repoDir: REPO_DIR,
-          images: Object.values(images).map((img) => ({ name: img.name, tarPath: img.tarPath })),
+          images: nodeImages,
           sandboxImage: labImageName('pause'),
           podCidr: async () => (await admin.nodes.get(name))?.spec?.podCIDR,
           ...(options.onNodeEvent ? { onEvent: options.onNodeEvent } : {}),
@@ -245,7 +298,17 @@ export class Lab {
       if (problems.length > 0) throw new Error(problems.join('; '));
     });
     await Promise.all(nodes.map((n) => n.boot(DEFAULT_BOOT)));
-    const lab = new Lab({ run, cp, admin, nodes, binaries, options, startedMs: t0 });
+    const lab = new Lab({
+      run,
+      cp,
+      admin,
+      nodes,
+      binaries,
+      options,
+      startedMs: t0,
+      apiServer: { host: API_LAB_IP, port: apiPort },
+      agentImage,
+    });
     await lab.#waitNodesReady(timeout);
     log(`lab ${run.id}: ${count} node(s) Ready, pod CIDRs routed`);
     await lab.#deployDns(options.dnsNode ?? 'node-1', timeout);
@@ -256,7 +319,75 @@ export class Lab {
     log(
       `lab ${run.id}: kube-proxy has programmed every Service on every node after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
+    if (agentImage) {
+      await lab.helmInstallAgents(timeout);
+      log(
+        `lab ${run.id}: helm-installed agents Ready on every node after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+    }
     return lab;
+  }
+
+  /**
+   * `helm install` of the chart with the lab's values (labChartValues: the imported image, the
+   * lab's CNI endpoints, the API server's lab address) and a bounded wait until every node runs a
+   * Ready agent pod under the chart's ServiceAccount. Only with helm deployment.
+   */
+  async helmInstallAgents(timeoutMs = 120_000): Promise<void> {
+    const image = this.agentImage;
+    if (!image) throw new NetwardenError('usage', 'the lab was not built with helm deployment of the agents');
+    await helmInstallAgents({
+      helm: this.binaries.paths.helm,
+      kubeconfig: this.cp.adminKubeconfig,
+      runDir: this.run.dir,
+      values: labChartValues({
+        image,
+        apiHost: this.apiServer.host,
+        apiPort: this.apiServer.port,
+        ...(this.options.netwarden?.config ? { config: this.options.netwarden.config } : {}),
+      }),
+    });
+    await this.waitAgentsReady(timeoutMs);
+  }
+
+  /**
+   * Waits (bounded) until every powered node runs a Ready, chart-installed agent pod; the error
+   * names the node, the pod, its container's last state, its newest Events and the pod logs' folder.
+   */
+  async waitAgentsReady(timeoutMs = 120_000): Promise<void> {
+    const powered = this.nodes.filter((n) => n.holder?.running);
+    await waitAgentsReady(
+      this.admin,
+      powered.map((n) => n.name),
+      timeoutMs,
+    ).catch((err: unknown) => {
+      const logs = powered.map((n) => `${n.name}: ${n.hostPath('/var/log/pods')}`).join(', ');
+      const tails = powered.flatMap((n) => {
+        const tail = agentLogTail(n.hostPath('/var/log/pods'), 6);
+        return tail ? [`${n.name} agent log: ${tail}`] : [];
+      });
+      throw new NetwardenError(
+        'lab-timeout',
+        `${err instanceof Error ? err.message : String(err)}${tails.length ? `; ${tails.join('; ')}` : ''} (pod logs: ${logs})`,
+      );
+    });
+  }
+
+  /** The release's agent pods (helm deployment), from the API. */
+  async agentPods(): Promise<Pod[]> {
+    return this.admin.objects.list<Pod>('v1', 'Pod', {
+      namespace: CHART_NAMESPACE,
+      labelSelector: AGENT_SELECTOR,
+    });
+  }
+
+  /** `helm uninstall` of the agents' release; returns once helm has run the post-delete clean-up Job. */
+  async helmUninstallAgents(): Promise<string> {
+    return helmUninstallAgents({
+      helm: this.binaries.paths.helm,
+      kubeconfig: this.cp.adminKubeconfig,
+      runDir: this.run.dir,
+    });
   }
 
   /** The node called `name`; throws a clear error for an unknown one. */
@@ -414,6 +545,31 @@ export async function installAgentIdentity(
   const sa = identity.find((o) => o.kind === 'ServiceAccount')?.metadata?.name ?? '';
   const token = await admin.objects.serviceAccountToken(CHART_NAMESPACE, sa, 86_400);
   return cp.tokenKubeconfig(CHART_NAMESPACE, sa, token, server);
+}
+
+/**
+ * The last `lines` lines of the newest log of the chart's agent container in a node's pod log
+ * folder (`<ns>_<pod>_<uid>/agent/<restart>.log`, CRI format), or undefined when there is none.
+ */
+function agentLogTail(podLogDir: string, lines: number): string | undefined {
+  try {
+    const newest = readdirSync(podLogDir)
+      .filter((d) => d.startsWith(`${CHART_NAMESPACE}_`) && d.includes('-agent-'))
+      .flatMap((d) => {
+        const dir = join(podLogDir, d, 'agent');
+        return existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [];
+      })
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    if (!newest) return undefined;
+    return readFileSync(newest, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, ''))
+      .join(' | ');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -59,11 +59,14 @@ export function nodeMounts(nodeDir: string): NodeMount[] {
 const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 
 /**
- * The shell program the namespace holder runs: bind every mount, print `mounted`, then wait
- * forever (it is killed when the node powers off). Any failed mount exits non-zero with the
- * mount named on stderr.
+ * The shell program the namespace holder runs: bind every mount, print `mounted <bootId>`, then
+ * wait forever (it is killed when the node powers off). Any failed mount exits non-zero with the
+ * mount named on stderr. The boot ID tells this boot's holder from the last one's: the node's log
+ * file is appended to across reboots, so a bare `mounted` of the previous boot would be taken for
+ * this one's and the node's programs entered before the bind mounts (containerd then missed
+ * /run/netwarden-lab/containerd.toml).
  */
-export function holderScript(mounts: readonly NodeMount[]): string {
+export function holderScript(mounts: readonly NodeMount[], bootId: string): string {
   const lines = ['set -eu'];
   for (const m of mounts) {
     if (!m.file) lines.push(`[ -d ${quote(m.target)} ] || mkdir -p ${quote(m.target)}`);
@@ -71,7 +74,7 @@ export function holderScript(mounts: readonly NodeMount[]): string {
       `mount --bind ${quote(m.source)} ${quote(m.target)} || { echo "bind ${m.source} -> ${m.target} failed" >&2; exit 1; }`,
     );
   }
-  lines.push('echo mounted', 'exec sleep infinity');
+  lines.push(`echo mounted ${quote(bootId)}`, 'exec sleep infinity');
   return lines.join('\n');
 }
 

@@ -24,10 +24,11 @@ describe('nodeMounts', () => {
   });
 
   it('the holder script quotes paths, stops at the first failed mount, and says when it is done', () => {
-    const s = holderScript([{ source: "/a b/it's", target: '/run', persistent: false }]);
+    const s = holderScript([{ source: "/a b/it's", target: '/run', persistent: false }], 'boot-1');
     expect(s.split('\n')[0]).toBe('set -eu');
     expect(s).toContain(`mount --bind '/a b/it'\\''s' '/run'`);
-    expect(s).toMatch(/echo mounted\nexec sleep infinity$/);
+    // this boot's marker: the log file keeps the last boot's `mounted` line
+    expect(s).toMatch(/echo mounted 'boot-1'\nexec sleep infinity$/);
   });
 
   it('enters a node by its holder pid and its network namespace', () => {

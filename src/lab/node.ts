@@ -13,16 +13,7 @@
  * waits until `kubeProxyDelayMs` after boot (boot-wait reads the plan the boot writes to /run).
  */
 import { randomUUID } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, NetwardenError } from '../errors.ts';
 import { run, runOk } from '../host/exec.ts';
@@ -182,26 +173,27 @@ export class LabNode {
     // The holder's log is appended to across boots: wait for this boot's "mounted" line, not the
     // last boot's (else containerd could start before the binds and miss its config in /run).
     const holderLog = run.path('logs', `node-${name}.log`);
-    const mountedLines = (): number => {
-      try {
-        return readFileSync(holderLog, 'utf8')
-          .split('\n')
-          .filter((l) => l === 'mounted').length;
-      } catch {
-        return 0;
-      }
-    };
-    const mountedBefore = mountedLines();
     this.holder = await LabProcess.start({
       name: `node-${name}`,
       cmd: 'unshare',
-      args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', holderScript(nodeMounts(this.dir))],
+      args: [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        holderScript(nodeMounts(this.dir), this.bootId),
+      ],
       env: run.env({ [NODE_ENV]: name }),
       logFile: holderLog,
     });
     const holder = this.holder;
     if (
-      !(await waitUntil(() => !holder.running || mountedLines() > mountedBefore, 10_000)) ||
+      !(await waitUntil(
+        () => !holder.running || holder.logTail(1).includes(`mounted ${this.bootId}`),
+        10_000,
+      )) ||
       !holder.running
     )
       throw new NetwardenError(

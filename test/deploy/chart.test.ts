@@ -186,6 +186,62 @@ describe('the DaemonSet', () => {
   });
 });
 
+describe('apiServer.host/port', () => {
+  const serviceEnv = (c: Any) =>
+    (c.env ?? [])
+      .filter((e: Any) => e.name.startsWith('KUBERNETES_SERVICE_'))
+      .map((e: Any) => [e.name, e.value]);
+  const containers = (objects: KubeObject[]) => ({
+    agent: (find(objects, 'DaemonSet') as Any).spec.template.spec.containers[0],
+    cleanup: (find(objects, 'Job') as Any).spec.template.spec.containers[0],
+  });
+
+  it('leave the in-cluster defaults alone when empty (the default)', async () => {
+    const c = containers(await renderChart({ helm }));
+    expect(serviceEnv(c.agent)).toEqual([]);
+    expect(serviceEnv(c.cleanup)).toEqual([]);
+    expect(c.cleanup.env).toBeUndefined();
+  });
+
+  it('set KUBERNETES_SERVICE_HOST/PORT on the agent and the clean-up Job', async () => {
+    const c = containers(
+      await renderChart({
+        helm,
+        set: { 'apiServer.host': 'ABC.gr7.eu-west-1.eks.amazonaws.com', 'apiServer.port': '443' },
+      }),
+    );
+    const want = [
+      ['KUBERNETES_SERVICE_HOST', 'ABC.gr7.eu-west-1.eks.amazonaws.com'],
+      ['KUBERNETES_SERVICE_PORT', '443'],
+    ];
+    expect(serviceEnv(c.agent)).toEqual(want);
+    expect(serviceEnv(c.cleanup)).toEqual(want);
+    // after the downward-API node name and the config variables
+    expect(c.agent.env[0].name).toBe('NETWARDEN_NODE_NAME');
+  });
+
+  it.each([
+    [{ 'apiServer.host': '10.0.0.1' }, 'apiServer.port is required when apiServer.host is set'],
+    [{ 'apiServer.host': 'https://example.com', 'apiServer.port': '443' }, "at '/apiServer/host'"],
+    [{ 'apiServer.host': 'example.com', 'apiServer.port': 'https' }, "at '/apiServer/port'"],
+  ])('refuses %j', async (set, message) => {
+    await expect(renderChartYaml({ helm, set })).rejects.toThrow(message);
+  });
+
+  it('passes helm lint --strict when set', async () => {
+    const res = await run(helm, [
+      'lint',
+      '--strict',
+      CHART_DIR,
+      '--set',
+      'apiServer.host=10.0.0.1',
+      '--set',
+      'apiServer.port=6443',
+    ]);
+    expect(res.code).toBe(0);
+  });
+});
+
 describe('values ↔ agent options (one source of defaults)', () => {
   const values = (): Any => parseManifests(readFileSync(chartFile('values.yaml'), 'utf8'))[0];
   const settable = (Object.keys(AGENT_OPTIONS) as AgentOptionName[]).filter((k) => !(k in NOT_VALUES));

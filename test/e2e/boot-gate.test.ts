@@ -27,6 +27,7 @@ describe('reboot-race with the boot gate', () => {
   it('with the field faults: no pod gets its network before the data path is ready, none is broken, nothing recycled', async () => {
     const report = await runRebootRace({
       ...REBOOT_RACE_DEFAULTS,
+      agentDeploy: 'process',
       faults: [...FIELD_FAULTS],
       netwarden: true,
       bootGate: true,
@@ -75,6 +76,7 @@ describe('reboot-race with the boot gate', () => {
     const graceMs = 5_000;
     const report = await runRebootRace({
       ...REBOOT_RACE_DEFAULTS,
+      agentDeploy: 'process',
       faults: [...FIELD_FAULTS],
       netwarden: true,
       bootGate: true,
@@ -110,6 +112,7 @@ describe('reboot-race with the boot gate', () => {
     const deadlineMs = 12_000;
     const report = await runRebootRace({
       ...REBOOT_RACE_DEFAULTS,
+      agentDeploy: 'process',
       faults: [...FIELD_FAULTS],
       netwarden: true,
       bootGate: true,

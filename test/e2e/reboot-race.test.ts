@@ -103,6 +103,11 @@ describe('reboot-race with netwarden on', () => {
     });
     const s = report.summary;
     expectRealNodes(report);
+    // The chart's agents, installed with helm and run by the kubelet (the scenario's default).
+    expect(s.agentDeployedBy).toBe('helm');
+    expect(report.pods.find((p) => p.name.startsWith('netwarden/netwarden-agent-'))?.owner).toBe(
+      'DaemonSet/netwarden-agent',
+    );
     const kubeProxyReady =
       report.pods.find((p) => p.name.startsWith('kube-system/kube-proxy-'))?.readyAtMs ?? Infinity;
     // closed before kube-proxy was even running on the new boot, opened once the whole data path was ready

@@ -23,7 +23,7 @@ import type { Reflector } from '../../kube/watch.ts';
 import { CNI_CONFLIST_NAME } from '../cni-config.ts';
 import { KUBERNETES_SERVICE_IP } from '../control-plane.ts';
 import { labImageRef } from '../images.ts';
-import { LAB_BOOT_GATE_STATE_DIR, Lab, type LabFault } from '../lab.ts';
+import { type AgentDeployment, LAB_BOOT_GATE_STATE_DIR, Lab, type LabFault } from '../lab.ts';
 import { CLUSTER_DNS_IP, service, spreadDeployment } from '../manifests.ts';
 import type { LabNode, NodeEvent } from '../node.ts';
 import { clusterState, kubeProxyProblems } from '../observe.ts';
@@ -52,6 +52,8 @@ export interface RebootRaceParams {
   readonly bootGateAgentStartGraceMs: number;
   /** Start the rebooted node's agent on its new boot; false: the agent is absent after the reboot. */
   readonly agentAfterReboot: boolean;
+  /** How the agents run with `netwarden`: chart-installed pods (`helm install`) or node programs. */
+  readonly agentDeploy: AgentDeployment;
 }
 
 /**
@@ -77,6 +79,7 @@ export const REBOOT_RACE_DEFAULTS: RebootRaceParams = {
   bootGateDeadlineMs: DEFAULT_GATE_SETTINGS.bootGateDeadlineMs,
   bootGateAgentStartGraceMs: DEFAULT_GATE_SETTINGS.agentStartGraceMs,
   agentAfterReboot: true,
+  agentDeploy: 'helm',
 };
 
 /** A broken pod and what probing it from inside showed. */
@@ -151,6 +154,8 @@ export interface RebootRaceReport {
   readonly pods: PodReport[];
   readonly timeline: TimelineEntry[];
   readonly summary: {
+    /** With --netwarden on: how the agents ran (chart-installed DaemonSet pods or node programs). */
+    agentDeployedBy?: AgentDeployment;
     brokenPods: BrokenPod[];
     dnsResolvesInBrokenPods: boolean;
     tcpFailsInBrokenPods: boolean;
@@ -198,17 +203,25 @@ export async function runRebootRace(
   const nodeEvents: NodeEvent[] = [];
   if (params.bootGate && !params.netwarden)
     throw new NetwardenError('usage', '--boot-gate on needs --netwarden on (the agent runs the boot gate)');
+  if (params.netwarden && params.agentDeploy === 'helm' && (params.bootGate || !params.agentAfterReboot))
+    throw new NetwardenError(
+      'usage',
+      'the boot gate and an agent absent after the reboot need the agents as lab programs (agentDeploy process)',
+    );
   const lab = await Lab.up({
     ...(params.netwarden
       ? {
-          netwarden: params.bootGate
-            ? {
-                bootGate: {
-                  deadlineMs: params.bootGateDeadlineMs,
-                  agentStartGraceMs: params.bootGateAgentStartGraceMs,
-                },
-              }
-            : {},
+          netwarden: {
+            deploy: params.agentDeploy,
+            ...(params.bootGate
+              ? {
+                  bootGate: {
+                    deadlineMs: params.bootGateDeadlineMs,
+                    agentStartGraceMs: params.bootGateAgentStartGraceMs,
+                  },
+                }
+              : {}),
+          },
         }
       : {}),
     nodes: params.nodes,
@@ -281,6 +294,8 @@ async function scenario(
     // ...and leave a broken pod without a controller alone (report it).
     await lab.admin.objects.apply(barePod(rebooted));
     expected += 1;
+    // The chart's agents are pods too (one per node); the rebooted node's must come back Ready.
+    if (params.agentDeploy === 'helm') expected += params.nodes;
   }
   await waitFor(
     `all ${expected} pods Ready before the reboot`,
@@ -407,6 +422,7 @@ async function scenario(
       ...(bootGate ? { bootGate } : {}),
       ...(params.netwarden
         ? {
+            agentDeployedBy: params.agentDeploy,
             ...repairSummary(tracker, rebooted, t0, dataPathReadyAt, allReadyAt, pdbSamples),
             gateClosedAtMs: rel(gate.closedAt, t0),
             gateOpenedAtMs: rel(gate.openedAt, t0),

@@ -79,7 +79,8 @@ export function renderText(r: RebootRaceReport): string {
     ...(s.gateClosedAtMs !== undefined
       ? [
           `netwarden gate on ${p.rebootedNode}: closed at ${secs(s.gateClosedAtMs ?? null)}, opened at ${secs(s.gateOpenedAtMs ?? null)}` +
-            (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : ''),
+            (s.gateReactionMs != null ? ` (${s.gateReactionMs} ms after the data path was ready)` : '') +
+            (s.agentDeployedBy ? `; agents deployed by ${s.agentDeployedBy}` : ''),
         ]
       : []),
     ...(s.bootGate

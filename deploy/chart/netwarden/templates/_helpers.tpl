@@ -29,6 +29,24 @@ app.kubernetes.io/component: agent
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/*
+KUBERNETES_SERVICE_HOST/PORT for apiServer.host/port (container env wins over the service
+variables the kubelet injects); nothing when apiServer.host is empty (in-cluster defaults).
+*/}}
+{{- define "netwarden.apiServerEnv" -}}
+{{- with .Values.apiServer }}
+{{- if .host }}
+{{- if not .port }}
+{{- fail "apiServer.port is required when apiServer.host is set" }}
+{{- end }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ .host | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ .port | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* The agent's ServiceAccount as the API server names its user. */}}
 {{- define "netwarden.agentUser" -}}
 {{- printf "system:serviceaccount:%s:%s" .Release.Namespace .Values.serviceAccount.name -}}
