@@ -3,7 +3,7 @@
  * metrics (`apiserver_request_total`, `apiserver_watch_events_total`, `apiserver_watch_events_sizes`,
  * `apiserver_response_sizes`) and its audit log (requests per user). Prints figures, asserts none.
  *
- * A fleet (bench/lib/fleet.ts): `--nodes` Node objects created directly in the API, `--hosts`
+ * A fleet (src/lab/fleet.ts): `--nodes` Node objects created directly in the API, `--hosts`
  * namespaces each with a real kube-proxy, `--agents` agents (`--dry-run` by default) spread over
  * them, each for its own Node. Three phases, each measured over a quiet window (nothing changes)
  * and a status window (every Node's status patched once per `--status-period`, as kubelets do):
@@ -22,8 +22,8 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 import { countByUser, readAuditLog, requestsIn } from '../src/lab/audit.ts';
+import { Fleet } from '../src/lab/fleet.ts';
 import type { PromSample } from '../src/sources/kube-proxy-metrics.ts';
-import { Fleet } from './lib/fleet.ts';
 
 const { values } = parseArgs({
   options: {

@@ -39,9 +39,6 @@ import type { Repair, RepairRound } from './repair.ts';
 import { runCheck } from './run-check.ts';
 import { type LastRound, statusDocument, Timeline } from './status.ts';
 
-/** An unchanged condition is re-written this often, so its lastHeartbeatTime shows the agent is alive. */
-const CONDITION_HEARTBEAT_MS = 60_000;
-
 /** kube-proxy pods are listed cluster-wide at most this often (only ever asked for on nodes without its rules). */
 const KUBE_PROXY_PODS_TTL_MS = 5 * 60_000;
 
@@ -425,13 +422,14 @@ export class Agent {
       return;
     }
     // The cached Node decides whether a write is needed at all, so a steady round costs no request.
+    // Nothing is re-written periodically (no heartbeat): an unchanged gate costs zero writes, and
+    // "is the agent running" is the NetwardenAgentAbsent alert's question (the Node cannot say).
     const condition = { type: CONDITION_TYPE, ...d.condition };
     const now = this.#d.clock.now();
     if (d.taint === 'present' && taintPatch(node, taint, 'present'))
       await nodes.setTaint(name, taint, 'present');
     if (annotationsPatch(node, d.annotations)) await nodes.setAnnotations(name, d.annotations);
-    if (conditionPatch(node, condition, now, CONDITION_HEARTBEAT_MS))
-      await nodes.setCondition(name, condition, { heartbeatMs: CONDITION_HEARTBEAT_MS });
+    if (conditionPatch(node, condition, now)) await nodes.setCondition(name, condition);
     if (d.taint === 'absent' && taintPatch(node, taint, 'absent'))
       await nodes.setTaint(name, taint, 'absent');
     if (d.transition) await this.#onTransition(node, d);

@@ -41,7 +41,10 @@ Columns:
                data path being verified (netwarden.dev/datapath-ready-at); "pending" meanwhile.
   RECYCLES     pods netwarden evicted on this node within --recycle-window (they got their network
                before the data path was ready and were broken).
-  AGENT        ok, or stale when the agent has not refreshed its condition for 3 minutes.
+
+Whether each agent is running now is not shown: the agent writes its Node only when something
+changes (no heartbeat), so the Node cannot tell; the NetwardenAgentAbsent alert (README, "Alerts")
+and \`kubectl -n netwarden get pods -o wide\` do.
 
 Examples:
   netwarden status                       the whole fleet

@@ -63,7 +63,6 @@ describe('nodeGate', () => {
       reason: 'KubeProxyRulesMissing',
       message: 'missing 3 of 10',
       sinceMs: Date.parse('2026-05-01T10:00:00Z'),
-      heartbeatMs: Date.parse('2026-05-01T10:01:00Z'),
       bootId: 'b2',
       verifiedBootId: 'b2',
       readyAtMs: Date.parse('2026-05-01T10:00:30Z'),

@@ -49,8 +49,6 @@ export interface NodeGate {
   readonly message: string | undefined;
   /** The condition's lastTransitionTime (ms). */
   readonly sinceMs: number | undefined;
-  /** The condition's lastHeartbeatTime (ms): the agent re-writes it at least every minute. */
-  readonly heartbeatMs: number | undefined;
   readonly bootId: string | undefined;
   /** The boot netwarden has seen (`netwarden.dev/boot-id`). */
   readonly verifiedBootId: string | undefined;
@@ -72,7 +70,6 @@ export function nodeGate(node: Node): NodeGate {
     reason: c?.reason,
     message: c?.message,
     sinceMs: timeMs(c?.lastTransitionTime),
-    heartbeatMs: timeMs(c?.lastHeartbeatTime),
     bootId: node.status?.nodeInfo?.bootID || undefined,
     verifiedBootId: annotations[BOOT_ID_ANNOTATION],
     readyAtMs: timeMs(annotations[READY_AT_ANNOTATION]),

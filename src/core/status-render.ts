@@ -7,7 +7,7 @@ import { formatAge, formatTable } from './table.ts';
 export function renderStatusText(rows: readonly NodeStatusRow[], nowMs: number): string {
   if (rows.length === 0) return 'no nodes\n';
   const table = formatTable(
-    ['node', 'gate', 'reason', 'since', 'boot→ready', 'recycles', 'agent'],
+    ['node', 'gate', 'reason', 'since', 'boot→ready', 'recycles'],
     rows.map((r) => [
       r.gate.node,
       r.gate.gate === 'closed' && !r.gate.tainted ? 'closed (untainted)' : r.gate.gate,
@@ -17,18 +17,11 @@ export function renderStatusText(rows: readonly NodeStatusRow[], nowMs: number):
       r.recycledPods.length === 0
         ? '0'
         : `${r.recycledPods.length} (last ${formatAge(nowMs - (r.lastRecycleMs ?? nowMs))} ago)`,
-      r.gate.gate === 'none' ? 'none' : r.agentStale ? 'stale' : 'ok',
     ]),
   );
   const details = rows
-    .filter((r) => r.gate.gate === 'closed' || r.gate.gate === 'unknown' || r.agentStale)
-    .map((r) => {
-      const beat =
-        r.agentStale && r.gate.heartbeatMs !== undefined
-          ? ` (agent last heard ${formatAge(nowMs - r.gate.heartbeatMs)} ago)`
-          : '';
-      return `  ${r.gate.node}: ${r.gate.message ?? ''}${beat}`;
-    });
+    .filter((r) => r.gate.gate === 'closed' || r.gate.gate === 'unknown')
+    .map((r) => `  ${r.gate.node}: ${r.gate.message ?? ''}`);
   const recycled = rows
     .filter((r) => r.recycledPods.length > 0)
     .map(
@@ -63,8 +56,6 @@ export function renderStatusJson(rows: readonly NodeStatusRow[], nowMs: number):
         bootToReadySeconds: r.bootToReadyMs === undefined ? null : r.bootToReadyMs / 1000,
         bootPending: r.bootPending,
         recycles: { count: r.recycledPods.length, last: iso(r.lastRecycleMs), pods: r.recycledPods },
-        agentHeartbeat: iso(r.gate.heartbeatMs),
-        agentStale: r.agentStale,
       })),
     },
     null,

@@ -14,7 +14,6 @@ function gate(node: string, over: Partial<NodeGate> = {}): NodeGate {
     reason: 'DataPathVerified',
     message: 'all checks pass',
     sinceMs: at(0),
-    heartbeatMs: at(590),
     bootId: 'b1',
     verifiedBootId: 'b1',
     readyAtMs: undefined,
@@ -84,14 +83,13 @@ describe('buildStatus', () => {
         sinceMs: at(500),
       }),
       gate('n1', { readyAtMs: at(22) }),
-      gate('n3', { heartbeatMs: at(100), readyAtMs: at(5) }),
+      gate('n3', { readyAtMs: at(5) }),
       gate('n5', { readyAtMs: at(40), bootSeenAtMs: at(10) }),
       gate('n4', {
         gate: 'none',
         reason: undefined,
         message: undefined,
         sinceMs: undefined,
-        heartbeatMs: undefined,
         verifiedBootId: undefined,
       }),
     ],
@@ -113,25 +111,24 @@ describe('buildStatus', () => {
     expect(rows[1]?.recycledPods).toEqual([]);
   });
 
-  it('says pending for an unverified boot, stale for a silent agent, nothing for a node without agent', () => {
-    expect(rows[1]).toMatchObject({ bootPending: true, bootToReadyMs: undefined, agentStale: false });
-    expect(rows[2]).toMatchObject({ agentStale: true, bootToReadyMs: undefined });
-    expect(rows[3]).toMatchObject({ bootPending: false, agentStale: false });
+  it('says pending for an unverified boot, nothing for a node without agent', () => {
+    expect(rows[1]).toMatchObject({ bootPending: true, bootToReadyMs: undefined });
+    expect(rows[2]).toMatchObject({ bootPending: false, bootToReadyMs: undefined });
+    expect(rows[3]).toMatchObject({ bootPending: false, bootToReadyMs: undefined });
   });
 
   it('renders a table and the reasons of the gated', () => {
     expect(renderStatusText(rows, at(600))).toBe(
       [
-        'NODE   GATE     REASON               SINCE   BOOT→READY   RECYCLES          AGENT',
-        'n1     open     DataPathVerified     10m     12s          2 (last 9m ago)   ok',
-        'n2     closed   NewBootNotVerified   100s    pending      0                 ok',
-        'n3     open     DataPathVerified     10m     -            0                 stale',
-        'n4     none     -                    -       -            0                 none',
-        'n5     open     DataPathVerified     10m     30s          0                 ok',
+        'NODE   GATE     REASON               SINCE   BOOT→READY   RECYCLES',
+        'n1     open     DataPathVerified     10m     12s          2 (last 9m ago)',
+        'n2     closed   NewBootNotVerified   100s    pending      0',
+        'n3     open     DataPathVerified     10m     -            0',
+        'n4     none     -                    -       -            0',
+        'n5     open     DataPathVerified     10m     30s          0',
         '',
         'Not verified:',
         '  n2: boot b2 has not been verified yet',
-        '  n3: all checks pass (agent last heard 8m ago)',
         '',
         'Recent recycles:',
         '  n1: recycled shop/web-1, shop/api-7d9',

@@ -1,7 +1,8 @@
 /**
  * The fleet view of `netwarden status`: every node's gate, why, since when, how long its last
  * boot took to be verified, and its recent recycles — from Node objects and netwarden's Events.
- * Pure: the CLI reads, this decides what to show.
+ * Pure: the CLI reads, this decides what to show. Whether an agent runs right now is not on the Node
+ * (the agent writes only on change, never a heartbeat): that is the NetwardenAgentAbsent alert's job.
  */
 import { REASON_NEW_BOOT } from './gate.ts';
 import type { NodeGate } from './node-state.ts';
@@ -28,12 +29,7 @@ export interface NodeStatusRow {
   /** Recycles (evictions) on this node within the window, newest first: `namespace/name`. */
   readonly recycledPods: readonly string[];
   readonly lastRecycleMs: number | undefined;
-  /** The agent's heartbeat on the condition is older than {@link STALE_HEARTBEAT_MS}. */
-  readonly agentStale: boolean;
 }
-
-/** The agent re-writes its condition at least every minute; three missed beats mean it is not running. */
-export const STALE_HEARTBEAT_MS = 3 * 60_000;
 
 /** Options of {@link buildStatus}. */
 export interface StatusOptions {
@@ -66,7 +62,6 @@ export function buildStatus(
           (gate.verifiedBootId !== gate.bootId || gate.readyAtMs === undefined),
         recycledPods: recycles.map((e) => podOfNote(e.note)),
         lastRecycleMs: recycles[0]?.atMs,
-        agentStale: gate.heartbeatMs !== undefined && opts.nowMs - gate.heartbeatMs > STALE_HEARTBEAT_MS,
       };
     });
 }

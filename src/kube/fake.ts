@@ -81,13 +81,9 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
     return 'changed';
   }
 
-  async setCondition(
-    name: string,
-    c: DesiredCondition,
-    opts: { heartbeatMs?: number } = {},
-  ): Promise<WriteResult> {
+  async setCondition(name: string, c: DesiredCondition): Promise<WriteResult> {
     const node = this.#node(name);
-    const patch = conditionPatch(node, c, this.#clock.now(), opts.heartbeatMs);
+    const patch = conditionPatch(node, c, this.#clock.now());
     if (!patch) return 'unchanged';
     const next = patch.status.conditions[0] as unknown as NonNullable<
       NonNullable<Node['status']>['conditions']

@@ -68,7 +68,8 @@ export interface DesiredCondition {
 
 /**
  * The strategic-merge status patch that sets one condition, or null when the condition already
- * has this status, reason and message and its heartbeat is younger than `heartbeatMs`.
+ * has this status, reason and message: an unchanged condition is never re-written (no heartbeat;
+ * `lastHeartbeatTime` is the time of the last change of reason or message).
  * `lastTransitionTime` is kept when the status does not change (Kubernetes semantics: it marks the
  * last flip of status, not the last write) and set to `nowMs` when it does. Strategic merge keys
  * conditions by `type`, so other writers' conditions are never touched.
@@ -77,11 +78,10 @@ export function conditionPatch(
   node: Node,
   want: DesiredCondition,
   nowMs: number,
-  heartbeatMs = Number.POSITIVE_INFINITY,
 ): { status: { conditions: Record<string, unknown>[] } } | null {
   const existing = node.status?.conditions?.find((c) => c.type === want.type);
   const now = rfc3339Seconds(new Date(nowMs));
-  if (existing && sameCondition(existing, want) && !heartbeatDue(existing, nowMs, heartbeatMs)) return null;
+  if (existing && sameCondition(existing, want)) return null;
   const keepTransition =
     existing !== undefined && existing.status === want.status && existing.lastTransitionTime;
   const lastTransitionTime = keepTransition ? rfc3339Seconds(existing.lastTransitionTime as Date) : now;
@@ -115,12 +115,6 @@ export function removeConditionPatch(
 
 function sameCondition(c: NodeCondition, want: DesiredCondition): boolean {
   return c.status === want.status && (c.reason ?? '') === want.reason && (c.message ?? '') === want.message;
-}
-
-function heartbeatDue(c: NodeCondition, nowMs: number, heartbeatMs: number): boolean {
-  if (!Number.isFinite(heartbeatMs)) return false;
-  const last = c.lastHeartbeatTime ? new Date(c.lastHeartbeatTime).getTime() : 0;
-  return nowMs - last >= heartbeatMs;
 }
 
 /**

@@ -31,11 +31,7 @@ export interface NodeApi {
   /** Makes the taint (by key and effect) present or absent. */
   setTaint(name: string, taint: Taint, want: 'present' | 'absent'): Promise<WriteResult>;
   /** Sets one condition through the status subresource (see {@link conditionPatch}). */
-  setCondition(
-    name: string,
-    condition: DesiredCondition,
-    opts?: { heartbeatMs?: number },
-  ): Promise<WriteResult>;
+  setCondition(name: string, condition: DesiredCondition): Promise<WriteResult>;
   /** Removes the condition of this type through the status subresource (uninstall clean-up). */
   removeCondition(name: string, type: string): Promise<WriteResult>;
   /** Sets (string) or removes (null) annotations. */
@@ -94,16 +90,12 @@ export class KubeNodeApi implements NodeApi {
     );
   }
 
-  async setCondition(
-    name: string,
-    condition: DesiredCondition,
-    opts: { heartbeatMs?: number } = {},
-  ): Promise<WriteResult> {
+  async setCondition(name: string, condition: DesiredCondition): Promise<WriteResult> {
     // A strategic-merge patch keyed by condition type needs no precondition: it cannot clobber
     // other conditions. Re-reading on every call keeps lastTransitionTime right after a flip by
     // someone else.
     const node = await this.#mustGet(name);
-    const patch = conditionPatch(node, condition, this.#clock.now(), opts.heartbeatMs);
+    const patch = conditionPatch(node, condition, this.#clock.now());
     if (!patch) return 'unchanged';
     await this.#statusPatch(name, patch, `set condition ${condition.type} on node ${name}`);
     return 'changed';

@@ -93,7 +93,7 @@ describe('netwarden status and cleanup', () => {
     const res = await cli('status');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^NODE\s+GATE\s+REASON/);
-    expect(res.stdout).toMatch(/\ngated\s+closed\s+NewBootNotVerified\s+\S+\s+pending\s+0\s+ok/);
+    expect(res.stdout).toMatch(/\ngated\s+closed\s+NewBootNotVerified\s+\S+\s+pending\s+0\n/);
     expect(res.stdout).toContain('  gated: boot boot-2 has not been verified yet');
     expect(res.stdout).toContain('  verified: recycled shop/api-1');
   });

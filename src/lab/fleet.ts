@@ -14,21 +14,21 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runOk } from '../../src/host/exec.ts';
-import { httpGet } from '../../src/host/http.ts';
-import { connect, type KubeApis } from '../../src/kube/connect.ts';
-import { ensureBinaries } from '../../src/lab/binaries.ts';
-import { ControlPlane } from '../../src/lab/control-plane.ts';
-import { writeKubeconfig } from '../../src/lab/kubeconfig.ts';
-import { installAgentIdentity } from '../../src/lab/lab.ts';
-import { API_LAB_IP } from '../../src/lab/network.ts';
-import { issueCert } from '../../src/lab/pki.ts';
-import { freePort } from '../../src/lab/ports.ts';
-import { LabProcess } from '../../src/lab/process.ts';
-import { LabRun } from '../../src/lab/run-dir.ts';
-import { createSyntheticServices } from '../../src/lab/scale.ts';
-import { waitFor } from '../../src/lab/wait.ts';
-import { type PromSample, parsePrometheusText } from '../../src/sources/kube-proxy-metrics.ts';
+import { runOk } from '../host/exec.ts';
+import { httpGet } from '../host/http.ts';
+import { connect, type KubeApis } from '../kube/connect.ts';
+import { type PromSample, parsePrometheusText } from '../sources/kube-proxy-metrics.ts';
+import { ensureBinaries } from './binaries.ts';
+import { ControlPlane } from './control-plane.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { installAgentIdentity } from './lab.ts';
+import { API_LAB_IP } from './network.ts';
+import { issueCert } from './pki.ts';
+import { freePort } from './ports.ts';
+import { LabProcess } from './process.ts';
+import { LabRun } from './run-dir.ts';
+import { createSyntheticServices } from './scale.ts';
+import { waitFor } from './wait.ts';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -308,6 +308,21 @@ export class Fleet {
     if (!res.ok || res.status !== 200)
       throw new Error(`API server /metrics: ${res.ok ? `HTTP ${res.status}` : res.error}`);
     return parsePrometheusText(res.body).samples;
+  }
+
+  /**
+   * Agent `j`'s (1-based) own /metrics, parsed: it listens on the loopback of its host namespace,
+   * so a short node process inside that namespace fetches it.
+   */
+  async agentMetrics(j: number): Promise<PromSample[]> {
+    const ns = this.hosts[(j - 1) % this.hosts.length] as string;
+    const url = `http://127.0.0.1:${20_000 + j}/metrics`;
+    const script = `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(10000)}).then(r=>r.text()).then(t=>process.stdout.write(t))`;
+    const r = await runOk('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, '-e', script], {
+      timeoutMs: 15_000,
+      maxOutputBytes: 16 * 1024 * 1024,
+    });
+    return parsePrometheusText(r.stdout).samples;
   }
 
   /** Removes everything; returns problems (empty when clean). */
