@@ -10,13 +10,19 @@
  *   base: control plane + status updates only; kube-proxy: + the kube-proxies; agents: + the agents.
  * kube-proxy per node = (kube-proxy − base) ÷ hosts; per agent = (agents − kube-proxy) ÷ agents.
  *
+ * With `--compare-node-watches`, two more phases follow: `--agents` watches of every Node as full
+ * objects (the agents' Node watch before the gated label), then as metadata only
+ * (PartialObjectMetadata); each watcher's share = (phase − agents) ÷ agents. That is how the
+ * breaker's inputs were chosen: see `nodeWatchOptions` in the output.
+ *
  * With `--request-window D` (e.g. 12m) the agents and kube-proxies then run on for D with Node
  * status updates, and their requests per minute are counted from the audit log over that window:
  * long-lived watches are re-opened only every 5–10 minutes, which a 60 s window cannot show.
  *
  * Usage: sudo node_modules/.bin/node bench/api-load.ts [--agents 50] [--nodes 300] [--hosts 5]
  *   [--services 100] [--window 60s] [--status-period 60s] [--request-window 0|12m]
- *   [--entry src/cli/main.ts] [--agent-args "--dry-run=true"] [--output text|json]
+ *   [--entry src/cli/main.ts] [--agent-args "--dry-run=true"] [--compare-node-watches]
+ *   [--output text|json]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     entry: { type: 'string' },
     'agent-args': { type: 'string', default: '--dry-run=true' },
     'request-window': { type: 'string', default: '0' },
+    'compare-node-watches': { type: 'boolean', default: false },
     output: { type: 'string', default: 'text' },
   },
 });
@@ -240,6 +247,32 @@ try {
   await fleet.startAgents(agents, { ...(values.entry ? { entry: values.entry } : {}), args: agentArgs });
   await new Promise((r) => setTimeout(r, 30_000)); // initial lists done, dry-run gates opened
   await phase('agents');
+  let nodeWatchOptions: Record<string, unknown> | undefined;
+  if (values['compare-node-watches']) {
+    const options: Record<string, unknown> = {};
+    for (const view of ['full', 'metadata'] as const) {
+      log(`opening ${agents} ${view} watches of every Node`);
+      const close = fleet.openNodeWatches(agents, view);
+      await new Promise((r) => setTimeout(r, 15_000)); // past the initial ADDED events
+      await phase(`${view}NodeWatch`);
+      close();
+      const watcher = share(status[`${view}NodeWatch`] as Rates, status.agents as Rates, agents, '');
+      const writes = (status[`${view}NodeWatch`] as Rates).statusWrites;
+      options[view] = {
+        watchEventsPerMin: watcher.watchEventsPerMin,
+        bytesPerMin: watcher.watchBytesPerMin,
+        perNodeStatusChange: {
+          events: round((watcher.watchEventsByResource.nodes ?? 0) / writes, 3),
+          bytes: Math.round((watcher.watchBytesByResource.nodes ?? 0) / writes),
+        },
+        extrapolated5000: extrapolate(watcher, 1, nodes),
+      };
+    }
+    nodeWatchOptions = {
+      what: 'per watcher of every Node (the breaker before the gated label: full; option b: metadata); compare perAgent.perNodeStatusChange (option a, the gated label)',
+      ...options,
+    };
+  }
   const [qb, qk, qa] = [quiet.base, quiet.kubeProxy, quiet.agents] as Rates[];
   const [sb, sk, sa] = [status.base, status.kubeProxy, status.agents] as Rates[];
   const perAgent = share(sa as Rates, sk as Rates, agents, AGENT_USER);
@@ -292,6 +325,7 @@ try {
       kubeProxyPerNode: extrapolate(kubeProxyPerNode, received(kubeProxyPerNode), nodes),
     },
     ...(requestRates ? { requestRates } : {}),
+    ...(nodeWatchOptions ? { nodeWatchOptions } : {}),
     phases: { quiet, status },
     agentWrites: Object.fromEntries(
       Object.entries((sa as Rates).auditByUser[AGENT_USER] ?? {}).filter(

@@ -1,17 +1,28 @@
 /**
- * The agent's view of the cluster, kept by its watches: its own Node, the nodes the breaker
- * counts, Services, EndpointSlices and this node's Pods.
+ * The agent's view of the cluster, kept by its watches: its own Node, the Nodes netwarden gates
+ * (by the gated label: the breaker's input), Services, EndpointSlices and this node's Pods. No
+ * agent watches every Node: on a large cluster each Node status change would reach every agent.
  */
 import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { slimEndpointSlice, slimNode, slimPod, slimService } from './slim.ts';
 
-const SLIM = { nodes: slimNode, services: slimService, slices: slimEndpointSlice, pods: slimPod } as const;
+const SLIM = {
+  node: slimNode,
+  gated: slimNode,
+  services: slimService,
+  slices: slimEndpointSlice,
+  pods: slimPod,
+} as const;
+
+/** The watches the caches are filled by. */
+export type CacheKind = keyof typeof SLIM;
 
 /** The caches the agent's watches fill. */
 export interface AgentCaches {
   node(): Node | undefined;
-  nodes(): readonly Node[];
+  /** The selected Nodes carrying the gated label (this one too, when it does). */
+  gatedNodes(): readonly Node[];
   cluster(): ClusterState;
   /** Pods bound to this node. */
   pods(): readonly Pod[];
@@ -28,7 +39,9 @@ export interface AgentCaches {
  */
 export class WatchCaches implements AgentCaches {
   readonly #self: string;
-  readonly #nodes = new Map<string, Node>();
+  /** This node, from its own watch (by name). */
+  readonly #node = new Map<string, Node>();
+  readonly #gated = new Map<string, Node>();
   readonly #services = new Map<string, Service>();
   readonly #slices = new Map<string, EndpointSlice>();
   readonly #pods = new Map<string, Pod>();
@@ -47,16 +60,16 @@ export class WatchCaches implements AgentCaches {
   /** `expect` is the number of watches that must report synced before the caches are usable. */
   constructor(self: string, opts: { expect?: number; settleMs?: number; now?: () => number } = {}) {
     this.#self = self;
-    this.#expect = opts.expect ?? 4;
+    this.#expect = opts.expect ?? 5;
     this.#settleMs = opts.settleMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
   }
 
   node(): Node | undefined {
-    return this.#nodes.get(this.#self);
+    return this.#node.get(this.#self);
   }
-  nodes(): readonly Node[] {
-    return [...this.#nodes.values()];
+  gatedNodes(): readonly Node[] {
+    return [...this.#gated.values()];
   }
   cluster(): ClusterState {
     const now = this.#now();
@@ -105,21 +118,26 @@ export class WatchCaches implements AgentCaches {
 
   /** Handlers for one watch, storing into the right map. */
   handlers<T extends { metadata?: { name?: string; namespace?: string; uid?: string } }>(
-    kind: 'nodes' | 'services' | 'slices' | 'pods',
+    kind: CacheKind,
     onChange?: () => void,
   ) {
-    const map = { nodes: this.#nodes, services: this.#services, slices: this.#slices, pods: this.#pods }[
-      kind
-    ] as Map<string, T>;
+    const map = {
+      node: this.#node,
+      gated: this.#gated,
+      services: this.#services,
+      slices: this.#slices,
+      pods: this.#pods,
+    }[kind] as Map<string, T>;
+    const isNode = kind === 'node' || kind === 'gated';
     return {
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
-        const k = kind === 'nodes' ? (ev.object.metadata?.name ?? '') : key;
+        const k = isNode ? (ev.object.metadata?.name ?? '') : key;
         // Only the fields the checks, the gate and repair read are kept (slim.ts): at 10,000
         // Services the rest (managedFields, targetRefs, annotations…) is most of the memory.
         if (ev.type === 'DELETED') map.delete(k);
         else map.set(k, SLIM[kind](ev.object as never) as unknown as T);
-        if (kind !== 'nodes') this.#clusterView = undefined;
+        if (!isNode) this.#clusterView = undefined;
         if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
           const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;
           const svc =
@@ -131,8 +149,8 @@ export class WatchCaches implements AgentCaches {
         }
         // Of the nodes, only a new boot of this one wakes the loop early (the gate must close at
         // once); the kubelet's periodic status updates must not turn into extra rounds.
-        if (kind !== 'nodes') onChange?.();
-        else if (k === this.#self) {
+        if (!isNode) onChange?.();
+        else if (kind === 'node' && k === this.#self) {
           const boot = (ev.object as Node).status?.nodeInfo?.bootID;
           if (boot !== this.#selfBoot) {
             this.#selfBoot = boot;

@@ -4,7 +4,14 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Check } from '../checks/check.ts';
 import type { CheckStatus } from '../core/check.ts';
 import { ManualClock } from '../core/clock.ts';
-import { BOOT_ID_ANNOTATION, CONDITION_TYPE, READY_AT_ANNOTATION, TAINT_KEY } from '../core/gate.ts';
+import {
+  BOOT_ID_ANNOTATION,
+  CONDITION_TYPE,
+  GATED_LABEL,
+  READY_AT_ANNOTATION,
+  TAINT_EFFECT,
+  TAINT_KEY,
+} from '../core/gate.ts';
 import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
 import { POD_NETWORK_READY } from '../core/pod-readiness.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
@@ -15,6 +22,7 @@ import { service } from '../netfilter/testing.ts';
 import type { AgentCaches } from './caches.ts';
 import { loadAgentConfig } from './config.ts';
 import { Agent } from './loop.ts';
+import { NodeTotal } from './node-total.ts';
 import { ReadinessGate } from './readiness-gate.ts';
 
 /** A check whose status the test sets. */
@@ -30,6 +38,7 @@ function setup(
   bootId: string,
   annotations: Record<string, string> = {},
   flags: Record<string, string> = {},
+  others: readonly Node[] = [{ metadata: { name: 'n2' } }, { metadata: { name: 'n3' } }],
   extra: (
     clock: ManualClock,
     fake: FakeCluster,
@@ -41,12 +50,22 @@ function setup(
     metadata: { name: 'n1', annotations },
     status: { nodeInfo: { bootID: bootId } as NonNullable<NonNullable<Node['status']>['nodeInfo']> },
   });
-  for (const other of ['n2', 'n3']) fake.putNode({ metadata: { name: other } });
+  for (const other of others) fake.putNode(other);
   const pods: Pod[] = [];
   const cluster = { services: [] as Service[], endpointSlices: [] as EndpointSlice[], pods: [] as Pod[] };
+  let counts = 0;
+  const nodeTotal = new NodeTotal({
+    count: () => {
+      counts++;
+      return fake.count();
+    },
+    clock,
+    log: pino({ level: 'silent' }),
+  });
   const caches: AgentCaches = {
     node: () => fake.nodes.get('n1'),
-    nodes: () => [...fake.nodes.values()],
+    // what the agent's gated watch holds: the Nodes carrying the label
+    gatedNodes: () => [...fake.nodes.values()].filter((n) => n.metadata?.labels?.[GATED_LABEL] !== undefined),
     cluster: () => cluster,
     pods: () => pods,
     generation: () => 0,
@@ -59,6 +78,7 @@ function setup(
     nodes: fake,
     events: fake,
     caches,
+    nodeTotal,
     checks: [scripted('kube-proxy-rules', status)],
     checkContext: {
       exec: async () => execResult(),
@@ -87,6 +107,7 @@ function setup(
     gateOf,
     pods,
     cluster,
+    counts: () => counts,
     registry: (
       agent as unknown as {
         metrics: { bootHoldExpired: { get(): Promise<{ values: { value: number }[] }> } };
@@ -165,6 +186,76 @@ describe('Agent.round', () => {
     // still failing, but this boot was never verified: the hold is not renewed
     for (let i = 0; i < 5; i++) await agent.round();
     expect(gateOf()).toMatchObject({ condition: 'BootHoldExpired', tainted: false });
+  });
+
+  it('puts the gated label on with the taint and takes it off with it, in the same writes', async () => {
+    const { agent, fake, clock } = setup('boot-2', { [BOOT_ID_ANNOTATION]: 'boot-1' });
+    const label = () => fake.nodes.get('n1')?.metadata?.labels?.[GATED_LABEL];
+    await agent.round();
+    expect(label()).toBe('true');
+    expect(fake.writes[0]).toMatchObject({ kind: 'taint', want: 'present', label: GATED_LABEL });
+    await agent.round();
+    clock.advance(250);
+    await agent.round();
+    expect(label()).toBeUndefined();
+    expect(fake.writes.filter((w) => w.kind === 'taint')).toHaveLength(2);
+  });
+
+  it('labels a node tainted without the label (an older version placed the taint), touching no taint', async () => {
+    const { agent, fake, status } = setup('b', { [BOOT_ID_ANNOTATION]: 'b' });
+    fake.putNode({
+      ...(fake.nodes.get('n1') as Node),
+      spec: { taints: [{ key: TAINT_KEY, effect: TAINT_EFFECT }] },
+    });
+    status.value = 'Unknown'; // the gate keeps the taint as it is
+    await agent.round();
+    const n1 = fake.nodes.get('n1');
+    expect(n1?.metadata?.labels?.[GATED_LABEL]).toBe('true');
+    expect(n1?.spec?.taints?.map((t) => t.key)).toEqual([TAINT_KEY]);
+    expect(fake.writes.filter((w) => w.kind === 'taint')).toEqual([
+      { kind: 'taint', node: 'n1', key: TAINT_KEY, want: 'keep', label: GATED_LABEL },
+    ]);
+  });
+
+  it('the breaker counts the labelled nodes against the total, and counts only when it matters', async () => {
+    // 10 nodes, 3 others gated for a non-boot reason: with 0.334, a fourth may not be tainted.
+    const gatedOther = (name: string): Node => ({
+      metadata: {
+        name,
+        labels: { [GATED_LABEL]: 'true' },
+        annotations: { [BOOT_ID_ANNOTATION]: 'x', [READY_AT_ANNOTATION]: '2026-04-30T00:00:00Z' },
+      },
+      spec: { taints: [{ key: TAINT_KEY, effect: TAINT_EFFECT }] },
+      status: { nodeInfo: { bootID: 'x' } as NonNullable<NonNullable<Node['status']>['nodeInfo']> },
+    });
+    const others: Node[] = [
+      ...['n2', 'n3', 'n4'].map(gatedOther),
+      ...['n5', 'n6', 'n7', 'n8', 'n9', 'n10'].map((name) => ({ metadata: { name } })),
+    ];
+    const { agent, status, gateOf, counts, fake, clock } = setup('b', {}, {}, others);
+    for (let i = 0; i < 3; i++) await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'DataPathVerified', tainted: false });
+    expect(counts()).toBe(1); // while closed: counted once, then reused
+    clock.advance(11 * 60_000); // the count is now stale…
+    for (let i = 0; i < 5; i++) await agent.round();
+    expect(counts()).toBe(1); // …but healthy and open: no count request
+    status.value = 'Failing';
+    for (let i = 0; i < 3; i++) await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'BreakerOpen', tainted: false });
+    expect(counts()).toBe(2); // failing: refreshed once, then reused
+    const message = fake.nodes.get('n1')?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)?.message;
+    expect(message).toContain('4 of 10 nodes would be gated');
+  });
+
+  it('without the other gated nodes the same failure taints', async () => {
+    const { agent, status, gateOf, fake } = setup('b', {}, {}, [
+      ...['n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10'].map((name) => ({ metadata: { name } })),
+    ]);
+    for (let i = 0; i < 3; i++) await agent.round();
+    status.value = 'Failing';
+    for (let i = 0; i < 3; i++) await agent.round();
+    expect(gateOf()).toMatchObject({ condition: 'kube-proxy-rules-Failing', tainted: true });
+    expect(fake.nodes.get('n1')?.metadata?.labels?.[GATED_LABEL]).toBe('true');
   });
 
   it('dry-run decides but writes nothing', async () => {
@@ -284,6 +375,7 @@ describe('Agent.pokeReadiness (the pod readiness gate between rounds)', () => {
         'boot-1',
         { [BOOT_ID_ANNOTATION]: 'boot-1' },
         {},
+        undefined,
         (c, f) => ({
           readinessGate: new ReadinessGate({
             pods: f,

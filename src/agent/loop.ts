@@ -15,6 +15,7 @@ import { crashLoopingSince } from '../core/crashloop.ts';
 import {
   CONDITION_TYPE,
   decideGate,
+  GATED_LABEL,
   type GateDecision,
   type GateMemory,
   type GateNodeView,
@@ -33,6 +34,7 @@ import type { NodeApi } from '../kube/nodes.ts';
 import type { AgentCaches } from './caches.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
+import type { NodeTotal } from './node-total.ts';
 import { gateClusterView, gateNodeView, simulate } from './node-view.ts';
 import type { ReadinessGate } from './readiness-gate.ts';
 import type { Repair, RepairRound } from './repair.ts';
@@ -48,6 +50,8 @@ export interface AgentDeps {
   readonly nodes: NodeApi;
   readonly events: EventApi;
   readonly caches: AgentCaches;
+  /** The number of selected Nodes (the breaker's total); absent: only the gated ones and this one count. */
+  readonly nodeTotal?: NodeTotal;
   readonly checks: readonly Check[];
   /** The check whose per-pod problems feed repair's candidates. */
   readonly podNetwork?: PodNetworkCheck;
@@ -240,13 +244,18 @@ export class Agent {
     const verdict: Verdict = newBoot
       ? { status: 'Unknown', reason: REASON_NEW_BOOT, message: 'new boot' }
       : combine(results);
+    // The breaker is consulted only while the gate is closed or a check fails (core/gate.ts), and
+    // never for a new boot: only then is the total worth a request (and worth waiting for).
+    const breakerMatters = !newBoot && (this.#memory.closed || verdict.status === 'Failing');
+    const total = breakerMatters ? await this.#d.nodeTotal?.fresh() : this.#d.nodeTotal?.known();
     const now = this.#d.clock.now();
     const decision = decideGate(
       this.#policy(),
       view,
       verdict,
       this.#memory,
-      gateClusterView(caches.nodes(), cfg.nodeName, now, cfg.bootHoldGrace),
+      // Without any count the total is the nodes seen (the gated and this one): a stricter breaker.
+      gateClusterView(caches.gatedNodes(), total ?? 0, cfg.nodeName, now, cfg.bootHoldGrace),
       now,
     );
     await this.#apply(node, decision);
@@ -407,12 +416,16 @@ export class Agent {
   /**
    * Makes the Node match the decision. Order matters: when closing, the taint goes on first (keep
    * new pods away as early as possible); when opening, `datapath-ready-at` is written before the
-   * taint comes off (repair reads it). Each write is idempotent; dry-run only logs.
+   * taint comes off (repair reads it). The gated label rides in the taint's own request, so the
+   * other agents' breakers see exactly the tainted nodes; a label out of step with the taint
+   * (a taint placed by an older version) is corrected the same way. Each write is idempotent;
+   * dry-run only logs.
    */
   async #apply(node: Node, d: GateDecision): Promise<void> {
     const { cfg, nodes, log } = this.#d;
     const name = cfg.nodeName;
     const taint = { key: TAINT_KEY, effect: TAINT_EFFECT };
+    const label = { label: GATED_LABEL };
     if (cfg.dryRun) {
       if (d.transition)
         log.info(
@@ -426,12 +439,14 @@ export class Agent {
     // "is the agent running" is the NetwardenAgentAbsent alert's question (the Node cannot say).
     const condition = { type: CONDITION_TYPE, ...d.condition };
     const now = this.#d.clock.now();
-    if (d.taint === 'present' && taintPatch(node, taint, 'present'))
-      await nodes.setTaint(name, taint, 'present');
+    if (d.taint === 'present' && taintPatch(node, taint, 'present', GATED_LABEL))
+      await nodes.setTaint(name, taint, 'present', label);
     if (annotationsPatch(node, d.annotations)) await nodes.setAnnotations(name, d.annotations);
     if (conditionPatch(node, condition, now)) await nodes.setCondition(name, condition);
-    if (d.taint === 'absent' && taintPatch(node, taint, 'absent'))
-      await nodes.setTaint(name, taint, 'absent');
+    if (d.taint === 'absent' && taintPatch(node, taint, 'absent', GATED_LABEL))
+      await nodes.setTaint(name, taint, 'absent', label);
+    if (d.taint === 'keep' && taintPatch(node, taint, 'keep', GATED_LABEL))
+      await nodes.setTaint(name, taint, 'keep', label);
     if (d.transition) await this.#onTransition(node, d);
   }
 

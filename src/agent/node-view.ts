@@ -31,19 +31,22 @@ export function gateNodeView(node: Node): GateNodeView {
 }
 
 /**
- * The breaker's view: the selected nodes, the others netwarden holds for a non-boot reason, and
- * the others held for a boot not verified for longer than `bootHoldGraceMs`. A node is boot-held
- * while its boot is annotated but not verified (`datapath-ready-at` absent).
+ * The breaker's view: how many nodes are selected, the others netwarden holds for a non-boot
+ * reason, and the others held for a boot not verified for longer than `bootHoldGraceMs`. A node is
+ * boot-held while its boot is annotated but not verified (`datapath-ready-at` absent). `gated` are
+ * the selected Nodes carrying the gated label (any others, untainted ones, are ignored): only they
+ * can be held, so they are all the breaker needs besides the total `selectedNodes`.
  */
 export function gateClusterView(
-  nodes: readonly Node[],
+  gated: readonly Node[],
+  selectedNodes: number,
   self: string,
   nowMs: number,
   bootHoldGraceMs: number,
 ): GateClusterView {
   const otherGatedNonBoot: string[] = [];
   const otherBootHeldPastGrace: string[] = [];
-  for (const n of nodes) {
+  for (const n of gated) {
     const name = n.metadata?.name ?? '';
     if (name === self) continue;
     const v = gateNodeView(n);
@@ -57,7 +60,9 @@ export function gateClusterView(
     const since = v.bootSeenAt !== undefined ? Date.parse(v.bootSeenAt) : Number.NaN;
     if (!Number.isNaN(since) && nowMs - since >= bootHoldGraceMs) otherBootHeldPastGrace.push(name);
   }
-  return { self, selectedNodes: Math.max(nodes.length, 1), otherGatedNonBoot, otherBootHeldPastGrace };
+  // A count a moment older than the gated set can be short of it: never below what is seen.
+  const seen = new Set([self, ...gated.map((n) => n.metadata?.name ?? '')]).size;
+  return { self, selectedNodes: Math.max(selectedNodes, seen, 1), otherGatedNonBoot, otherBootHeldPastGrace };
 }
 
 /** The node view after `decision` had been applied: what dry-run pretends the Node now says. */

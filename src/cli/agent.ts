@@ -15,6 +15,7 @@ import {
   loadAgentConfig,
 } from '../agent/config.ts';
 import { Agent } from '../agent/loop.ts';
+import { NodeTotal } from '../agent/node-total.ts';
 import { ReadinessGate } from '../agent/readiness-gate.ts';
 import { Recycler } from '../agent/recycler.ts';
 import { agentChecks } from '../agent/registry.ts';
@@ -23,7 +24,7 @@ import { startServer, startStatusServer } from '../agent/server.ts';
 import { KUBE_PROXY_LABEL_SELECTOR } from '../assess/kube-proxy-presence.ts';
 import { BootGate } from '../cni-gate/boot-gate.ts';
 import { systemClock } from '../core/clock.ts';
-import { AGENT_CONTROLLER } from '../core/gate.ts';
+import { AGENT_CONTROLLER, GATED_LABEL } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run, runStream } from '../host/exec.ts';
@@ -109,8 +110,9 @@ export function registerAgentCommand(program: Command): void {
   cmd.addHelpText(
     'after',
     `
-Writes on its Node: condition netwarden.dev/DataPathReady, taint netwarden.dev/datapath-unready:NoSchedule,
-annotations netwarden.dev/boot-id and netwarden.dev/datapath-ready-at. A new boot (status.nodeInfo.bootID)
+Writes on its Node, only on change: condition netwarden.dev/DataPathReady, taint
+netwarden.dev/datapath-unready:NoSchedule with the label netwarden.dev/gated=true beside it, annotations
+netwarden.dev/boot-id, netwarden.dev/datapath-ready-at and netwarden.dev/boot-seen-at. A new boot (status.nodeInfo.bootID)
 closes the gate at once; it opens after --open-after-passes passing rounds. RBAC: deploy/chart/netwarden/templates/rbac.yaml.
 Serves /metrics, /healthz and /readyz on --listen, /status (evidence, pod names) on --status-listen
 (localhost by default). A boot is held at most --max-boot-hold. Flags win over env, env over defaults.
@@ -155,12 +157,20 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
         })
       : undefined;
     const { checks, podNetwork } = agentChecks(cfg);
+    const nodeSelector = cfg.nodeSelector || undefined;
+    const nodeTotal = new NodeTotal({
+      count: () => apis.nodes.count(nodeSelector),
+      clock: systemClock,
+      log,
+    });
+    void nodeTotal.fresh(); // one count at start, so a later round rarely waits for one
     const bootTimeMs = await kernelBootTimeMs(cfg.bootTimeFile);
     const agent = new Agent({
       cfg,
       nodes: apis.nodes,
       events: apis.events,
       caches,
+      nodeTotal,
       checks,
       podNetwork,
       listKubeProxyPods: () => apis.pods.listMatching({ labelSelector: KUBE_PROXY_LABEL_SELECTOR }, 100),
@@ -186,7 +196,10 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     const pokeWhenSettled = (): void => agent.pokeWhenSettled();
     // Every change of this Node also goes to the boot gate: the watch event that shows the gate
     // opened on this boot releases the held pod network set-ups.
-    const nodeHandlers = caches.handlers('nodes', poke);
+    const nodeHandlers = caches.handlers('node', poke);
+    // Nodes: this one by name, and for the breaker only the gated ones (by the label the agents
+    // keep on their own Node beside the taint) — never every Node (caches.ts).
+    const gatedSelector = [GATED_LABEL, ...(nodeSelector ? [nodeSelector] : [])].join(',');
     const watches = await Promise.all([
       apis.nodes.watch(
         bootGate
@@ -198,8 +211,9 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
               },
             }
           : nodeHandlers,
-        cfg.nodeSelector ? { labelSelector: cfg.nodeSelector } : {},
+        { name: cfg.nodeName },
       ),
+      apis.nodes.watch(caches.handlers('gated'), { labelSelector: gatedSelector }),
       apis.services.watchServices(caches.handlers('services', pokeWhenSettled)),
       apis.services.watchEndpointSlices(caches.handlers('slices', pokeWhenSettled)),
       // A change of this node's pods serves the readiness gate within a second (between rounds).

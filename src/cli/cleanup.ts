@@ -1,10 +1,10 @@
 /**
- * `netwarden cleanup`: removes everything netwarden placed on Nodes (its taint, its condition,
- * its netwarden.dev/* annotations). Run by the chart's post-delete hook Job once the agents are
+ * `netwarden cleanup`: removes everything netwarden placed on Nodes (its taint and the gated label
+ * that follows it, its condition, its netwarden.dev/* annotations). Run by the chart's post-delete hook Job once the agents are
  * gone, under an identity that may change nothing else (deploy/chart/netwarden/templates/cleanup.yaml).
  */
 import type { Command } from 'commander';
-import { CONDITION_TYPE, TAINT_EFFECT, TAINT_KEY } from '../core/gate.ts';
+import { CONDITION_TYPE, GATED_LABEL, TAINT_EFFECT, TAINT_KEY } from '../core/gate.ts';
 import { isClean, type NetwardenKeys, netwardenKeys } from '../core/node-state.ts';
 import { NetwardenError } from '../errors.ts';
 import type { NodeApi } from '../kube/nodes.ts';
@@ -27,7 +27,10 @@ export async function cleanupNodes(nodes: NodeApi, opts: { dryRun?: boolean } = 
     const keys = netwardenKeys(node);
     if (isClean(keys)) continue;
     if (!opts.dryRun) {
-      if (keys.taint) await nodes.setTaint(name, { key: TAINT_KEY, effect: TAINT_EFFECT }, 'absent');
+      if (keys.taint || keys.label)
+        await nodes.setTaint(name, { key: TAINT_KEY, effect: TAINT_EFFECT }, 'absent', {
+          label: GATED_LABEL,
+        });
       if (keys.condition) await nodes.removeCondition(name, CONDITION_TYPE);
       if (keys.annotations.length > 0)
         await nodes.setAnnotations(name, Object.fromEntries(keys.annotations.map((k) => [k, null])));
@@ -45,6 +48,7 @@ export function formatCleaned(cleaned: readonly CleanedNode[], dryRun: boolean):
     .map((c) => {
       const what = [
         ...(c.removed.taint ? [`taint ${TAINT_KEY}`] : []),
+        ...(c.removed.label ? [`label ${GATED_LABEL}`] : []),
         ...(c.removed.condition ? [`condition ${CONDITION_TYPE}`] : []),
         ...(c.removed.annotations.length > 0 ? [`annotations ${c.removed.annotations.join(', ')}`] : []),
       ];
@@ -66,7 +70,7 @@ interface CleanupFlags {
 export function registerCleanupCommand(program: Command): void {
   program
     .command('cleanup')
-    .description("remove netwarden's taint, condition and annotations from every node (uninstall)")
+    .description("remove netwarden's taint, label, condition and annotations from every node (uninstall)")
     .option('--kubeconfig <file>', 'kubeconfig; default: KUBECONFIG, in-cluster, ~/.kube/config')
     .option(
       '--wait-for-pods <selector>',

@@ -30,6 +30,11 @@ export const BOOT_ID_ANNOTATION = 'netwarden.dev/boot-id';
 export const READY_AT_ANNOTATION = 'netwarden.dev/datapath-ready-at';
 /** When netwarden first saw the current boot (RFC 3339): the start of the boot hold. */
 export const BOOT_SEEN_AT_ANNOTATION = 'netwarden.dev/boot-seen-at';
+/**
+ * On a Node exactly while netwarden's taint is (written in the same request): the breaker's
+ * agents watch only Nodes with this label, so no agent needs every Node object.
+ */
+export const GATED_LABEL = 'netwarden.dev/gated';
 /** The reporting controller of the agent's Events (what `netwarden status` reads back). */
 export const AGENT_CONTROLLER = 'netwarden.dev/agent';
 

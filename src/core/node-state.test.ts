@@ -6,6 +6,7 @@ import type { Node } from './objects.ts';
 const gated: Node = {
   metadata: {
     name: 'n1',
+    labels: { 'netwarden.dev/gated': 'true', 'kubernetes.io/hostname': 'n1' },
     annotations: {
       'netwarden.dev/boot-id': 'b2',
       'netwarden.dev/datapath-ready-at': '2026-05-01T10:00:30Z',
@@ -35,9 +36,10 @@ const gated: Node = {
 };
 
 describe('netwardenKeys', () => {
-  it('finds exactly netwarden taint, condition and annotations', () => {
+  it('finds exactly netwarden taint, label, condition and annotations', () => {
     expect(netwardenKeys(gated)).toEqual({
       taint: true,
+      label: true,
       condition: true,
       annotations: ['netwarden.dev/boot-id', 'netwarden.dev/datapath-ready-at'],
     });
@@ -51,6 +53,8 @@ describe('netwardenKeys', () => {
     };
     expect(isClean(netwardenKeys(node))).toBe(true);
     expect(isClean(netwardenKeys({}))).toBe(true);
+    // a gated label left behind alone is still netwarden's to remove
+    expect(isClean(netwardenKeys({ metadata: { labels: { 'netwarden.dev/gated': 'true' } } }))).toBe(false);
   });
 });
 

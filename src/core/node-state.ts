@@ -1,12 +1,13 @@
 /**
  * What netwarden has placed on a Node, read off the Node object: the state `netwarden status`
- * shows and `netwarden cleanup` removes. Pure.
+ * shows and `netwarden cleanup` removes (taint, gated label, condition, annotations). Pure.
  */
 
 import {
   BOOT_ID_ANNOTATION,
   BOOT_SEEN_AT_ANNOTATION,
   CONDITION_TYPE,
+  GATED_LABEL,
   READY_AT_ANNOTATION,
   TAINT_EFFECT,
   TAINT_KEY,
@@ -19,6 +20,8 @@ export const ANNOTATION_PREFIX = 'netwarden.dev/';
 /** netwarden's keys present on one Node. */
 export interface NetwardenKeys {
   readonly taint: boolean;
+  /** The gated label ({@link GATED_LABEL}), which follows the taint. */
+  readonly label: boolean;
   readonly condition: boolean;
   readonly annotations: readonly string[];
 }
@@ -27,6 +30,7 @@ export interface NetwardenKeys {
 export function netwardenKeys(node: Node): NetwardenKeys {
   return {
     taint: (node.spec?.taints ?? []).some((t) => t.key === TAINT_KEY && t.effect === TAINT_EFFECT),
+    label: node.metadata?.labels?.[GATED_LABEL] !== undefined,
     condition: (node.status?.conditions ?? []).some((c) => c.type === CONDITION_TYPE),
     annotations: Object.keys(node.metadata?.annotations ?? {})
       .filter((k) => k.startsWith(ANNOTATION_PREFIX))
@@ -36,7 +40,7 @@ export function netwardenKeys(node: Node): NetwardenKeys {
 
 /** True when the Node carries none of netwarden's keys. */
 export function isClean(keys: NetwardenKeys): boolean {
-  return !keys.taint && !keys.condition && keys.annotations.length === 0;
+  return !keys.taint && !keys.label && !keys.condition && keys.annotations.length === 0;
 }
 
 /** The gate of one node as its Node object says it. */

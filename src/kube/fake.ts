@@ -11,6 +11,7 @@ import {
   annotationsPatch,
   conditionPatch,
   type DesiredCondition,
+  FOLLOWING_LABEL_VALUE,
   removeConditionPatch,
   taintPatch,
 } from './node-patches.ts';
@@ -21,7 +22,7 @@ import type { Reflector, ReflectorHandlers } from './watch.ts';
 
 /** A write the fake received, in order. */
 export type FakeWrite =
-  | { kind: 'taint'; node: string; key: string; want: 'present' | 'absent' }
+  | { kind: 'taint'; node: string; key: string; want: 'present' | 'absent' | 'keep'; label?: string }
   | { kind: 'condition'; node: string; type: string; status: string }
   | { kind: 'condition-removed'; node: string; type: string }
   | { kind: 'annotations'; node: string; annotations: Record<string, string | null> }
@@ -72,13 +73,42 @@ export class FakeCluster implements NodeApi, PodApi, EvictionApi, EventApi {
     throw new NetwardenError('kube-api', 'FakeCluster does not implement watch; drive handlers directly');
   }
 
-  async setTaint(name: string, taint: Taint, want: 'present' | 'absent'): Promise<WriteResult> {
+  async setTaint(
+    name: string,
+    taint: Taint,
+    want: 'present' | 'absent' | 'keep',
+    opts: { label?: string } = {},
+  ): Promise<WriteResult> {
     const node = this.#node(name);
-    if (!taintPatch(node, taint, want)) return 'unchanged';
+    if (!taintPatch(node, taint, want, opts.label)) return 'unchanged';
     const rest = (node.spec?.taints ?? []).filter((t) => !(t.key === taint.key && t.effect === taint.effect));
-    node.spec = { ...node.spec, taints: want === 'present' ? [...rest, taint] : rest };
-    this.#write({ kind: 'taint', node: name, key: taint.key, want }, node);
+    const has = rest.length !== (node.spec?.taints ?? []).length;
+    const present = want === 'keep' ? has : want === 'present';
+    node.spec = { ...node.spec, taints: present ? [...rest, taint] : rest };
+    if (opts.label) {
+      const labels = { ...node.metadata?.labels };
+      if (present) labels[opts.label] = FOLLOWING_LABEL_VALUE;
+      else delete labels[opts.label];
+      node.metadata = { ...node.metadata, labels };
+    }
+    this.#write(
+      { kind: 'taint', node: name, key: taint.key, want, ...(opts.label ? { label: opts.label } : {}) },
+      node,
+    );
     return 'changed';
+  }
+
+  /** Label selectors `k` or `k=v[,…]` only. */
+  async count(labelSelector?: string): Promise<number> {
+    this.#check();
+    const terms = (labelSelector ?? '').split(',').filter((t) => t !== '');
+    return [...this.nodes.values()].filter((n) =>
+      terms.every((t) => {
+        const [k, v] = t.split('=') as [string, string | undefined];
+        const have = n.metadata?.labels?.[k];
+        return v === undefined ? have !== undefined : have === v;
+      }),
+    ).length;
   }
 
   async setCondition(name: string, c: DesiredCondition): Promise<WriteResult> {

@@ -9,6 +9,7 @@ function node(
     taints?: Node['spec'] extends infer S ? (S extends { taints?: infer T } ? T : never) : never;
     conditions?: unknown[];
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
   } = {},
 ): Node {
   return {
@@ -16,6 +17,7 @@ function node(
       name: 'n1',
       resourceVersion: '42',
       ...(partial.annotations ? { annotations: partial.annotations } : {}),
+      ...(partial.labels ? { labels: partial.labels } : {}),
     },
     spec: partial.taints === undefined ? {} : { taints: partial.taints },
     status: {
@@ -70,6 +72,46 @@ describe('taintPatch', () => {
   it('keeps a taint value', () => {
     const ops = taintPatch(node(), { ...TAINT, value: 'boot' }, 'present');
     expect(ops?.[1]).toEqual({ op: 'add', path: '/spec/taints', value: [{ ...TAINT, value: 'boot' }] });
+  });
+});
+
+describe('taintPatch with a following label', () => {
+  const LABEL = 'netwarden.dev/gated';
+
+  it('adds the label in the same patch as the taint', () => {
+    expect(taintPatch(node({ labels: { a: 'b' } }), TAINT, 'present', LABEL)).toEqual([
+      { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'add', path: '/spec/taints', value: [TAINT] },
+      { op: 'add', path: '/metadata/labels/netwarden.dev~1gated', value: 'true' },
+    ]);
+    // a node without any label gets the labels map
+    expect(taintPatch(node(), TAINT, 'present', LABEL)?.[2]).toEqual({
+      op: 'add',
+      path: '/metadata/labels',
+      value: { [LABEL]: 'true' },
+    });
+  });
+
+  it('removes the label with the taint, under a test of its value', () => {
+    const ops = taintPatch(node({ taints: [TAINT], labels: { [LABEL]: 'true' } }), TAINT, 'absent', LABEL);
+    expect(ops?.slice(2)).toEqual([
+      { op: 'test', path: '/metadata/labels/netwarden.dev~1gated', value: 'true' },
+      { op: 'remove', path: '/metadata/labels/netwarden.dev~1gated' },
+    ]);
+  });
+
+  it('brings only the label in step when the taint already is', () => {
+    expect(taintPatch(node({ taints: [TAINT] }), TAINT, 'present', LABEL)).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { [LABEL]: 'true' } },
+    ]);
+    expect(taintPatch(node({ labels: { [LABEL]: 'true' } }), TAINT, 'absent', LABEL)).toEqual([
+      { op: 'test', path: '/metadata/labels/netwarden.dev~1gated', value: 'true' },
+      { op: 'remove', path: '/metadata/labels/netwarden.dev~1gated' },
+    ]);
+    expect(
+      taintPatch(node({ taints: [TAINT], labels: { [LABEL]: 'true' } }), TAINT, 'present', LABEL),
+    ).toBeNull();
+    expect(taintPatch(node({ labels: { x: 'y' } }), TAINT, 'absent', LABEL)).toBeNull();
   });
 });
 

@@ -21,27 +21,70 @@ export function sameTaint(a: Pick<Taint, 'key' | 'effect'>, b: Pick<Taint, 'key'
  * nothing needs to change. Race safety: the patch first `test`s the taint list exactly as read
  * (or, when the node has none, its resourceVersion), so a concurrent writer makes the API server
  * reject it and the caller re-reads and retries; nobody's taint is ever lost or duplicated.
+ *
+ * With `label`, that label follows the taint in the same patch (one request, one atomic change):
+ * `label=true` while the taint is present, no such label once it is absent — also when only the
+ * label is out of step (a taint placed by a version without the label, a label left behind).
+ * `want: 'keep'` leaves the taint as it is and only brings the label in step with it.
  */
-export function taintPatch(node: Node, taint: Taint, want: 'present' | 'absent'): JsonPatchOp[] | null {
+export function taintPatch(
+  node: Node,
+  taint: Taint,
+  want: 'present' | 'absent' | 'keep',
+  label?: string,
+): JsonPatchOp[] | null {
   const current = node.spec?.taints ?? [];
   const has = current.some((t) => sameTaint(t, taint));
-  if ((want === 'present') === has) return null;
-
-  const next =
-    want === 'present'
-      ? [...current, { key: taint.key, effect: taint.effect, ...(taint.value ? { value: taint.value } : {}) }]
-      : current.filter((t) => !sameTaint(t, taint));
-
-  if (node.spec?.taints === undefined) {
-    return [
-      { op: 'test', path: '/metadata/resourceVersion', value: node.metadata?.resourceVersion ?? '' },
-      { op: 'add', path: '/spec/taints', value: next },
-    ];
+  const ops: JsonPatchOp[] = [];
+  if (want !== 'keep' && (want === 'present') !== has) {
+    const next =
+      want === 'present'
+        ? [
+            ...current,
+            { key: taint.key, effect: taint.effect, ...(taint.value ? { value: taint.value } : {}) },
+          ]
+        : current.filter((t) => !sameTaint(t, taint));
+    if (node.spec?.taints === undefined) {
+      ops.push(
+        { op: 'test', path: '/metadata/resourceVersion', value: node.metadata?.resourceVersion ?? '' },
+        { op: 'add', path: '/spec/taints', value: next },
+      );
+    } else {
+      ops.push(
+        { op: 'test', path: '/spec/taints', value: current.map(taintJson) },
+        { op: 'replace', path: '/spec/taints', value: next.map(taintJson) },
+      );
+    }
   }
+  if (label !== undefined) ops.push(...labelOps(node, label, want === 'keep' ? has : want === 'present'));
+  return ops.length === 0 ? null : ops;
+}
+
+/** The value of the label that follows netwarden's taint. */
+export const FOLLOWING_LABEL_VALUE = 'true';
+
+/** Ops that make `label` present (value {@link FOLLOWING_LABEL_VALUE}) or absent; none when it already is. */
+function labelOps(node: Node, label: string, present: boolean): JsonPatchOp[] {
+  const labels = node.metadata?.labels;
+  const value = labels?.[label];
+  const path = `/metadata/labels/${pointerEscape(label)}`;
+  if (present) {
+    if (value === FOLLOWING_LABEL_VALUE) return [];
+    if (labels === undefined)
+      return [{ op: 'add', path: '/metadata/labels', value: { [label]: FOLLOWING_LABEL_VALUE } }];
+    return [{ op: 'add', path, value: FOLLOWING_LABEL_VALUE }];
+  }
+  if (value === undefined) return [];
+  // `test` first: a removal of a label that someone else already removed fails cleanly (retried).
   return [
-    { op: 'test', path: '/spec/taints', value: current.map(taintJson) },
-    { op: 'replace', path: '/spec/taints', value: next.map(taintJson) },
+    { op: 'test', path, value },
+    { op: 'remove', path },
   ];
+}
+
+/** RFC 6901: `~` → `~0`, `/` → `~1`. */
+function pointerEscape(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 /** A taint as the API server serializes it (timeAdded as RFC 3339 seconds), so `test` compares equal. */

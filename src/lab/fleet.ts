@@ -11,7 +11,8 @@
  * DNAT of the `kubernetes` ClusterIP works. Nothing leaves the namespaces; no route goes out.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOk } from '../host/exec.ts';
@@ -323,6 +324,65 @@ export class Fleet {
       maxOutputBytes: 16 * 1024 * 1024,
     });
     return parsePrometheusText(r.stdout).samples;
+  }
+
+  /**
+   * Opens `count` watches of every Node the way a client would that keeps all of them — full
+   * objects, or metadata only (PartialObjectMetadata, as an informer on metadata would) — to
+   * measure what each such watcher costs the API server beside the agents. Each stream is read
+   * and dropped; a stream the server ends is re-opened from its last resourceVersion. Returns a
+   * function that closes them all.
+   */
+  openNodeWatches(count: number, view: 'full' | 'metadata'): () => void {
+    const tls = this.cp.adminTls();
+    const ca = readFileSync(tls.ca as string);
+    const cert = readFileSync(tls.cert as string);
+    const key = readFileSync(tls.key as string);
+    const accept =
+      view === 'metadata'
+        ? 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1'
+        : 'application/json';
+    let closed = false;
+    const open: { destroy(): void }[] = [];
+    const url = new URL(this.cp.server);
+    const watchOne = (resourceVersion: string): void => {
+      if (closed) return;
+      let rv = resourceVersion;
+      let buf = '';
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: `/api/v1/nodes?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${rv}`,
+          headers: { Accept: accept },
+          ca,
+          cert,
+          key,
+        },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              const m = line.match(/"resourceVersion":"(\d+)"/);
+              if (m?.[1]) rv = m[1];
+            }
+          });
+          res.on('end', () => setTimeout(() => watchOne(rv), 100));
+          res.on('error', () => {});
+        },
+      );
+      req.on('error', () => setTimeout(() => watchOne(rv), 1_000));
+      req.end();
+      open.push(req);
+    };
+    for (let i = 0; i < count; i++) watchOne('0');
+    return () => {
+      closed = true;
+      for (const r of open) r.destroy();
+    };
   }
 
   /** Removes everything; returns problems (empty when clean). */

@@ -5,7 +5,7 @@
  * missing Event or a crashed agent, and fails these tests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONDITION_TYPE, TAINT_KEY } from '../../src/core/gate.ts';
+import { CONDITION_TYPE, GATED_LABEL, TAINT_KEY } from '../../src/core/gate.ts';
 import type { Node, Pod } from '../../src/core/objects.ts';
 import { run } from '../../src/host/exec.ts';
 import { labImageRef } from '../../src/lab/images.ts';
@@ -150,11 +150,15 @@ describe('node agent', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     expect((await Promise.all(broken.map(get))).filter((g) => g.tainted)).toHaveLength(1);
+    // The breaker's agents see each other through the gated label, which follows the taint exactly.
+    for (const n of await lab.admin.nodes.list())
+      expect(n.metadata?.labels?.[GATED_LABEL] === 'true', n.metadata?.name).toBe(gate(n).tainted);
     for (const n of broken) await lab.startKubeProxy(n);
     await waitFor(
       'all gates open',
       async () => (await lab.admin.nodes.list()).every((n) => gate(n).status === 'True' && !gate(n).tainted),
       60_000,
     );
+    expect((await lab.admin.nodes.list()).filter((n) => n.metadata?.labels?.[GATED_LABEL])).toEqual([]);
   });
 });

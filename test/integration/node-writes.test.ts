@@ -139,6 +139,23 @@ describe('node writes', () => {
     expect(events.find((e) => e.reason === 'Recycled')?.note?.length).toBeLessThanOrEqual(1024);
   });
 
+  it('counts Nodes, with and without a label selector (the breaker total)', async () => {
+    const names = ['count-a', 'count-b', 'count-c'];
+    for (const name of names) {
+      await t.admin.objects.create({
+        ...testNode(name),
+        metadata: { name, labels: { 'netwarden.dev/test': 'true', pool: name === 'count-c' ? 'b' : 'a' } },
+      });
+    }
+    const all = (await t.admin.nodes.list()).length;
+    expect(all).toBeGreaterThanOrEqual(3);
+    // one metadata-only item plus remainingItemCount, or pages where the server leaves that out
+    expect(await t.admin.nodes.count()).toBe(all);
+    expect(await t.admin.nodes.count('pool=a')).toBe(2);
+    expect(await t.admin.nodes.count('pool=b,netwarden.dev/test')).toBe(1);
+    expect(await t.admin.nodes.count('pool=none')).toBe(0);
+  });
+
   it('reports a missing node clearly', async () => {
     await expect(t.admin.nodes.setTaint('no-such-node', GATE, 'present')).rejects.toThrow(
       'node no-such-node not found',

@@ -6,7 +6,7 @@
  * the ones the agent and `netwarden cleanup` send (kube/nodes.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONDITION_TYPE, TAINT_EFFECT, TAINT_KEY } from '../../src/core/gate.ts';
+import { CONDITION_TYPE, GATED_LABEL, TAINT_EFFECT, TAINT_KEY } from '../../src/core/gate.ts';
 import { POD_NETWORK_READY } from '../../src/core/pod-readiness.ts';
 import { connect, type KubeApis } from '../../src/kube/connect.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
@@ -149,6 +149,26 @@ describe('own-node admission policy (chart)', () => {
     expect((node?.spec?.taints ?? []).map((x) => x.key)).not.toContain(TAINT_KEY);
   });
 
+  it('passes the gated label with the taint on its own node, on and off, and on its own', async () => {
+    const label = { label: GATED_LABEL };
+    const labels = async () => (await t.admin.nodes.get(OWN))?.metadata?.labels ?? {};
+    expect(await agent.nodes.setTaint(OWN, GATE, 'present', label)).toBe('changed');
+    expect((await labels())[GATED_LABEL]).toBe('true');
+    expect(await agent.nodes.setTaint(OWN, GATE, 'absent', label)).toBe('changed');
+    expect(await labels()).not.toHaveProperty(GATED_LABEL);
+    // the label alone, brought in step with a taint placed without it
+    expect(await agent.nodes.setTaint(OWN, GATE, 'present')).toBe('changed');
+    expect(await agent.nodes.setTaint(OWN, GATE, 'keep', label)).toBe('changed');
+    expect((await labels())[GATED_LABEL]).toBe('true');
+    expect(await agent.nodes.setTaint(OWN, GATE, 'absent', label)).toBe('changed');
+    expect(await labels()).toEqual({ 'netwarden.dev/test': 'true' });
+    // on another node, not even the label
+    await expect(agent.nodes.setTaint(OTHER, GATE, 'present', label)).rejects.toThrow(
+      'may write only the Node it runs on',
+    );
+    expect((await t.admin.nodes.get(OTHER))?.metadata?.labels).not.toHaveProperty(GATED_LABEL);
+  });
+
   it('denies every write to another node', async () => {
     await expect(agent.nodes.setTaint(OTHER, GATE, 'present')).rejects.toThrow(
       `may write only the Node it runs on: this token is bound to node ${OWN}, not ${OTHER}`,
@@ -171,7 +191,29 @@ describe('own-node admission policy (chart)', () => {
         kind: 'Node',
         metadata: { name: OWN, labels: { evil: 'yes' } },
       }),
-    ).rejects.toThrow('may not change Node labels');
+    ).rejects.toThrow('may not change Node labels other than netwarden.dev/gated');
+    // its own label key beside another label, or with another value: denied as a whole
+    await expect(
+      agent.objects.apply({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: OWN, labels: { [GATED_LABEL]: 'true', 'example.com/other': 'x' } },
+      }),
+    ).rejects.toThrow('may not change Node labels other than netwarden.dev/gated');
+    await expect(
+      agent.objects.apply({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: OWN, labels: { [GATED_LABEL]: 'yes' } },
+      }),
+    ).rejects.toThrow('may only have the value "true"');
+    // nor may it add or remove any other label by the way it writes its own
+    await expect(agent.nodes.setTaint(OWN, GATE, 'present', { label: 'example.com/x' })).rejects.toThrow(
+      'may not change Node labels other than netwarden.dev/gated',
+    );
+    await expect(agent.nodes.setTaint(OWN, GATE, 'keep', { label: 'netwarden.dev/test' })).rejects.toThrow(
+      'may not change Node labels other than netwarden.dev/gated',
+    );
     await expect(
       agent.nodes.setTaint(OWN, { key: 'example.com/other', effect: 'NoSchedule' }, 'present'),
     ).rejects.toThrow('only its own taint');
@@ -208,7 +250,10 @@ describe('own-node admission policy (chart)', () => {
       reason: 'X',
       message: 'x',
     });
-    expect(await cleanup.nodes.setTaint(OTHER, GATE, 'absent')).toBe('changed');
+    await t.admin.nodes.setTaint(OTHER, GATE, 'keep', { label: GATED_LABEL }); // labelled too
+    expect((await t.admin.nodes.get(OTHER))?.metadata?.labels?.[GATED_LABEL]).toBe('true');
+    expect(await cleanup.nodes.setTaint(OTHER, GATE, 'absent', { label: GATED_LABEL })).toBe('changed');
+    expect((await t.admin.nodes.get(OTHER))?.metadata?.labels).not.toHaveProperty(GATED_LABEL);
     expect(await cleanup.nodes.setAnnotations(OTHER, { 'netwarden.dev/boot-id': null })).toBe('changed');
     expect(await cleanup.nodes.removeCondition(OTHER, CONDITION_TYPE)).toBe('changed');
     expect(await cleanup.nodes.removeCondition(OTHER, CONDITION_TYPE)).toBe('unchanged');
@@ -220,7 +265,7 @@ describe('own-node admission policy (chart)', () => {
         kind: 'Node',
         metadata: { name: OTHER, labels: { evil: 'yes' } },
       }),
-    ).rejects.toThrow('may not change Node labels');
+    ).rejects.toThrow('may not change Node labels other than netwarden.dev/gated');
     await expect(
       cleanup.nodes.setTaint(OTHER, { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }, 'absent'),
     ).rejects.toThrow('only its own taint');

@@ -5,7 +5,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_CONTROLLER, CONDITION_TYPE, TAINT_EFFECT, TAINT_KEY } from '../../src/core/gate.ts';
+import {
+  AGENT_CONTROLLER,
+  CONDITION_TYPE,
+  GATED_LABEL,
+  TAINT_EFFECT,
+  TAINT_KEY,
+} from '../../src/core/gate.ts';
 import { isClean, netwardenKeys } from '../../src/core/node-state.ts';
 import { run } from '../../src/host/exec.ts';
 import { connect, type KubeApis } from '../../src/kube/connect.ts';
@@ -53,7 +59,9 @@ describe('netwarden status and cleanup', () => {
       note: 'Pod shop/api-1: Evicted by netwarden for a new network sandbox',
     });
 
-    await agent.nodes.setTaint('gated', { key: TAINT_KEY, effect: TAINT_EFFECT }, 'present');
+    await agent.nodes.setTaint('gated', { key: TAINT_KEY, effect: TAINT_EFFECT }, 'present', {
+      label: GATED_LABEL,
+    });
     await agent.nodes.setAnnotations('gated', { 'netwarden.dev/boot-id': 'boot-2' });
     await agent.nodes.setCondition('gated', {
       type: CONDITION_TYPE,
@@ -120,7 +128,10 @@ describe('netwarden status and cleanup', () => {
     });
     const dry = await cli('cleanup', '--dry-run');
     expect(dry.stdout).toContain('gated: would remove taint netwarden.dev/datapath-unready');
-    expect(netwardenKeys((await t.admin.nodes.get('gated')) ?? {}).taint).toBe(true);
+    expect(netwardenKeys((await t.admin.nodes.get('gated')) ?? {})).toMatchObject({
+      taint: true,
+      label: true,
+    });
 
     // The agent pod never goes (no kubelet): cleanup waits its timeout, says so, cleans anyway.
     const res = await cli(
@@ -135,7 +146,7 @@ describe('netwarden status and cleanup', () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toContain('1 pod(s) matching app=agent still there after 2s; cleaning anyway');
     expect(res.stdout).toContain(
-      `gated: removed taint ${TAINT_KEY}; condition ${CONDITION_TYPE}; annotations netwarden.dev/boot-id`,
+      `gated: removed taint ${TAINT_KEY}; label ${GATED_LABEL}; condition ${CONDITION_TYPE}; annotations netwarden.dev/boot-id`,
     );
     for (const n of await t.admin.nodes.list())
       expect(isClean(netwardenKeys(n)), n.metadata?.name).toBe(true);

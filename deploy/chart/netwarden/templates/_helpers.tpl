@@ -112,8 +112,17 @@ validations:
       ', not ' + object.metadata.name
     reason: Forbidden
 {{- end }}
-  - expression: variables.labels == variables.oldLabels
-    message: netwarden may not change Node labels
+  # One label of its own, netwarden.dev/gated (value "true"), which follows its taint: the
+  # breaker's agents watch only the Nodes carrying it. Every other label stays as it was.
+  - expression: >-
+      variables.labels.all(k, k == 'netwarden.dev/gated' ||
+        (k in variables.oldLabels && variables.oldLabels[k] == variables.labels[k])) &&
+      variables.oldLabels.all(k, k == 'netwarden.dev/gated' || k in variables.labels)
+    message: netwarden may not change Node labels other than netwarden.dev/gated
+    reason: Forbidden
+  - expression: >-
+      !('netwarden.dev/gated' in variables.labels) || variables.labels['netwarden.dev/gated'] == 'true'
+    message: netwarden's label netwarden.dev/gated may only have the value "true"
     reason: Forbidden
   - expression: >-
       variables.annotations.all(k, k.startsWith('netwarden.dev/') ||
