@@ -61,7 +61,12 @@ async function settle(until: () => boolean): Promise<void> {
 
 describe('Reflector', () => {
   // Sleeping yields to the event loop (as a real timer does) so the test's own timers still run.
-  const timing = { minBackoffMs: 0, maxBackoffMs: 0, sleep: () => new Promise<void>((r) => setImmediate(r)) };
+  const timing = {
+    minBackoffMs: 0,
+    maxBackoffMs: 0,
+    firstListRetryMs: 0,
+    sleep: () => new Promise<void>((r) => setImmediate(r)),
+  };
 
   it('resumes from the last resourceVersion after a dropped watch, losing nothing', async () => {
     const t = new ScriptedTransport();
@@ -126,5 +131,38 @@ describe('Reflector', () => {
     await settle(() => r.snapshot().length === 1);
     await r.stop();
     expect(r.snapshot()[0]?.metadata.name).toBe('z');
+  });
+
+  it('retries a failing first list with back-off, then gives up with its error', async () => {
+    const slept: number[] = [];
+    const sleep = async (ms: number): Promise<void> => {
+      slept.push(ms);
+      await new Promise<void>((r) => setImmediate(r));
+    };
+    const t = new ScriptedTransport();
+    const errors: string[] = [];
+    const retrying = { minBackoffMs: 200, maxBackoffMs: 1_000, firstListRetryMs: 3_000, sleep };
+    // two failures, then the list answers
+    let failures = 2;
+    const list = t.list.bind(t);
+    t.list = async () => {
+      if (failures-- > 0) throw new Error('no answer within 10000 ms');
+      return list();
+    };
+    t.lists.push({ items: [obj('a', '1')], resourceVersion: '1' });
+    t.scripts.push({ events: [], end: null });
+    const r = new Reflector(t, { onEvent: () => {}, onError: (m) => errors.push(m) }, retrying);
+    await r.start();
+    await r.stop();
+    expect(r.snapshot().map((o) => o.metadata.name)).toEqual(['a']);
+    expect(errors.filter((e) => e.startsWith('first list failed')).length).toBe(2);
+    expect(slept).toEqual([200, 400]);
+
+    // never answering: the retries stop once 3 s of back-off were slept, with the list's error
+    slept.length = 0;
+    const never = new ScriptedTransport();
+    const r2 = new Reflector(never, { onEvent: () => {} }, retrying);
+    await expect(r2.start()).rejects.toThrow('no more lists scripted');
+    expect(slept).toEqual([200, 400, 800, 1_000, 1_000]);
   });
 });

@@ -52,12 +52,18 @@ export interface ReflectorHandlers<T> {
 export interface ReflectorTiming {
   readonly minBackoffMs: number;
   readonly maxBackoffMs: number;
+  /**
+   * How long (in back-off time slept) the first list is retried before start() gives up: a fleet
+   * restarted at once queues its lists on the API server, and one slow answer must not end a process.
+   */
+  readonly firstListRetryMs: number;
   readonly sleep: (ms: number) => Promise<void>;
 }
 
 const defaultTiming: ReflectorTiming = {
   minBackoffMs: 200,
   maxBackoffMs: 5_000,
+  firstListRetryMs: 60_000,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
@@ -114,9 +120,26 @@ export class Reflector<T extends Watchable> {
     this.#timing = { ...defaultTiming, ...timing };
   }
 
-  /** Starts the loop; resolves after the first list has been delivered. */
+  /**
+   * Starts the loop; resolves after the first list has been delivered. A failing first list is
+   * retried with back-off (each failure reported through onError) for `firstListRetryMs`; then
+   * the last error is thrown.
+   */
   async start(): Promise<void> {
-    await this.#relist();
+    let backoff = this.#timing.minBackoffMs;
+    let slept = 0;
+    for (;;) {
+      try {
+        await this.#relist();
+        break;
+      } catch (err) {
+        if (this.#stopped || slept >= this.#timing.firstListRetryMs) throw err;
+        this.#handlers.onError?.(`first list failed, retrying in ${backoff} ms: ${describeError(err)}`);
+        await this.#timing.sleep(backoff);
+        slept += Math.max(backoff, 1);
+        backoff = Math.min(backoff * 2, this.#timing.maxBackoffMs);
+      }
+    }
     this.#loop = this.#run();
   }
 
