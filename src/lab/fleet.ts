@@ -22,7 +22,12 @@ import { type PromSample, parsePrometheusText } from '../sources/kube-proxy-metr
 import { ensureBinaries } from './binaries.ts';
 import { ControlPlane } from './control-plane.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
-import { installAgentIdentity } from './lab.ts';
+import {
+  API_FORWARDER_SCRIPT,
+  apiForwarderSocket,
+  installAgentIdentity,
+  startRootApiForwarder,
+} from './lab.ts';
 import { API_LAB_IP } from './network.ts';
 import { issueCert } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -107,15 +112,9 @@ export class Fleet {
         log,
       });
       const labServer = `https://${API_LAB_IP}:${apiPort}`;
-      const sock = run.path('api.sock');
-      const script = join(REPO_DIR, 'src/lab/forwarder.ts');
-      const root = await LabProcess.start({
-        name: 'api-forwarder-root',
-        cmd: process.execPath,
-        args: [script, `unix:${sock}`, `tcp:127.0.0.1:${apiPort}`],
-        env: run.env(),
-        logFile: run.path('logs', 'api-forwarder-root.log'),
-      });
+      const sock = apiForwarderSocket(run);
+      const script = API_FORWARDER_SCRIPT;
+      const root = await startRootApiForwarder(run, apiPort);
       run.onClose(() => root.stop());
       const hosts: string[] = [];
       for (let h = 1; h <= opts.hosts; h++) hosts.push(await createHost(run, h, apiPort, sock, script));

@@ -572,21 +572,37 @@ function agentLogTail(podLogDir: string, lines: number): string | undefined {
   }
 }
 
+/** The forwarder program (run by the project's Node.js): `forwarder.ts <listen> <connect>`. */
+export const API_FORWARDER_SCRIPT = join(REPO_DIR, 'src/lab/forwarder.ts');
+
+/** The unix socket in the run folder that joins the root namespace's forwarder to the others. */
+export function apiForwarderSocket(run: LabRun): string {
+  return run.path('api.sock');
+}
+
+/**
+ * The root namespace's half: the run's unix socket → the API server on loopback. The caller
+ * stops it (or registers it with the run).
+ */
+export function startRootApiForwarder(run: LabRun, apiPort: number): Promise<LabProcess> {
+  return LabProcess.start({
+    name: 'api-forwarder-root',
+    cmd: process.execPath,
+    args: [API_FORWARDER_SCRIPT, `unix:${apiForwarderSocket(run)}`, `tcp:127.0.0.1:${apiPort}`],
+    env: run.env(),
+    logFile: run.path('logs', 'api-forwarder-root.log'),
+  });
+}
+
 /**
  * The API server listens on the root namespace's loopback; nodes and pods reach it at
  * 10.251.0.1:<port> in the VPC namespace. Two forwarder processes join the two over a unix
  * socket in the run folder.
  */
 async function startApiForwarders(run: LabRun, apiPort: number): Promise<void> {
-  const sock = run.path('api.sock');
-  const script = join(REPO_DIR, 'src/lab/forwarder.ts');
-  const root = await LabProcess.start({
-    name: 'api-forwarder-root',
-    cmd: process.execPath,
-    args: [script, `unix:${sock}`, `tcp:127.0.0.1:${apiPort}`],
-    env: run.env(),
-    logFile: run.path('logs', 'api-forwarder-root.log'),
-  });
+  const sock = apiForwarderSocket(run);
+  const script = API_FORWARDER_SCRIPT;
+  const root = await startRootApiForwarder(run, apiPort);
   const vpc = await LabProcess.start({
     name: 'api-forwarder-vpc',
     cmd: 'nsenter',

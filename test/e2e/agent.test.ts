@@ -10,9 +10,8 @@ import type { Node, Pod } from '../../src/core/objects.ts';
 import { run } from '../../src/host/exec.ts';
 import { labImageRef } from '../../src/lab/images.ts';
 import { Lab } from '../../src/lab/lab.ts';
-import { listNetns } from '../../src/lab/network.ts';
-import { pidsOfRun } from '../../src/lab/run-dir.ts';
 import { waitFor } from '../../src/lab/wait.ts';
+import { downAndExpectClean } from '../support/lab.ts';
 
 const gate = (n: Node | null | undefined) => ({
   status: n?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)?.status,
@@ -32,15 +31,7 @@ describe('node agent', () => {
     );
   });
 
-  afterAll(async () => {
-    const id = lab?.run.id;
-    const problems = await lab?.down();
-    expect(problems).toEqual([]);
-    if (id) {
-      expect(await listNetns(id)).toEqual([]);
-      expect(pidsOfRun(id)).toEqual([]);
-    }
-  });
+  afterAll(() => downAndExpectClean(lab));
 
   const get = (name: string) => lab.admin.nodes.get(name).then(gate);
 

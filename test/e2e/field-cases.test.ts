@@ -24,11 +24,11 @@ import type { Node } from '../../src/core/objects.ts';
 import { run } from '../../src/host/exec.ts';
 import { labImageRef } from '../../src/lab/images.ts';
 import { DEFAULT_BOOT, Lab } from '../../src/lab/lab.ts';
-import { API_LAB_IP, listNetns } from '../../src/lab/network.ts';
+import { API_LAB_IP } from '../../src/lab/network.ts';
 import { BOOT_TIME_FILE, LabNode, type NodeEvent } from '../../src/lab/node.ts';
 import { enterNodeArgs } from '../../src/lab/node-mounts.ts';
-import { pidsOfRun } from '../../src/lab/run-dir.ts';
 import { waitFor } from '../../src/lab/wait.ts';
+import { downAndExpectClean } from '../support/lab.ts';
 
 const REPO = join(import.meta.dirname, '../..');
 const NODE = 'node-2';
@@ -98,15 +98,7 @@ describe('field cases: the agent and the doctor agree on real nodes', () => {
     await waitGate('open', 60_000);
   });
 
-  afterAll(async () => {
-    const id = lab?.run.id;
-    const problems = await lab?.down();
-    expect(problems).toEqual([]);
-    if (id) {
-      expect(await listNetns(id)).toEqual([]);
-      expect(pidsOfRun(id)).toEqual([]);
-    }
-  });
+  afterAll(() => downAndExpectClean(lab));
 
   const node = (): LabNode => lab.node(NODE);
 

@@ -16,9 +16,8 @@ import type { KubeObject } from '../../src/kube/objects.ts';
 import { AGENT_SERVICE_ACCOUNT, helmReleases, readAgentToken } from '../../src/lab/agent-deploy.ts';
 import { NAMESPACE } from '../../src/lab/chart.ts';
 import { Lab } from '../../src/lab/lab.ts';
-import { listNetns } from '../../src/lab/network.ts';
-import { pidsOfRun } from '../../src/lab/run-dir.ts';
 import { waitFor } from '../../src/lab/wait.ts';
+import { downAndExpectClean } from '../support/lab.ts';
 
 const OWN_NODE_POLICY = 'netwarden-agent-own-node';
 const OWN_PODS_POLICY = 'netwarden-agent-own-pods';
@@ -56,15 +55,7 @@ describe('the chart installed with helm into the real-kubelet lab', () => {
     );
   }, 900_000);
 
-  afterAll(async () => {
-    const id = lab?.run.id;
-    const problems = await lab?.down();
-    expect(problems).toEqual([]);
-    if (id) {
-      expect(await listNetns(id)).toEqual([]);
-      expect(pidsOfRun(id)).toEqual([]);
-    }
-  });
+  afterAll(() => downAndExpectClean(lab));
 
   it("runs one Ready agent pod per node from the imported image, under the chart's ServiceAccount, as helm's release", async () => {
     const releases = await helmReleases({
