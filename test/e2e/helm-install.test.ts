@@ -237,7 +237,7 @@ describe('the chart installed with helm into the real-kubelet lab', () => {
     for (const n of await lab.admin.nodes.list()) {
       expect({ node: n.metadata?.name, keys: netwardenKeys(n) }).toEqual({
         node: n.metadata?.name,
-        keys: { taint: false, condition: false, annotations: [] },
+        keys: { taint: false, label: false, condition: false, annotations: [] },
       });
     }
     expect(
