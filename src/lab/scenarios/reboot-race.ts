@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { GateState } from '../../cni-gate/state.ts';
-import { DEFAULT_GATE_SETTINGS, GATE_FILES, type GateOutcome, parseGateLog } from '../../core/boot-gate.ts';
+import { DEFAULT_GATE_SETTINGS, GATE_FILES, type GateLogSummary, type GateOutcome, parseGateLog } from '../../core/boot-gate.ts';
 import { TAINT_KEY } from '../../core/gate.ts';
 import type { EndpointSlice, Node, Pod } from '../../core/objects.ts';
 import { POD_NETWORK_READY } from '../../core/pod-readiness.ts';
@@ -130,16 +130,7 @@ export interface PodReport {
 }
 
 /** What the boot gate plugin did on the rebooted node's new boot (its own log and counters). */
-export interface BootGateReport {
-  /** ADDs that waited at all (released, retried, or failed open after a wait). */
-  readonly held: number;
-  /** Longest single wait, ms. */
-  readonly maxHeldMs: number;
-  /** ADDs that passed because the gate failed open (any reason). */
-  readonly failedOpen: number;
-  readonly retries: number;
-  readonly released: number;
-  readonly exempt: number;
+export interface BootGateReport extends GateLogSummary {
   /** The plugin's counters of this boot, by outcome (its state folder is under the node's /run). */
   readonly outcomes: Record<GateOutcome, number>;
   /** The plugin types of the node's conflist at the end, in order. */
