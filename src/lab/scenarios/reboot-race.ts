@@ -9,7 +9,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { GateState } from '../../cni-gate/state.ts';
-import { DEFAULT_GATE_SETTINGS, GATE_FILES, type GateLogSummary, type GateOutcome, parseGateLog } from '../../core/boot-gate.ts';
+import {
+  DEFAULT_GATE_SETTINGS,
+  GATE_FILES,
+  type GateLogSummary,
+  type GateOutcome,
+  parseGateLog,
+} from '../../core/boot-gate.ts';
 import { TAINT_KEY } from '../../core/gate.ts';
 import type { EndpointSlice, Node, Pod } from '../../core/objects.ts';
 import { POD_NETWORK_READY } from '../../core/pod-readiness.ts';
