@@ -70,7 +70,15 @@ const log = (l: string): void => void process.stderr.write(`${l}\n`);
 
 const entry = values.bundle ? await bundleCli() : values.entry;
 if (entry) log(`agent entry: ${entry}`);
+let labRef: Lab | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    log(`${sig}: taking the lab down`);
+    // Before the lab is up, its run has no owner left once we exit: the next lab command removes it.
+    void (labRef?.down() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
 const lab = await Lab.up({ nodes: 1, netwarden: entry ? { entry } : {}, log });
+labRef = lab;
 try {
   const node = lab.node('node-1');
   await createSyntheticServices(lab.admin.objects, 'bench', services, 5, {

@@ -130,13 +130,16 @@ export class WatchCaches implements AgentCaches {
     }[kind] as Map<string, T>;
     const isNode = kind === 'node' || kind === 'gated';
     return {
+      // Only the fields the checks, the gate and repair read are kept (slim.ts), before the
+      // reflector stores the object: at 10,000 Services the rest (managedFields, targetRefs,
+      // annotations…) is most of the memory.
+      keep: (obj: T): T => SLIM[kind](obj as never) as unknown as T,
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
         const k = isNode ? (ev.object.metadata?.name ?? '') : key;
-        // Only the fields the checks, the gate and repair read are kept (slim.ts): at 10,000
-        // Services the rest (managedFields, targetRefs, annotations…) is most of the memory.
+        // The object as `keep` left it: the reflector's copy, not a second one.
         if (ev.type === 'DELETED') map.delete(k);
-        else map.set(k, SLIM[kind](ev.object as never) as unknown as T);
+        else map.set(k, ev.object);
         if (!isNode) this.#clusterView = undefined;
         if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
           const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;

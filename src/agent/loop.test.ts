@@ -314,7 +314,8 @@ describe('WatchCaches', () => {
       ...svc('a'),
       metadata: { ...svc('a').metadata, managedFields: [{ manager: 'kubectl' }] },
     };
-    c.handlers('services').onEvent({ type: 'ADDED', object: withFields });
+    const services = c.handlers('services');
+    services.onEvent({ type: 'ADDED', object: services.keep(withFields) });
     const first = c.cluster();
     expect(c.cluster()).toBe(first);
     expect(first.services[0]?.metadata).not.toHaveProperty('managedFields');

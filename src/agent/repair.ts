@@ -63,6 +63,8 @@ export interface RepairRound {
   readonly decisions: readonly RecycleDecision[];
   readonly report: RecycleRoundReport | undefined;
   readonly nodeProbe: ProbeOutcome | undefined;
+  /** Pods probed from their own namespace this round. */
+  readonly podsProbed: number;
   /** Repair has work left (candidates or evictions in flight): the agent keeps the fast cadence. */
   readonly pending: boolean;
 }
@@ -71,6 +73,15 @@ export interface RepairRound {
 export class Repair {
   readonly #d: RepairDeps;
   #state: LimiterState | undefined;
+  /**
+   * Pods (by UID) whose own-netns probe passed on this boot while they were healthy and suspect
+   * only for getting their network early: they are not probed again while that stays so. After the
+   * data path was verified a passing probe settles that suspicion; each probe is a short-lived
+   * process, and re-probing every healthy early pod each round was most of a steady agent's CPU.
+   * A pod that turns unready or crash-loops, or whose own kernel state goes wrong (pod-network
+   * findings), is probed again. Emptied on a new boot; pods that are gone are forgotten.
+   */
+  #cleared = { bootId: '', uids: new Set<string>() };
 
   constructor(deps: RepairDeps) {
     this.#d = deps;
@@ -88,7 +99,7 @@ export class Repair {
   ): Promise<RepairRound> {
     const rn = recycleNodeFromNode(node, input.bootTimeMs);
     if (rn.datapathReadyAtMs === undefined)
-      return { decisions: [], report: undefined, nodeProbe: undefined, pending: false };
+      return { decisions: [], report: undefined, nodeProbe: undefined, podsProbed: 0, pending: false };
     const bootId = rn.bootId ?? '';
     // A restarted agent resumes the limits of this boot from the Node, not from zero.
     this.#state ??= restoreRecycleState(node.metadata?.annotations?.[RECYCLE_STATE_ANNOTATION], bootId);
@@ -99,8 +110,14 @@ export class Repair {
     // First without probes, to find the pods worth probing: those whose network is suspect.
     const options = this.#d.policy ?? {};
     const first = selectRecycleCandidates({ node: rn, pods, now, options, ...problems });
+    const cleared = this.#clearedFor(bootId, pods);
+    const settled = (d: RecycleDecision): boolean =>
+      d.reason === 'Healthy' && cleared.has(d.pod.uid) && !input.podNetworkProblems?.has(d.pod.key);
     const suspects = first.filter(
-      (d) => d.action === 'recycle' || d.reason === 'Healthy' || d.reason === 'NotReadyWithinGrace',
+      (d) =>
+        d.action === 'recycle' ||
+        d.reason === 'NotReadyWithinGrace' ||
+        (d.reason === 'Healthy' && !settled(d)),
     );
     let nodeProbe: ProbeOutcome | undefined;
     const podProbes = new Map<string, ProbeOutcome>();
@@ -118,6 +135,11 @@ export class Repair {
           if (loc && plan) podProbes.set(uid, await this.#d.probe(loc, plan));
         }),
       );
+    }
+    for (const d of suspects) {
+      const outcome = podProbes.get(d.pod.uid)?.status;
+      if (outcome === 'ok' && d.reason === 'Healthy') cleared.add(d.pod.uid);
+      else if (outcome !== undefined) cleared.delete(d.pod.uid);
     }
     const decisions = selectRecycleCandidates({
       node: rn,
@@ -148,6 +170,14 @@ export class Repair {
     for (const r of report.reported)
       this.#d.log.info({ pod: r.pod.key, reason: r.reason }, 'broken pod reported, not recycled');
     const pending = decisions.some((d) => d.action === 'recycle') || report.inFlight > 0;
-    return { decisions, report, nodeProbe, pending };
+    return { decisions, report, nodeProbe, podsProbed: podProbes.size, pending };
+  }
+
+  /** This boot's cleared pods, without the pods no longer on the node. */
+  #clearedFor(bootId: string, pods: readonly Pod[]): Set<string> {
+    if (this.#cleared.bootId !== bootId) this.#cleared = { bootId, uids: new Set() };
+    const live = new Set(pods.map((p) => p.metadata?.uid ?? ''));
+    for (const uid of this.#cleared.uids) if (!live.has(uid)) this.#cleared.uids.delete(uid);
+    return this.#cleared.uids;
   }
 }

@@ -5,6 +5,8 @@
  * Everything else in `kube/` builds on this; nothing outside `kube/` sees client-node types.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import {
   ApiException,
   type ConfigurationOptions,
@@ -12,14 +14,16 @@ import {
   createConfiguration,
   DiscoveryV1Api,
   EventsV1Api,
+  HttpMethod,
   type KubeConfig,
   KubernetesObjectApi,
   Observable,
   type ObservableMiddleware,
   PolicyV1Api,
+  RequestContext,
   ServerConfiguration,
-  Watch,
 } from '@kubernetes/client-node';
+import { fetch, type Response } from 'undici';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type ErrorCode, NetwardenError } from '../errors.ts';
 import type { LoadedKubeConfig } from './config.ts';
@@ -108,6 +112,8 @@ export interface KubeClientOptions {
   readonly clock?: Clock;
   /** How the client waits between attempts; tests may shorten it. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Objects per page of a watch transport's list (default {@link LIST_PAGE_SIZE}). */
+  readonly listPageSize?: number;
 }
 
 /** Counters of a client's requests, for metrics and tests. */
@@ -158,10 +164,26 @@ function optional<K extends string>(key: K, value: string | undefined): { [P in 
 }
 
 /**
- * Server-side watch timeout. client-node aborts a stream after 30 s without data; asking the
- * server to end it cleanly first turns that into an ordinary resume instead of an error.
+ * Server-side watch timeout, drawn per watch from [5, 10) minutes as client-go's reflector does,
+ * so a fleet's watches neither re-open often nor all at once. The stream then ends cleanly and the
+ * reflector resumes from its last resourceVersion (no replay).
  */
-const WATCH_TIMEOUT_SECONDS = 25;
+export function watchTimeoutSeconds(random: () => number = Math.random): number {
+  return 300 + Math.floor(random() * 300);
+}
+
+/**
+ * A watch stream that delivers nothing for this long is taken as dead (a half-open connection
+ * after a network cut) and ended with an error, so the reflector resumes. The API server sends a
+ * BOOKMARK about once a minute on watches that ask for them, so a live quiet watch is never cut.
+ */
+export const WATCH_IDLE_MS = 150_000;
+
+/** Objects per page of a list: client-go's reflector pages its lists by 500 too. */
+export const LIST_PAGE_SIZE = 500;
+
+/** A bound on a list's pages (500 × 10,000 = five million objects), so a bad server cannot loop us. */
+const MAX_LIST_PAGES = 10_000;
 
 /** API clients for one kubeconfig. Cheap to create; holds no connections of its own. */
 export class KubeClient {
@@ -175,6 +197,7 @@ export class KubeClient {
   readonly #retry: RetryPolicy;
   readonly #clock: Clock;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #listPageSize: number;
   #stats = { requests: 0, retries: 0, retryWaitsMs: [] as number[], timeouts: 0 };
   // The signal of the attempt in progress, for APIs that take no per-call middleware (objectApi).
   readonly #signal = new AsyncLocalStorage<AbortSignal>();
@@ -190,6 +213,7 @@ export class KubeClient {
     this.#retry = opts.retry ?? DEFAULT_RETRY;
     this.#clock = opts.clock ?? systemClock;
     this.#sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#listPageSize = opts.listPageSize ?? LIST_PAGE_SIZE;
   }
 
   /**
@@ -252,26 +276,152 @@ export class KubeClient {
   }
 
   /**
-   * A watch transport for a collection at `path` (e.g. `/api/v1/nodes`). `list` must return the
-   * same collection with its resourceVersion; `params` (selectors) apply to both.
+   * A watch transport for a collection at `path` (e.g. `/api/v1/nodes`), `params` (selectors)
+   * applying to its list and its watch. Both read the JSON themselves instead of through
+   * client-node's models: the list goes page by page ({@link LIST_PAGE_SIZE}) and each object
+   * through the reflector's `keep` as its page arrives, so a 10,000-Service list never sits in
+   * memory whole, twice (as text and as model objects).
    */
-  transport<T>(
-    path: string,
-    list: () => Promise<ListResult<T>>,
-    params: Record<string, string> = {},
-  ): WatchTransport<T> {
-    const watcher = new Watch(this.kc);
+  transport<T>(path: string, params: Record<string, string> = {}): WatchTransport<T> {
     return {
-      list,
-      async watch(resourceVersion, onEvent, onDone) {
-        const controller = await watcher.watch(
-          path,
-          { ...params, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
-          (type: string, object: unknown) => onEvent({ type, object } satisfies RawWatchEvent),
-          onDone,
-        );
-        return { abort: () => controller.abort() };
-      },
+      list: (keep) => this.#listPaged<T>(path, params, keep),
+      watch: (resourceVersion, onEvent, onDone) =>
+        this.#watchStream(path, { ...params, resourceVersion }, onEvent, onDone),
     };
   }
+
+  async #listPaged<T>(
+    path: string,
+    params: Record<string, string>,
+    keep: (obj: T) => T,
+  ): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let token: string | undefined;
+    for (let page = 1; page <= MAX_LIST_PAGES; page++) {
+      const query = { ...params, limit: String(this.#listPageSize), ...(token ? { continue: token } : {}) };
+      const body = await this.call(`list ${path}${page > 1 ? ` (page ${page})` : ''}`, async () => {
+        const res = await this.#get(path, query, this.#signal.getStore());
+        const text = await res.text();
+        if (res.status !== 200) throw failedResponse(res, text);
+        return JSON.parse(text) as {
+          items?: T[] | null;
+          metadata?: { resourceVersion?: string; continue?: string };
+        };
+      });
+      for (const obj of body.items ?? []) items.push(keep(obj));
+      token = body.metadata?.continue || undefined;
+      // Every page carries the resourceVersion of the snapshot the first page was served from.
+      if (!token) return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
+    }
+    throw new NetwardenError('kube-api', `list ${path}: more than ${MAX_LIST_PAGES} pages`);
+  }
+
+  /**
+   * One watch stream: events line by line to `onEvent`; `onDone` exactly once when it ends (the
+   * server's timeout: null; a cut, an abort's aftermath or {@link WATCH_IDLE_MS} of silence: an
+   * error). Resolves once the server has answered 200; a refused watch (e.g. 410) rejects.
+   */
+  async #watchStream(
+    path: string,
+    params: Record<string, string>,
+    onEvent: (ev: RawWatchEvent) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<{ abort(): void }> {
+    const controller = new AbortController();
+    let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    const end = (err: unknown): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(idle);
+      controller.abort();
+      onDone(err);
+    };
+    const touch = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () =>
+          end(new KubeApiError(`watch ${path}`, 0, undefined, `no data for ${WATCH_IDLE_MS} ms`, undefined)),
+        WATCH_IDLE_MS,
+      );
+      idle.unref();
+    };
+    const query = {
+      ...params,
+      watch: 'true',
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(watchTimeoutSeconds()),
+    };
+    // Until the server answers, the request's deadline applies; then only the idle timer does.
+    const connect = setTimeout(() => controller.abort(), this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#get(path, query, controller.signal);
+      if (res.status !== 200 || !res.body) throw failedResponse(res, await res.text());
+    } catch (err) {
+      ended = true;
+      controller.abort();
+      if (err instanceof ApiException) throw apiError(`watch ${path}`, err);
+      throw new KubeApiError(`watch ${path}`, 0, undefined, connectFailure(err, this.#timeoutMs), err);
+    } finally {
+      clearTimeout(connect);
+    }
+    touch();
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    body.on('error', end);
+    const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
+    // readline re-emits the input's errors (a cut stream, our own abort): unheard, they would crash.
+    lines.on('error', end);
+    lines.on('line', (line) => {
+      if (ended) return;
+      touch();
+      if (line.length === 0) return;
+      let ev: RawWatchEvent;
+      try {
+        ev = JSON.parse(line) as RawWatchEvent;
+      } catch {
+        end(new Error(`watch ${path}: the server sent a line that is not JSON`));
+        return;
+      }
+      onEvent(ev);
+    });
+    lines.on('close', () => end(null));
+    return { abort: () => end(null) };
+  }
+
+  /** A GET as the kubeconfig's user (its credentials and TLS settings); the response is the caller's. */
+  async #get(
+    path: string,
+    query: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    await this.kc.applySecurityAuthentication(ctx);
+    const dispatcher = ctx.getDispatcher();
+    return fetch(url, {
+      method: 'GET',
+      headers: ctx.getHeaders(),
+      ...(dispatcher ? { dispatcher } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  }
+}
+
+/** Why a watch could not be opened: the deadline, or the network error's code. */
+function connectFailure(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  return apiError('', err).message.replace(/^: /, '');
+}
+
+/** A non-200 answer as client-node reports one, so {@link apiError} and the retries read it alike. */
+function failedResponse(res: Response, body: string): ApiException<string> {
+  return new ApiException(
+    res.status,
+    `HTTP ${res.status}`,
+    body.slice(0, 64 * 1024),
+    Object.fromEntries(res.headers),
+  );
 }

@@ -88,14 +88,7 @@ export class KubeNodeApi implements NodeApi {
     const params: Record<string, string> = {};
     if (opts.name) params.fieldSelector = `metadata.name=${opts.name}`;
     if (opts.labelSelector) params.labelSelector = opts.labelSelector;
-    const transport = this.#client.transport<Node>(
-      '/api/v1/nodes',
-      async () => {
-        const list = await this.#client.call('list nodes', (o) => this.#client.core.listNode(params, o));
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
-      params,
-    );
+    const transport = this.#client.transport<Node>('/api/v1/nodes', params);
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;

@@ -61,7 +61,7 @@ export class KubePodApi implements PodApi {
   /** Watches pods in every namespace matching the selectors. */
   async watch(handlers: ReflectorHandlers<Pod>, selector: PodSelector = {}): Promise<Reflector<Pod>> {
     const params: Record<string, string> = { ...selector };
-    const transport = this.#client.transport<Pod>('/api/v1/pods', () => this.#list(selector), params);
+    const transport = this.#client.transport<Pod>('/api/v1/pods', params);
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;

@@ -31,16 +31,7 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
   }
 
   async watchServices(handlers: ReflectorHandlers<Service>): Promise<Reflector<Service>> {
-    const transport = this.#client.transport<Service>(
-      '/api/v1/services',
-      async () => {
-        const list = await this.#client.call('list services', (o) =>
-          this.#client.core.listServiceForAllNamespaces(SERVICE_SELECTORS, o),
-        );
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
-      SERVICE_SELECTORS,
-    );
+    const transport = this.#client.transport<Service>('/api/v1/services', SERVICE_SELECTORS);
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;
@@ -49,12 +40,6 @@ export class KubeServiceWatchApi implements ServiceWatchApi {
   async watchEndpointSlices(handlers: ReflectorHandlers<EndpointSlice>): Promise<Reflector<EndpointSlice>> {
     const transport = this.#client.transport<EndpointSlice>(
       '/apis/discovery.k8s.io/v1/endpointslices',
-      async () => {
-        const list = await this.#client.call('list endpointslices', (o) =>
-          this.#client.discovery.listEndpointSliceForAllNamespaces(SLICE_SELECTORS, o),
-        );
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       SLICE_SELECTORS,
     );
     const reflector = new Reflector(transport, handlers);

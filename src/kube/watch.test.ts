@@ -32,11 +32,11 @@ class ScriptedTransport implements WatchTransport<Obj> {
   listCalls = 0;
   #idle: (() => void) | undefined;
 
-  async list(): Promise<ListResult<Obj>> {
+  async list(keep: (o: Obj) => Obj = (o) => o): Promise<ListResult<Obj>> {
     this.listCalls++;
     const next = this.lists.shift();
     if (!next) throw new Error('no more lists scripted');
-    return next;
+    return { ...next, items: next.items.map(keep) };
   }
 
   async watch(rv: string, onEvent: (e: RawWatchEvent) => void, onDone: (err: unknown) => void) {
@@ -89,6 +89,37 @@ describe('Reflector', () => {
       seen.map((e) => `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`),
     ).toEqual(['ADDED a@10', 'ADDED b@11', 'MODIFIED a@12']);
     expect(r.stats()).toMatchObject({ relists: 0, resumes: 2 });
+  });
+
+  it('stores and delivers only what keep returns: one copy, shared with the handler', async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [obj('a', '10', 7)], resourceVersion: '10' });
+    t.scripts.push({
+      events: [
+        { type: 'BOOKMARK', object: { metadata: { resourceVersion: '11' } } },
+        { type: 'ADDED', object: obj('b', '12', 8) },
+      ],
+      end: null,
+    });
+    const kept: Obj[] = [];
+    const seen: Obj[] = [];
+    const keep = (o: Obj): Obj => {
+      const slim = { metadata: o.metadata, v: -1 };
+      kept.push(slim);
+      return slim;
+    };
+    const r = new Reflector(t, { keep, onEvent: (e) => seen.push(e.object) }, timing);
+    await r.start();
+    await settle(() => t.watchedFrom.length >= 2);
+    await r.stop();
+    // The bookmark is not an object: it moves the resourceVersion and never goes through keep.
+    expect(kept.map((o) => o.metadata.name)).toEqual(['a', 'b']);
+    expect(t.watchedFrom).toEqual(['10', '12']);
+    expect(r.snapshot().map((o) => o.v)).toEqual([-1, -1]);
+    for (const [i, o] of r.snapshot().entries()) {
+      expect(o).toBe(kept[i]);
+      expect(o).toBe(seen[i]);
+    }
   });
 
   it('relists on 410 Gone (in-stream ERROR or HTTP) and emits the difference', async () => {
@@ -145,9 +176,9 @@ describe('Reflector', () => {
     // two failures, then the list answers
     let failures = 2;
     const list = t.list.bind(t);
-    t.list = async () => {
+    t.list = async (keep) => {
       if (failures-- > 0) throw new Error('no answer within 10000 ms');
-      return list();
+      return list(keep);
     };
     t.lists.push({ items: [obj('a', '1')], resourceVersion: '1' });
     t.scripts.push({ events: [], end: null });

@@ -29,7 +29,11 @@ export interface RawWatchEvent {
 
 /** How a reflector talks to the API: one list and one watch stream at a time. */
 export interface WatchTransport<T> {
-  list(): Promise<ListResult<T>>;
+  /**
+   * Lists the collection. Each object goes through `keep` as soon as it arrives (page by page), so
+   * a large collection is never held whole in the form the server sent it.
+   */
+  list(keep: (obj: T) => T): Promise<ListResult<T>>;
   /**
    * Opens a watch from `resourceVersion`. `onEvent` receives each event; `onDone` is called exactly
    * once when the stream ends, with the error (an HTTP 410 has `statusCode: 410`) or null.
@@ -43,6 +47,13 @@ export interface WatchTransport<T> {
 
 /** Callbacks of a reflector. `onSynced` fires after every (re)list has been delivered. */
 export interface ReflectorHandlers<T> {
+  /**
+   * What of each object is kept (e.g. only the fields the agent reads), applied to every listed and
+   * watched object before the reflector stores it and before `onEvent` sees it: the reflector's
+   * store and the handler's cache then share one slim object instead of holding two copies.
+   * Must keep metadata.name, namespace and resourceVersion. Default: the object as received.
+   */
+  keep?(obj: T): T;
   onEvent(ev: WatchEvent<T>): void;
   onSynced?(): void;
   onError?(message: string): void;
@@ -93,8 +104,9 @@ export function relistDiff<T extends Watchable>(
 
 function isGone(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const e = err as { statusCode?: unknown; code?: unknown };
-  return e.statusCode === 410 || e.code === 410;
+  // An in-stream Status has `code`, client-node's errors `statusCode` or `code`, ours `status`.
+  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown };
+  return e.statusCode === 410 || e.code === 410 || e.status === 410;
 }
 
 /** Runs list+watch until {@link Reflector.stop}; keeps the latest state of every object. */
@@ -102,6 +114,8 @@ export class Reflector<T extends Watchable> {
   readonly #transport: WatchTransport<T>;
   readonly #handlers: ReflectorHandlers<T>;
   readonly #timing: ReflectorTiming;
+  readonly #keep: (obj: T) => T;
+  /** The latest kept object of each key: the only copy, shared with the handler's cache. */
   readonly #known = new Map<string, T>();
   #resourceVersion = '';
   #stopped = false;
@@ -118,6 +132,7 @@ export class Reflector<T extends Watchable> {
     this.#transport = transport;
     this.#handlers = handlers;
     this.#timing = { ...defaultTiming, ...timing };
+    this.#keep = handlers.keep ? (obj) => handlers.keep?.(obj) ?? obj : (obj) => obj;
   }
 
   /**
@@ -161,7 +176,7 @@ export class Reflector<T extends Watchable> {
   }
 
   async #relist(): Promise<void> {
-    const list = await this.#transport.list();
+    const list = await this.#transport.list(this.#keep);
     for (const ev of relistDiff(this.#known, list.items)) this.#apply(ev);
     this.#resourceVersion = list.resourceVersion;
     this.#handlers.onSynced?.();
@@ -221,13 +236,12 @@ export class Reflector<T extends Watchable> {
           if (isGone(raw.object)) gone = true;
           return;
         }
-        const obj = raw.object as T;
-        const rv = obj?.metadata?.resourceVersion;
+        const rv = (raw.object as Watchable | undefined)?.metadata?.resourceVersion;
         if (rv) this.#resourceVersion = rv;
         if (raw.type === 'BOOKMARK') return;
         if (raw.type === 'ADDED' || raw.type === 'MODIFIED' || raw.type === 'DELETED') {
           delivered = true;
-          this.#apply({ type: raw.type as WatchEventType, object: obj });
+          this.#apply({ type: raw.type as WatchEventType, object: this.#keep(raw.object as T) });
         }
       };
       const onDone = (err: unknown): void => {

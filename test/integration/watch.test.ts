@@ -1,6 +1,9 @@
 /** The reflector against a real API server that is restarted under it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from '../../src/core/objects.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { loadKubeConfig } from '../../src/kube/config.ts';
+import { KubeNodeApi } from '../../src/kube/nodes.ts';
 import type { WatchEvent } from '../../src/kube/types.ts';
 import type { Reflector } from '../../src/kube/watch.ts';
 import {
@@ -53,5 +56,41 @@ describe('watch', () => {
     // every object's ADDED was seen exactly once
     const added = seen.filter((e) => e.type === 'ADDED').map((e) => e.object.metadata?.name);
     expect(added.sort()).toEqual(['after-restart', 'before', 'while-up']);
+  });
+
+  it('lists page by page, each object through keep as its page arrives, then watches from the list', async () => {
+    const client = new KubeClient(loadKubeConfig({ kubeconfigPath: t.cp.adminKubeconfig }), {
+      listPageSize: 2,
+    });
+    const nodes = new KubeNodeApi(client);
+    const label = 'netwarden.dev/paged';
+    for (const name of ['p1', 'p2', 'p3', 'p4', 'p5'])
+      await t.admin.objects.create({ ...testNode(name), metadata: { name, labels: { [label]: 'yes' } } });
+    const kept: string[] = [];
+    const seen: WatchEvent<Node>[] = [];
+    const before = client.stats().requests;
+    const paged = await nodes.watch(
+      {
+        keep: (n) => {
+          kept.push(n.metadata?.name ?? '');
+          return { metadata: n.metadata ?? {} }; // only the metadata survives
+        },
+        onEvent: (e) => seen.push(e),
+      },
+      { labelSelector: `${label}=yes` },
+    );
+    try {
+      expect(client.stats().requests - before).toBe(3); // 2 + 2 + 1
+      expect(kept).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+      expect(paged.snapshot().map((n) => Object.keys(n).join())).toEqual(Array(5).fill('metadata'));
+      await t.admin.nodes.setAnnotations('p3', { touched: 'yes' });
+      await eventually('MODIFIED p3 through the watch', async () =>
+        seen.some((e) => e.type === 'MODIFIED' && e.object.metadata?.annotations?.touched === 'yes'),
+      );
+      expect(kept.at(-1)).toBe('p3');
+      expect(paged.stats()).toMatchObject({ relists: 0, resumes: 0 });
+    } finally {
+      await paged.stop();
+    }
   });
 });
