@@ -88,7 +88,7 @@ function agentNode(o: NodeOutputs): CheckContext {
     cluster: () => smallCluster(NODE),
     kubeProxyPods: async () => [],
     exec: async (cmd, args) => {
-      if (cmd === 'nft' && args.join(' ') === '-j list tables') return ok(o.nftTables);
+      if (cmd === 'nft' && args.join(' ') === '-j list chains') return ok(o.nftTables);
       if (cmd === 'nft') return execResult({ code: 1, stderr: 'Error: No such file or directory' });
       if (cmd === 'cat')
         return legacyTables === undefined
@@ -152,12 +152,12 @@ const fieldCodes = (fs: readonly { code: string; severity: string }[], ...codes:
 
 const kubeProxyRules = text('../netfilter/fixtures/kube-proxy-1.36-iptables-small.txt');
 const NO_TABLES = '{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}]}';
-/** The recorded `nft -j list tables` without the named tables. */
+/** The recorded `nft -j list chains` without the chains of the named tables. */
 function tablesWithout(...names: string[]): string {
-  const doc = JSON.parse(recorded('nft-list-tables.json')) as {
-    nftables: { table?: { family: string; name: string } }[];
+  const doc = JSON.parse(recorded('nft-list-chains.json')) as {
+    nftables: { chain?: { family: string; table: string } }[];
   };
-  const keep = doc.nftables.filter((i) => !i.table || !names.includes(`${i.table.family} ${i.table.name}`));
+  const keep = doc.nftables.filter((i) => !i.chain || !names.includes(`${i.chain.family} ${i.chain.table}`));
   return JSON.stringify({ nftables: keep });
 }
 const IPTABLES_NFT_TABLES = tablesWithout('ip kube-proxy', 'ip6 kube-proxy', 'ip aws-cni');

@@ -15,14 +15,22 @@ import { nftTableNames, parseNftJson } from '../netfilter/nft.ts';
 import { execRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
 import { listChainsAsSave } from './kube-proxy.ts';
 
-/** The nft tables as `family name` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`). */
+/** How the nft tables are listed: by their chains (see {@link readNftTables}). */
+export const NFT_TABLES_ARGS: readonly string[] = ['-j', 'list', 'chains'];
+
+/**
+ * The nft tables as `family name` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`), from
+ * the chains they hold. Not `nft list tables`: nftables 1.0.6 fetches every rule of every table
+ * for it — measured 0.28 s of CPU per call beside kube-proxy's rules for 1,000 Services, most of a
+ * steady agent's CPU — while listing the chains took 14 ms there.
+ */
 export function readNftTables(io: NodeIo, timeoutMs: number): Promise<Read<ReadonlySet<string>>> {
   return execRead(
     io,
     'nft',
-    ['-j', 'list', 'tables'],
-    { timeoutMs, maxOutputBytes: 1024 * 1024, failReason: 'NftUnavailable' },
-    (stdout) => nftTableNames(parseNftJson(stdout, 'nft -j list tables')),
+    [...NFT_TABLES_ARGS],
+    { timeoutMs, maxOutputBytes: 4 * 1024 * 1024, failReason: 'NftUnavailable' },
+    (stdout) => nftTableNames(parseNftJson(stdout, `nft ${NFT_TABLES_ARGS.join(' ')}`)),
   );
 }
 

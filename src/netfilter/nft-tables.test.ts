@@ -13,4 +13,11 @@ describe('nftTableNames', () => {
       'ip6 kube-proxy',
     ]);
   });
+
+  it('lists the same tables from a recorded `nft -j list chains` of that set-up (what the agent reads)', () => {
+    const text = readFileSync(new URL('./fixtures/field/nft-list-chains.json', import.meta.url), 'utf8');
+    expect([...nftTableNames(parseNftJson(text))].sort()).toEqual(
+      ['ip filter', 'ip nat', 'ip kube-proxy', 'ip aws-cni', 'ip6 kube-proxy'].sort(),
+    );
+  });
 });

@@ -279,7 +279,14 @@ export function kubeProxyNftState(rs: NftRuleset, family: 'ip' | 'ip6' = 'ip'): 
   };
 }
 
-/** The tables of a ruleset as `family name` (`ip kube-proxy`, `ip aws-cni`), from `nft -j list tables`. */
+/**
+ * The tables of a ruleset as `family name` (`ip kube-proxy`, `ip aws-cni`): its table objects
+ * (`nft -j list tables`) and the tables its chains belong to (`nft -j list chains`, which lists no
+ * table objects; a table without chains cannot touch a packet and is not seen there).
+ */
 export function nftTableNames(rs: NftRuleset): ReadonlySet<string> {
-  return new Set(rs.tables.map((t) => `${t.family} ${t.name}`));
+  return new Set([
+    ...rs.tables.map((t) => `${t.family} ${t.name}`),
+    ...rs.chains.map((c) => `${c.family} ${c.table}`),
+  ]);
 }
