@@ -60,7 +60,7 @@ export interface CniFieldEvidence {
   readonly components?: ComponentVersions;
   /** The iptables state read: whole dumps (doctor) or the filter and nat chains the `cni` check reads. */
   readonly dumps?: IptablesDumps;
-  /** `nft list chains` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`…). */
+  /** `nft list tables` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`…). */
   readonly nftTables?: ReadonlySet<string>;
   /** The legacy tables that exist (/proc/net/ip_tables_names). */
   readonly legacyTables?: readonly string[];

@@ -29,7 +29,7 @@ export interface ConnmarkInputs {
   readonly kubeProxyMode?: { readonly mode: string; readonly source: string };
   /** Dumps holding nat PREROUTING (and AWS-CONNMARK-CHAIN-0), when read; and the filter table for Calico. */
   readonly dumps: IptablesDumps;
-  /** `nft list chains` (`ip aws-cni` is VPC CNI v1.23's own table), when listed. */
+  /** `nft list tables` (`ip aws-cni` is VPC CNI v1.23's own table), when listed. */
   readonly nftTables?: ReadonlySet<string>;
   /** `ip rule`: the 1536 `from <pod>` rules name the pods on secondary ENIs. */
   readonly ipRules?: readonly IpRule[];

@@ -56,7 +56,7 @@ const IPTABLES_NFT_TABLES = ['ip filter', 'ip nat', 'ip mangle', 'ip raw', 'ip s
 /**
  * Decides the host's backend the way the iptables wrappers do: the backend holding the kubelet's
  * hint chains (KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY) or kube-proxy's rules; else the only one
- * with tables; else the default `iptables-save`'s. `nftTables` (from `nft list chains`) and
+ * with tables; else the default `iptables-save`'s. `nftTables` (from `nft list tables`) and
  * `legacyTables` (/proc/net/ip_tables_names) say which backends hold tables when no dump was read.
  */
 export function hostBackend(

@@ -35,7 +35,8 @@ const ENIS = JSON.stringify({ ENIs: {} });
 interface NodeOutputs {
   readonly nftSave: string;
   readonly legacySave?: string;
-  readonly nftTables: string;
+  /** The nft tables as each side lists them: the doctor's bundle (`nft -j list tables`) and the agent (`nft list flowtables`). */
+  readonly nftTables: { readonly json: string; readonly listing: string };
   readonly kernel?: string;
 }
 
@@ -88,7 +89,7 @@ function agentNode(o: NodeOutputs): CheckContext {
     cluster: () => smallCluster(NODE),
     kubeProxyPods: async () => [],
     exec: async (cmd, args) => {
-      if (cmd === 'nft' && args.join(' ') === '-j list chains') return ok(o.nftTables);
+      if (cmd === 'nft' && args.join(' ') === 'list flowtables') return ok(o.nftTables.listing);
       if (cmd === 'nft') return execResult({ code: 1, stderr: 'Error: No such file or directory' });
       if (cmd === 'cat')
         return legacyTables === undefined
@@ -129,7 +130,7 @@ function doctor(o: NodeOutputs) {
   const F = INPUT_FILES;
   const files = new Map<string, string>([
     [F.iptablesNftSave, o.nftSave],
-    [F.nftTables, o.nftTables],
+    [F.nftTables, o.nftTables.json],
     ['cni/10-aws.conflist', AWS_CONF],
     [F.ipamdEnis, ENIS],
     ...(o.legacySave ? [[F.iptablesLegacySave, o.legacySave] as [string, string]] : []),
@@ -151,14 +152,21 @@ const fieldCodes = (fs: readonly { code: string; severity: string }[], ...codes:
     .sort();
 
 const kubeProxyRules = text('../netfilter/fixtures/kube-proxy-1.36-iptables-small.txt');
-const NO_TABLES = '{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}]}';
-/** The recorded `nft -j list chains` without the chains of the named tables. */
-function tablesWithout(...names: string[]): string {
-  const doc = JSON.parse(recorded('nft-list-chains.json')) as {
-    nftables: { chain?: { family: string; table: string } }[];
+const NO_TABLES = {
+  json: '{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}]}',
+  listing: '',
+};
+/** The recorded tables without the named ones, both as the doctor reads them and as the agent does. */
+function tablesWithout(...names: string[]): NodeOutputs['nftTables'] {
+  const doc = JSON.parse(recorded('nft-list-tables.json')) as {
+    nftables: { table?: { family: string; name: string } }[];
   };
-  const keep = doc.nftables.filter((i) => !i.chain || !names.includes(`${i.chain.family} ${i.chain.table}`));
-  return JSON.stringify({ nftables: keep });
+  const keep = doc.nftables.filter((i) => !i.table || !names.includes(`${i.table.family} ${i.table.name}`));
+  const blocks = recorded('nft-list-flowtables.txt').split(/(?<=^\}\n)/m);
+  return {
+    json: JSON.stringify({ nftables: keep }),
+    listing: blocks.filter((b) => !names.some((n) => b.startsWith(`table ${n} {`))).join(''),
+  };
 }
 const IPTABLES_NFT_TABLES = tablesWithout('ip kube-proxy', 'ip6 kube-proxy', 'ip aws-cni');
 

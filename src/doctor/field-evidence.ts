@@ -1,6 +1,6 @@
 /**
  * The doctor's reading of a node's inputs into the field cases' evidence (assess/field-cases.ts):
- * the components from the cluster state, the kernel from `uname`, `nft list chains`, conntrack's
+ * the components from the cluster state, the kernel from `uname`, `nft list tables`, conntrack's
  * UDP flows, the CNI config files' times and the boot time, and the logs the cases quote. Every
  * input is optional; a file that cannot be read is a note, never a guess.
  */
@@ -60,7 +60,7 @@ function conntrackRead(inputs: NodeInputs, notes: string[]): Read<ConntrackList>
   return readOk(list, name);
 }
 
-/** `nft list chains` (networking/nft-tables.json), else kube-proxy's table when its dump exists. */
+/** `nft list tables` (networking/nft-tables.json), else kube-proxy's table when its dump exists. */
 export function nftTablesOf(
   inputs: NodeInputs,
   kubeProxyTable: boolean,

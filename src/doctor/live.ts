@@ -5,7 +5,6 @@
  */
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NFT_TABLES_ARGS } from '../collect/field.ts';
 import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
@@ -54,8 +53,7 @@ async function collectFieldInputs(
   opts: LiveOptions,
 ): Promise<void> {
   const F = INPUT_FILES;
-  // The agent's listing (collect/field.ts): the tables by their chains, not `list tables`.
-  await cmd(F.nftTables, 'nft', [...NFT_TABLES_ARGS]);
+  await cmd(F.nftTables, 'nft', ['-j', 'list', 'tables']);
   // 32 MiB is about 200,000 flows; a larger table is left out with a note rather than read in part.
   await cmd(F.conntrackUdp, 'conntrack', ['-L', '-p', 'udp'], 32 * 1024 * 1024);
   await cmd(F.uname, 'uname', ['-a']);

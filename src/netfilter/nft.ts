@@ -279,14 +279,30 @@ export function kubeProxyNftState(rs: NftRuleset, family: 'ip' | 'ip6' = 'ip'): 
   };
 }
 
-/**
- * The tables of a ruleset as `family name` (`ip kube-proxy`, `ip aws-cni`): its table objects
- * (`nft -j list tables`) and the tables its chains belong to (`nft -j list chains`, which lists no
- * table objects; a table without chains cannot touch a packet and is not seen there).
- */
+/** The tables of a ruleset as `family name` (`ip kube-proxy`, `ip aws-cni`), from `nft -j list tables`. */
 export function nftTableNames(rs: NftRuleset): ReadonlySet<string> {
-  return new Set([
-    ...rs.tables.map((t) => `${t.family} ${t.name}`),
-    ...rs.chains.map((c) => `${c.family} ${c.table}`),
-  ]);
+  return new Set(rs.tables.map((t) => `${t.family} ${t.name}`));
+}
+
+const TABLE_OPEN = /^table (ip|ip6|inet|arp|bridge|netdev) (\S+) \{$/;
+
+/**
+ * The tables named by `nft list flowtables` (text), as `family name`: nft prints every table there,
+ * each as a `table <family> <name> {` … `}` block holding only its flowtables, and fetches no rule
+ * for it. Throws `input-unreadable` on any other top-level line, so a changed format reads as
+ * unknown rather than as "no tables".
+ */
+export function nftTablesFromFlowtableListing(text: string): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line === '' || line === '}' || /^\s/.test(line)) continue;
+    const m = TABLE_OPEN.exec(line);
+    if (!m)
+      throw new NetwardenError(
+        'input-unreadable',
+        `nft list flowtables, line ${i + 1}: expected "table <family> <name> {", got "${line.slice(0, 80)}"`,
+      );
+    out.add(`${m[1]} ${m[2]}`);
+  }
+  return out;
 }
