@@ -127,11 +127,16 @@ describe('node writes', () => {
       action: 'Evict',
       note: 'x'.repeat(2000),
     });
-    const events = await t.admin.objects.list<{
-      reason?: string;
-      note?: string;
-      regarding?: { kind?: string; name?: string };
-    }>('events.k8s.io/v1', 'Event');
+    // Only the events this client reported: the API server's own controllers record events too
+    // (e.g. ClusterIPNotAllocated for Service/kubernetes while its IP repair loop catches up).
+    const events = (
+      await t.admin.objects.list<{
+        reason?: string;
+        note?: string;
+        reportingController?: string;
+        regarding?: { kind?: string; name?: string };
+      }>('events.k8s.io/v1', 'Event')
+    ).filter((e) => e.reportingController === 'netwarden.dev/netwarden');
     expect(events.map((e) => `${e.regarding?.kind}/${e.regarding?.name} ${e.reason}`).sort()).toEqual([
       'Node/cond DataPathGateClosed',
       'Pod/some-pod Recycled',
