@@ -98,6 +98,7 @@ try {
   await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
+  log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
   const a = usage(pid);
   const samples: number[] = [a.rssMb];
   const t0 = performance.now();
