@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { runOk } from '../host/exec.ts';
 import { httpGet } from '../host/http.ts';
 import { connect, type KubeApis } from '../kube/connect.ts';
+import { RUNTIME_FLAGS, runtimeEnv } from '../packaging/runtime.ts';
 import { type PromSample, parsePrometheusText } from '../sources/kube-proxy-metrics.ts';
 import { ensureBinaries } from './binaries.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -234,6 +235,7 @@ export class Fleet {
         args: [
           `--net=/var/run/netns/${ns}`,
           process.execPath,
+          ...RUNTIME_FLAGS, // as the image runs it
           entry,
           'agent',
           `--node-name=${name}`,
@@ -246,7 +248,7 @@ export class Fleet {
           `--status-listen=127.0.0.1:${30_000 + j}`,
           ...(opts.args ?? []),
         ],
-        env: this.run.env(),
+        env: this.run.env(runtimeEnv()),
         logFile: this.run.path('logs', `agent-${name}.log`),
       });
       this.agents.push(p);

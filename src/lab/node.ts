@@ -17,6 +17,7 @@ import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writ
 import { join } from 'node:path';
 import { describeError, NetwardenError } from '../errors.ts';
 import { run, runOk } from '../host/exec.ts';
+import { RUNTIME_FLAGS, runtimeEnv } from '../packaging/runtime.ts';
 import type { LabBinary } from './binaries.ts';
 import { createCgroupRoot, nodeCgroupName, removeCgroupRoot } from './cgroups.ts';
 import { CNI_CONFLIST_NAME, CNI_READY_FILE, labConflist, VPC_RULES_STATE_DIR } from './cni-config.ts';
@@ -251,7 +252,12 @@ export class LabNode {
   }
 
   /** Starts a program inside the node (its mount and network namespaces). */
-  #startInNode(component: string, cmd: string, args: readonly string[]): Promise<LabProcess> {
+  #startInNode(
+    component: string,
+    cmd: string,
+    args: readonly string[],
+    env: Record<string, string> = {},
+  ): Promise<LabProcess> {
     const { run, name } = this.spec;
     const holder = this.holder;
     if (!holder?.running) throw new NetwardenError('lab-start-failed', `node ${name} is powered off`);
@@ -259,7 +265,7 @@ export class LabNode {
       name: `${component}-${name}`,
       cmd: 'nsenter',
       args: [...enterNodeArgs(holder.pid, this.netns), cmd, ...args],
-      env: run.env({ [NODE_ENV]: name }),
+      env: run.env({ ...env, [NODE_ENV]: name }),
       logFile: run.path('logs', `${component}-${name}.log`),
     });
   }
@@ -569,7 +575,9 @@ export class LabNode {
   async startAgent(extraArgs: readonly string[] = []): Promise<void> {
     const agent = this.spec.agent;
     if (!agent || this.agent?.running) return;
-    this.agent = await this.#startInNode('agent', this.spec.nodeBinary, [
+    // Node.js runs the agent as the image does (its flags and environment), so the lab measures what ships.
+    const args = [
+      ...RUNTIME_FLAGS,
       agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
       'agent',
       `--node-name=${this.name}`,
@@ -582,7 +590,8 @@ export class LabNode {
       '--listen=127.0.0.1:9746',
       ...agent.args,
       ...extraArgs,
-    ]);
+    ];
+    this.agent = await this.#startInNode('agent', this.spec.nodeBinary, args, runtimeEnv());
     this.#emit('agent-started');
   }
 

@@ -37,6 +37,7 @@ import {
   sha256,
 } from './oci.ts';
 import { layerEntries, type RootfsNode, sizeByArea, walkExtracted } from './rootfs.ts';
+import { RUNTIME_ENV, RUNTIME_FLAGS } from './runtime.ts';
 import { type TarEntry, tarChunks } from './tar.ts';
 
 /** The Debian packages the image is made from (their dependencies come along). */
@@ -74,11 +75,14 @@ export const EXCLUDED_PACKAGES: ReadonlySet<string> = new Set([
   'util-linux-extra',
 ]);
 
-/** What the image runs: `node /app/netwarden.mjs <args>` (the chart passes `agent` or `cleanup`). */
+/**
+ * What the image runs: `node <RUNTIME_FLAGS> /app/netwarden.mjs <args>` (the chart passes `agent` or
+ * `cleanup`), with RUNTIME_ENV in its environment.
+ */
 const IMAGE_SPEC: ImageSpec = {
-  entrypoint: ['/usr/bin/node', '/app/netwarden.mjs'],
+  entrypoint: ['/usr/bin/node', ...RUNTIME_FLAGS, '/app/netwarden.mjs'],
   cmd: ['--help'],
-  env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...RUNTIME_ENV],
   user: '0:0',
   workingDir: '/',
   labels: {

@@ -21,6 +21,7 @@ import { AGENT_OPTIONS } from '../../src/agent/config.ts';
 import { run } from '../../src/host/exec.ts';
 import { ensureCniGatePlugin } from '../../src/lab/binaries.ts';
 import { IMAGE_CNI_GATE_PATH } from '../../src/packaging/image.ts';
+import { RUNTIME_ENV, RUNTIME_FLAGS } from '../../src/packaging/runtime.ts';
 
 const REPO = join(import.meta.dirname, '../..');
 const MB = 1024 * 1024;
@@ -53,6 +54,8 @@ describe('scripts/image', () => {
       ...args,
     ]);
 
+  let config: { Entrypoint?: string[]; Env?: string[] } = {};
+
   beforeAll(async () => {
     first = await build('a.tar');
     second = await build('b.tar');
@@ -60,8 +63,12 @@ describe('scripts/image', () => {
     await run('mkdir', ['-p', layout, root]);
     await run('tar', ['-xf', join(dir, 'a.tar'), '-C', layout]);
     const [docker] = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as {
+      Config: string;
       Layers: string[];
     }[];
+    config = (
+      JSON.parse(readFileSync(join(layout, docker?.Config ?? ''), 'utf8')) as { config: typeof config }
+    ).config;
     const untar = await run('tar', ['-xzf', join(layout, docker?.Layers[0] ?? ''), '-C', root]);
     expect(untar.stderr).toBe('');
   }, 600_000);
@@ -87,6 +94,23 @@ describe('scripts/image', () => {
       readFileSync(join(root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8').match(/BEGIN CERTIFICATE/g)
         ?.length,
     ).toBeGreaterThan(100);
+  });
+
+  it('runs the agent through its configured entrypoint and environment (the runtime flags node accepts)', async () => {
+    expect(config.Entrypoint).toEqual(['/usr/bin/node', ...RUNTIME_FLAGS, '/app/netwarden.mjs']);
+    expect(config.Env).toEqual(expect.arrayContaining([...RUNTIME_ENV]));
+    const res = await run('env', [
+      '-i',
+      ...(config.Env ?? []),
+      'chroot',
+      root,
+      ...(config.Entrypoint ?? []),
+      'agent',
+      '--help',
+    ]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('NETWARDEN_CHECK_INTERVAL');
   });
 
   it('starts the bundled agent: --help and agent --help', async () => {
