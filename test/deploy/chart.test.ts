@@ -118,7 +118,7 @@ describe('the DaemonSet', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9746, protocol: 'TCP' }]);
-    expect(c.resources).toEqual({ requests: { cpu: '20m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '20m', memory: '192Mi' }, limits: { memory: '512Mi' } });
     expect(c.args).toEqual(['agent']);
     expect(c.image).toBe('docker.io/netwarden/netwarden:0.1.0');
   });
