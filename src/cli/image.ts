@@ -5,8 +5,14 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cacheRoot, ensureCniGatePlugin } from '../lab/binaries.ts';
-import { buildImage, defaultReference, IMAGE_CNI_GATE_PATH, type ImageReport } from '../packaging/image.ts';
+import { cacheRoot, ensureNodePrograms } from '../lab/binaries.ts';
+import {
+  buildImage,
+  defaultReference,
+  IMAGE_CNI_GATE_PATH,
+  IMAGE_NFT_GENERATION_PATH,
+  type ImageReport,
+} from '../packaging/image.ts';
 
 const MB = 1024 * 1024;
 /** The image budget (compressed), from the issue. */
@@ -16,8 +22,8 @@ const HELP = `Usage: scripts/image --output <file.tar> [--reference <name:tag>] 
 
 Builds netwarden's OCI image without a container engine, from Debian packages (iptables with both
 backends, nftables, iproute2, util-linux nsenter, ca-certificates and their libraries), the
-project's Node.js binary (stripped), netwarden bundled by esbuild, and the boot gate CNI plugin
-(static Go, built from tools/cni-gate). The archive is an OCI image layout (plus docker's
+project's Node.js binary (stripped), netwarden bundled by esbuild, the boot gate CNI plugin and the
+nftables generation reader (static Go, built from tools/cni-gate). The archive is an OCI image layout (plus docker's
 manifest.json): import it with
   ctr -n k8s.io images import <file.tar>        (containerd)
   docker load -i <file.tar>
@@ -42,7 +48,7 @@ export function formatReport(r: ImageReport): string {
     `archive    ${r.output} (sha256 ${r.archiveSha256})`,
     `manifest   ${r.manifestDigest}`,
     `size       ${mb(r.compressedBytes)} compressed (budget ${mb(BUDGET_BYTES)}), ${mb(r.uncompressedBytes)} unpacked, ${r.files} files`,
-    `node       ${r.nodeVersion} (/usr/bin/node); netwarden /app/netwarden.mjs; boot gate plugin /${IMAGE_CNI_GATE_PATH}`,
+    `node       ${r.nodeVersion} (/usr/bin/node); netwarden /app/netwarden.mjs; boot gate plugin /${IMAGE_CNI_GATE_PATH}; nft generation reader /${IMAGE_NFT_GENERATION_PATH}`,
     'contents by area (unpacked):',
     ...areas,
     `Debian packages (${r.packages.length}):`,
@@ -72,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`image: ${line}\n`);
   const report = await buildImage({
     repoDir: resolve(import.meta.dirname, '../..'),
-    cniGatePlugin: await ensureCniGatePlugin({ log }),
+    ...(await ensureNodePrograms({ log })),
     output: resolve(values.output),
     cacheDir: `${cacheRoot()}/image`,
     ...(values.reference ? { reference: values.reference } : {}),

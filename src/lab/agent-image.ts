@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileS
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildImage, EXCLUDED_PACKAGES, type ImageReport, ROOT_PACKAGES } from '../packaging/image.ts';
-import { cacheRoot, ensureCniGatePlugin } from './binaries.ts';
+import { cacheRoot, ensureNodePrograms, type NodePrograms } from './binaries.ts';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Bump when the way the lab builds or names the image changes. */
@@ -47,10 +47,10 @@ function filesUnder(root: string, dir: string, keep: (path: string) => boolean):
 /**
  * What decides the image's bytes: the recipe, the package lists, the contents of every non-test
  * source file (the bundle is made from src/), the npm lock (the bundled dependencies), the node
- * binary's identity, the boot gate plugin's bytes (`cniGatePlugin`, built from tools/cni-gate), and
+ * binary's identity, the bytes of netwarden's node programs (built from tools/cni-gate), and
  * the identity of apt's package lists (which package versions resolve).
  */
-export function agentImageKey(cniGatePlugin: string, repoDir = REPO_DIR): string {
+export function agentImageKey(programs: NodePrograms, repoDir = REPO_DIR): string {
   const h = createHash('sha256').update(
     `${RECIPE}\n${ROOT_PACKAGES.join(',')}\n${[...EXCLUDED_PACKAGES].sort().join(',')}\n`,
   );
@@ -60,7 +60,8 @@ export function agentImageKey(cniGatePlugin: string, repoDir = REPO_DIR): string
   for (const f of ['package.json', 'package-lock.json']) h.update(readFileSync(join(repoDir, f)));
   const node = statSync(join(repoDir, 'node_modules/node/bin/node'));
   h.update(`node ${node.size} ${node.mtimeMs}\n`);
-  h.update('cni-gate\n').update(readFileSync(cniGatePlugin));
+  h.update('cni-gate\n').update(readFileSync(programs.cniGatePlugin));
+  h.update('nft-generation\n').update(readFileSync(programs.nftGeneration));
   const lists = '/var/lib/apt/lists';
   if (existsSync(lists)) {
     for (const f of readdirSync(lists).sort()) {
@@ -73,8 +74,8 @@ export function agentImageKey(cniGatePlugin: string, repoDir = REPO_DIR): string
 
 /** The agent image for this checkout, built into the cache unless an identical one is there. */
 export async function ensureAgentImage(log: (line: string) => void = () => {}): Promise<AgentImage> {
-  const cniGatePlugin = await ensureCniGatePlugin({ log });
-  const key = agentImageKey(cniGatePlugin);
+  const programs = await ensureNodePrograms({ log });
+  const key = agentImageKey(programs);
   const tag = `lab-${key}`;
   const name = `${AGENT_IMAGE_REPOSITORY}:${tag}`;
   const dir = join(cacheRoot(), 'agent-image');
@@ -100,7 +101,7 @@ export async function ensureAgentImage(log: (line: string) => void = () => {}): 
     output: partial,
     cacheDir: join(cacheRoot(), 'image'),
     reference: name,
-    cniGatePlugin,
+    ...programs,
     log: (l) => log(`agent image: ${l}`),
   });
   renameSync(partial, tarPath);

@@ -56,11 +56,17 @@ export const TOOLSETS = {
     pins: { promtool: 'github.com/prometheus/prometheus' },
     binaries: { promtool: 'github.com/prometheus/prometheus/cmd/promtool' },
   },
-  /** netwarden's own boot gate CNI plugin: no dependencies, keyed by its source files. */
+  /**
+   * netwarden's own node programs, shipped in the image: the boot gate CNI plugin and the nftables
+   * generation reader. No dependencies; keyed by their source files.
+   */
   cniGate: {
     dir: 'cni-gate',
     pins: {},
-    binaries: { 'netwarden-cni-gate': 'netwarden.dev/cni-gate' },
+    binaries: {
+      'netwarden-cni-gate': 'netwarden.dev/cni-gate',
+      'netwarden-nft-generation': 'netwarden.dev/cni-gate/nft-generation',
+    },
   },
   /** The lab's own workloads (tools/lab-images, standard library only), packed into lab images. */
   labImages: {
@@ -287,14 +293,22 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<Resolved
   };
 }
 
+/** netwarden's programs for the node, as the image carries them. */
+export interface NodePrograms {
+  /** The boot gate CNI plugin. */
+  readonly cniGatePlugin: string;
+  /** The nftables generation reader. */
+  readonly nftGeneration: string;
+}
+
 /**
- * The boot gate plugin alone (tools/cni-gate: built in seconds, or from the cache), for the image:
- * a static binary (CGO_ENABLED=0), built with -trimpath and without VCS stamps, so the same
+ * netwarden's node programs alone (tools/cni-gate: built in seconds, or from the cache), for the
+ * image: static binaries (CGO_ENABLED=0), built with -trimpath and without VCS stamps, so the same
  * sources and Go toolchain give the same bytes.
  */
-export async function ensureCniGatePlugin(opts: Omit<EnsureOptions, 'toolsets'> = {}): Promise<string> {
+export async function ensureNodePrograms(opts: Omit<EnsureOptions, 'toolsets'> = {}): Promise<NodePrograms> {
   const { paths } = await ensureBinaries({ ...opts, toolsets: ['cniGate'] });
-  return paths['netwarden-cni-gate'];
+  return { cniGatePlugin: paths['netwarden-cni-gate'], nftGeneration: paths['netwarden-nft-generation'] };
 }
 
 /** Linker flags that make `--version` print the pinned release instead of v0.0.0-master. */

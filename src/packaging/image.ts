@@ -107,10 +107,14 @@ export interface ImageBuildOptions {
    * {@link IMAGE_CNI_GATE_PATH}, whence the agent copies it into the node's CNI bin folder.
    */
   readonly cniGatePlugin: string;
+  /** The nftables generation reader (static, built from tools/cni-gate/nft-generation), at {@link IMAGE_NFT_GENERATION_PATH}. */
+  readonly nftGeneration: string;
 }
 
 /** Where the image carries the boot gate plugin: the agent's default --boot-gate-plugin. */
 export const IMAGE_CNI_GATE_PATH = 'opt/netwarden/bin/netwarden-cni-gate';
+/** Where the image carries the nftables generation reader: the agent's default --nft-generation-bin. */
+export const IMAGE_NFT_GENERATION_PATH = 'opt/netwarden/bin/netwarden-nft-generation';
 
 /** What was built. */
 export interface ImageReport {
@@ -150,6 +154,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageReport> 
     const extra = [
       ...(await netwardenFiles(opts.repoDir, nodeBin, rootfs)),
       { type: 'file', path: IMAGE_CNI_GATE_PATH, mode: 0o755, source: opts.cniGatePlugin } as const,
+      { type: 'file', path: IMAGE_NFT_GENERATION_PATH, mode: 0o755, source: opts.nftGeneration } as const,
     ];
     log('writing the layer');
     const sizes: { path: string; size: number }[] = [];

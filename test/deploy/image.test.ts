@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_OPTIONS } from '../../src/agent/config.ts';
 import { run } from '../../src/host/exec.ts';
-import { ensureCniGatePlugin } from '../../src/lab/binaries.ts';
-import { IMAGE_CNI_GATE_PATH } from '../../src/packaging/image.ts';
+import { ensureNodePrograms } from '../../src/lab/binaries.ts';
+import { IMAGE_CNI_GATE_PATH, IMAGE_NFT_GENERATION_PATH } from '../../src/packaging/image.ts';
 import { RUNTIME_ENV, RUNTIME_FLAGS } from '../../src/packaging/runtime.ts';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -159,7 +159,19 @@ describe('scripts/image', () => {
     const alone = await version(bare, '/gate');
     expect(alone.stdout).toBe(res.stdout);
     // the same bytes as the build from tools/cni-gate
-    expect(readFileSync(plugin).equals(readFileSync(await ensureCniGatePlugin()))).toBe(true);
+    expect(readFileSync(plugin).equals(readFileSync((await ensureNodePrograms()).cniGatePlugin))).toBe(true);
+  });
+
+  it("carries the nft generation reader at the agent's default --nft-generation-bin, and it reads a namespace's generation", async () => {
+    const inside = `/${IMAGE_NFT_GENERATION_PATH}`;
+    expect(AGENT_OPTIONS.nftGenerationBin.default).toBe(inside);
+    // In a network namespace of its own (unshare -n): it reads that namespace's generation, not the host's.
+    const res = await run('unshare', ['-n', 'chroot', root, inside]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^generation \d+\n$/);
+    const reader = join(root, IMAGE_NFT_GENERATION_PATH);
+    expect(readFileSync(reader).equals(readFileSync((await ensureNodePrograms()).nftGeneration))).toBe(true);
   });
 
   it('runs the clean-up command as nobody (the hook Job runs as 65534)', async () => {
