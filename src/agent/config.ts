@@ -143,6 +143,11 @@ export const AGENT_OPTIONS = {
     default: 'auto',
     help: 'iptables-save binary; auto picks the backend kube-proxy writes to (nft or legacy)',
   },
+  nftGenerationBin: {
+    schema: z.union([z.literal(''), absolutePath]),
+    default: '/opt/netwarden/bin/netwarden-nft-generation',
+    help: 'the netwarden-nft-generation executable (shipped in the agent image): once per steady round it reads the nftables ruleset generation, which the kernel bumps on every change; while it stands, that round reuses the last listings of nftables state (iptables-nft, nft) instead of running them again. Legacy iptables is always listed. Empty: list everything every round',
+  },
   kubeProxyMetrics: {
     schema: z.string().url(),
     default: 'http://127.0.0.1:10249/metrics',

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import type { Check } from '../checks/check.ts';
+import { reuseNftRead } from '../collect/nft-reads.ts';
 import type { CheckStatus } from '../core/check.ts';
 import { ManualClock } from '../core/clock.ts';
 import {
@@ -15,6 +16,7 @@ import {
 import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
 import { POD_NETWORK_READY } from '../core/pod-readiness.ts';
 import type { ProbeOutcome } from '../core/probe.ts';
+import { readOk } from '../core/read.ts';
 import type { NetnsLocation } from '../host/netns-locator.ts';
 import { execResult } from '../host/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
@@ -149,6 +151,55 @@ describe('Agent.round', () => {
     const before = fake.writes.length;
     for (let i = 0; i < 5; i++) await agent.round();
     expect(fake.writes.length).toBe(before);
+  });
+
+  it('reuses nftables listings only in steady rounds, while the generation read before them stands', async () => {
+    let generation = 'generation 5\n';
+    let listings = 0;
+    const seen: boolean[] = [];
+    const { agent, status } = setup('b', {}, { nftGenerationBin: '/opt/gen' }, undefined, () => ({
+      checks: [
+        {
+          name: 'kube-proxy-rules',
+          gating: true,
+          run: async (ctx) => {
+            seen.push(ctx.nftReads !== undefined);
+            await reuseNftRead(ctx.nftReads, 'iptables-nft-save', 'capture', async () => {
+              listings++;
+              return readOk('rules', 'iptables-nft -S');
+            });
+            return { status: status.value, reason: 'r', message: 'm' };
+          },
+        },
+      ],
+      checkContext: {
+        exec: async (cmd: string) => execResult({ stdout: cmd === '/opt/gen' ? generation : '' }),
+        httpGet: async () => ({ ok: false, error: 'unused', durationMs: 0 }),
+        tcp: async () => ({ ok: false, error: 'unused', ms: 0 }),
+        readDir: async () => [],
+        nowMs: () => Date.now(),
+      },
+    }));
+    for (let i = 0; i < 3; i++) await agent.round(); // new boot, then two passes open the gate
+    const whileGated = listings;
+    expect(seen.slice(0, 2)).toEqual([false, false]);
+    for (let i = 0; i < 3; i++) await agent.round();
+    expect(seen.slice(-3)).toEqual([true, true, true]);
+    expect(listings - whileGated).toBe(1); // listed once in generation 5, then reused
+    const before = listings;
+    generation = 'generation 6\n';
+    await agent.round();
+    expect(listings).toBe(before + 1);
+    // a failing round closes nothing yet, but is not steady: the next rounds list every time
+    status.value = 'Failing';
+    await agent.round();
+    const failing = listings;
+    await agent.round();
+    expect(listings).toBe(failing + 1);
+    const counted = Object.fromEntries(
+      (await agent.metrics.nftListings.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    expect(counted).toEqual({ reused: 3, listed: 2 });
   });
 
   it('keeps the taint while Unknown and closes after three failures', async () => {

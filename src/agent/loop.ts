@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Check, CheckContext } from '../checks/check.ts';
 import type { PodNetworkCheck } from '../checks/pod-network.ts';
+import { NftReads, readNftGeneration } from '../collect/nft-reads.ts';
 import { type CheckResult, combine, type Verdict } from '../core/check.ts';
 import type { Clock } from '../core/clock.ts';
 import { crashLoopingSince } from '../core/crashloop.ts';
@@ -65,6 +66,7 @@ export interface AgentDeps {
     | 'node'
     | 'kubeProxyPods'
     | 'bootTimeMs'
+    | 'nftReads'
   >;
   /** Lists kube-proxy pods cluster-wide (by label); absent: not listable. */
   readonly listKubeProxyPods?: () => Promise<readonly Pod[]>;
@@ -102,6 +104,9 @@ export class Agent {
   readonly #advisory = new Map<string, CheckResult>();
   readonly #advisoryRunning = new Set<string>();
   #kubeProxyPods: { at: number; pods: readonly Pod[] | undefined } | undefined;
+  /** Steady rounds' reuse of nftables listings, keyed by the ruleset generation. */
+  readonly #nftReads = new NftReads();
+  #nftGenerationWarned = false;
   /** The readiness gate between rounds: its timer, current delay, and one round at a time. */
   #readinessTimer: NodeJS.Timeout | undefined;
   #readinessDueAt = 0;
@@ -370,12 +375,35 @@ export class Agent {
   }
 
   /**
+   * The nftables ruleset generation, read before the round's listings; undefined (nothing is
+   * reused) when `--nft-generation-bin` is empty or the read fails — said once at warn level.
+   */
+  async #nftGeneration(): Promise<number | undefined> {
+    const bin = this.#d.cfg.nftGenerationBin;
+    if (!bin) return undefined;
+    const r = await readNftGeneration(this.#d.checkContext, bin, Math.min(this.#d.cfg.checkTimeout, 3_000));
+    if (r.status === 'ok') return r.value;
+    const detail = {
+      source: r.source,
+      reason: r.status === 'unknown' ? r.reason : 'absent',
+      detail: r.detail,
+    };
+    if (!this.#nftGenerationWarned)
+      this.#d.log.warn(detail, 'cannot read the nftables generation: steady rounds list everything');
+    else this.#d.log.debug(detail, 'nftables generation unknown');
+    this.#nftGenerationWarned = true;
+    return undefined;
+  }
+
+  /**
    * Runs the gating checks and waits for them; advisory checks run beside the rounds and report
    * their latest finished result, so a slow advisory check (a DNS query timing out while the data
    * path is broken) never delays the gate.
    */
   async #runChecks(): Promise<CheckResult[]> {
     const { cfg, caches, checks, checkContext } = this.#d;
+    const steady = this.#memory?.closed === false && this.#memory.failures === 0;
+    this.#nftReads.startRound(steady ? await this.#nftGeneration() : undefined);
     const ctx: CheckContext = {
       ...checkContext,
       nodeName: cfg.nodeName,
@@ -384,8 +412,9 @@ export class Agent {
       cluster: () => caches.cluster(),
       kubeProxyPods: () => this.#listKubeProxyPods(),
       ...(this.#d.bootTimeMs !== undefined ? { bootTimeMs: this.#d.bootTimeMs } : {}),
-      steady: this.#memory?.closed === false && this.#memory.failures === 0,
+      steady,
       clusterGeneration: caches.generation(),
+      ...(steady ? { nftReads: this.#nftReads } : {}),
     };
     for (const check of checks.filter((c) => !c.gating)) {
       if (this.#advisoryRunning.has(check.name)) continue;
@@ -398,6 +427,9 @@ export class Agent {
     const gating = await Promise.all(
       checks.filter((c) => c.gating).map((c) => runCheck(c, ctx, cfg.checkTimeout)),
     );
+    const listings = this.#nftReads.takeCounts();
+    this.metrics.nftListings.inc({ outcome: 'reused' }, listings.reused);
+    this.metrics.nftListings.inc({ outcome: 'listed' }, listings.listed);
     // Pods recycled twice on this boot and still broken: the node is not fixed by recycling.
     const notHealed = this.#d.repair?.notHealed ?? [];
     if (notHealed.length > 0) {

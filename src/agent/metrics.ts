@@ -16,6 +16,7 @@ export class AgentMetrics {
   readonly roundDuration: Histogram;
   readonly bootInfo: Gauge<'boot_id'>;
   readonly podsCrashLoopingSinceBoot: Gauge;
+  readonly nftListings: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -46,6 +47,12 @@ export class AgentMetrics {
     this.bootToReady = new Gauge({
       name: 'netwarden_boot_to_ready_seconds',
       help: "seconds from this boot's first sighting to its data path being verified",
+      registers,
+    });
+    this.nftListings = new Counter({
+      name: 'netwarden_nft_listings_total',
+      help: 'steady-round listings of nftables state: reused (the ruleset generation stood) or listed',
+      labelNames: ['outcome'],
       registers,
     });
     this.breakerOpen = new Gauge({

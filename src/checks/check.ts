@@ -6,6 +6,7 @@
  */
 
 import type { NodeIo } from '../collect/io.ts';
+import type { NftReads } from '../collect/nft-reads.ts';
 import type { CheckResult } from '../core/check.ts';
 import type { Node, Pod } from '../core/objects.ts';
 import type { HttpResult } from '../host/http.ts';
@@ -37,6 +38,11 @@ export interface CheckContext extends NodeIo {
   readonly steady: boolean;
   /** Changes whenever a Service or EndpointSlice changes (the expected state moved). */
   readonly clusterGeneration: number;
+  /**
+   * Listings of nftables state that may be reused while this round's ruleset generation stands
+   * (collect/nft-reads.ts); absent: list everything (the doctor, a round of a closed or failing gate).
+   */
+  readonly nftReads?: NftReads;
 }
 
 /** One check. */

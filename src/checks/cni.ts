@@ -51,7 +51,7 @@ export function cniCheck(opts: CniCheckOptions): Check {
         ...(opts.healthUrl ? { daemonHealth: await readHealth(ctx, opts.healthUrl, quick) } : {}),
       };
       if (selectedAws && opts.ipamdUrl) ev = { ...ev, ...(await readIpamd(ctx, opts, quick)) };
-      const field = await readFieldState(ctx, opts.iptablesSave, ctx.timeoutMs);
+      const field = await readFieldState(ctx, opts.iptablesSave, ctx.timeoutMs, ctx.nftReads);
       const awsInKernel = [field.nft, field.legacy, field.dflt].some((d) => d?.aws.present);
       ev = { ...ev, ...(awsInKernel ? { vpcCniRulesInKernel: true } : {}) };
       const vpcCni = cniIntent(ev).vpcCni ?? false;

@@ -14,6 +14,7 @@ import { type IptablesNodeState, readIptablesState } from '../netfilter/iptables
 import { nftTablesFromFlowtableListing } from '../netfilter/nft.ts';
 import { execRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
 import { listChainsAsSave } from './kube-proxy.ts';
+import { type NftReads, reuseNftRead } from './nft-reads.ts';
 
 /**
  * The nft tables as `family name` (`ip kube-proxy`, `ip aws-cni`, iptables-nft's `ip nat`), from
@@ -94,14 +95,20 @@ export interface FieldChainsRead {
 
 /**
  * Reads both backends when `saveBin` is `auto` (legacy only for its existing tables), else the one
- * binary. A read that fails leaves its part out: the cases it feeds are then not judged.
+ * binary. A read that fails leaves its part out: the cases it feeds are then not judged. With
+ * `reads`, listings of nftables state are reused while the ruleset generation stands.
  */
 export async function readFieldState(
   io: NodeIo,
   saveBin: string,
   timeoutMs: number,
+  reads?: NftReads,
 ): Promise<FieldChainsRead> {
-  const nftTables = readValue(await readNftTables(io, timeoutMs));
+  const chainsOf = (bin: string, tables: readonly string[] | undefined) =>
+    reuseNftRead(reads, bin, `field ${tables?.join(',') ?? '*'}`, () =>
+      readFieldChains(io, bin, tables, timeoutMs),
+    );
+  const nftTables = readValue(await reuseNftRead(reads, 'nft', 'tables', () => readNftTables(io, timeoutMs)));
   const legacyTables = readValue(await readLegacyTables(io, timeoutMs));
   const common = {
     ...(nftTables ? { nftTables } : {}),
@@ -109,13 +116,13 @@ export async function readFieldState(
   };
   if (saveBin !== 'auto') {
     const tables = saveBin.includes('legacy') ? (legacyTables ?? []) : undefined;
-    const one = readValue(await readFieldChains(io, saveBin, tables, timeoutMs));
+    const one = readValue(await chainsOf(saveBin, tables));
     const slot = saveBin.includes('legacy') ? 'legacy' : saveBin.includes('nft') ? 'nft' : 'dflt';
     return { ...common, ...(one ? { [slot]: one } : {}) };
   }
-  const nft = readValue(await readFieldChains(io, 'iptables-nft-save', undefined, timeoutMs));
+  const nft = readValue(await chainsOf('iptables-nft-save', undefined));
   const legacy = legacyTables?.length
-    ? readValue(await readFieldChains(io, 'iptables-legacy-save', legacyTables, timeoutMs))
+    ? readValue(await chainsOf('iptables-legacy-save', legacyTables))
     : undefined;
   return { ...common, ...(nft ? { nft } : {}), ...(legacy ? { legacy } : {}) };
 }

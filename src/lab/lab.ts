@@ -280,6 +280,8 @@ export class Lab {
                 agent: {
                   kubeconfig: agentKubeconfig,
                   args: [
+                    // where the image carries it at the flag's default
+                    `--nft-generation-bin=${binaries.paths['netwarden-nft-generation']}`,
                     ...(options.netwarden?.bootGate
                       ? bootGateAgentArgs(binaries.paths['netwarden-cni-gate'], options.netwarden.bootGate)
                       : []),
