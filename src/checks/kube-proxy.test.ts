@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_SCRIPT, splitCaptureOutput } from '../collect/kube-proxy.ts';
+import { NftReads } from '../collect/nft-reads.ts';
 import type { Pod } from '../core/objects.ts';
 import type { ExecResult } from '../host/exec.ts';
 import { execResult } from '../host/testing.ts';
@@ -35,6 +36,12 @@ interface FakeNode {
   proxyMode?: string;
   /** kube-proxy pods the cluster-wide list returns. */
   kubeProxyPods?: Pod[];
+  /** The steady rounds' reuse of nftables listings. */
+  nftReads?: NftReads;
+  /** What iptables-legacy-save prints (default: no legacy table). */
+  legacy?: string;
+  /** The clock (default: the real one). */
+  now?: number;
 }
 
 /** An empty iptables-legacy-save (no legacy tables in use). */
@@ -49,7 +56,7 @@ function ctx(state: FakeNode): CheckContext {
     kubeProxyPods: async () => state.kubeProxyPods,
     exec: async (cmd, args) => {
       state.calls.push([cmd, ...args].join(' '));
-      if (cmd === 'iptables-legacy-save') return ok(EMPTY_LEGACY);
+      if (cmd === 'iptables-legacy-save') return ok(state.legacy ?? EMPTY_LEGACY);
       if (cmd === 'nft') return execResult({ code: 1, stderr: 'Error: No such file or directory' });
       if (cmd.endsWith('-save')) return ok(state.dump);
       // sh -c CAPTURE_SCRIPT sh <iptables> <table> <chain> …: answer as the script would
@@ -67,9 +74,10 @@ function ctx(state: FakeNode): CheckContext {
     tcp: async () => ({ ok: true, ms: 1 }),
     readDir: async () => [],
     timeoutMs: 5_000,
-    nowMs: () => Date.now(),
+    nowMs: () => state.now ?? Date.now(),
     steady: state.steady,
     clusterGeneration: state.generation,
+    ...(state.nftReads ? { nftReads: state.nftReads } : {}),
   };
 }
 
@@ -109,6 +117,46 @@ describe('kube-proxy check', () => {
     state.generation = 2;
     await check.run(ctx(state));
     expect(state.calls).toEqual(['iptables-nft-save', 'iptables-legacy-save']);
+  });
+
+  it('a full read due by time alone is not run while the nftables generation and the legacy tables stand', async () => {
+    const check = kubeProxyCheck(auto);
+    const nftReads = new NftReads();
+    const state: FakeNode = { dump, steady: false, generation: 1, calls: [], proxyMode: 'iptables', now: 0 };
+    const round = async (nftGeneration?: number) => {
+      state.calls = [];
+      if (state.steady) {
+        nftReads.startRound(nftGeneration);
+        state.nftReads = nftReads;
+      }
+      return check.run(ctx(state));
+    };
+    const FULL = ['iptables-nft-save', 'iptables-legacy-save'];
+    await round(); // gating: full read, no generation known
+    expect(state.calls).toEqual(FULL);
+    state.steady = true;
+    await round(5);
+    expect(state.calls).toHaveLength(1); // the capture listing
+    state.now = 6 * 60_000;
+    await round(5); // due, and the last full read was of a gated round (no generation): full read
+    expect(state.calls).toEqual(FULL);
+    state.now = 12 * 60_000;
+    expect(await round(5)).toMatchObject({ status: 'Ok', message: expect.stringContaining('quick check') });
+    expect(state.calls).toEqual(['iptables-legacy-save']); // legacy listed again; the capture reused
+    state.now = 13 * 60_000;
+    await round(5);
+    expect(state.calls).toEqual([]); // the five minutes started again at the last round
+    state.now = 18 * 60_000;
+    await round(6); // the ruleset changed
+    expect(state.calls[0]).toBe('iptables-nft-save');
+    state.now = 24 * 60_000;
+    state.legacy = `${EMPTY_LEGACY}*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n`;
+    await round(6); // a legacy table appeared: seen by the legacy listing, then the full read
+    expect(state.calls).toEqual(['iptables-legacy-save', ...FULL]);
+    delete state.legacy;
+    state.now = 30 * 60_000;
+    await round(undefined); // generation unknown: full read
+    expect(state.calls).toEqual(FULL);
   });
 
   it('is Unknown when no iptables-save can run', async () => {

@@ -7,7 +7,10 @@
  *
  * Cadence: a full read while the gate is closed or failing; in steady state the cheap capture read
  * (a few chains) between full reads, which still run every `fullEveryMs` and whenever the Services
- * change.
+ * change. On the nft backend the capture listing is reused while the ruleset generation stands
+ * (collect/nft-reads.ts), and a full read due by time alone is found to repeat the last one
+ * instead of run while nothing it reads has changed ({@link kubeProxyCheck}'s
+ * fullReadWouldRepeat): the judgement still runs every round, on kube-proxy's fresh metrics.
  */
 import { asCheckResult } from '../assess/assessment.ts';
 import type { KubeProxyFieldEvidence } from '../assess/field-cases.ts';
@@ -17,9 +20,11 @@ import {
   CAPTURE_CHAINS,
   readChains,
   readIptablesDumps,
+  readIptablesSave,
   readKubeProxyEndpoint,
   readNftKubeProxy,
 } from '../collect/kube-proxy.ts';
+import { listsNftablesOnly, reuseNftRead } from '../collect/nft-reads.ts';
 import { isKubeProxyPod } from '../core/components.ts';
 import type { Pod } from '../core/objects.ts';
 import { readValue } from '../core/read.ts';
@@ -46,7 +51,7 @@ export interface KubeProxyCheckOptions {
 /** The check. */
 export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
   const fullEveryMs = opts.fullEveryMs ?? 5 * 60_000;
-  let lastFull: { at: number; generation: number; saveBin: string } | undefined;
+  let lastFull: LastFullRead | undefined;
   let cached: { generation: number; expected: ExpectedServices } | undefined;
   return {
     name: 'kube-proxy',
@@ -68,13 +73,16 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
         ...(reportedMode ? { reportedMode } : {}),
         metrics: endpoint.metrics,
       };
+      const sameServices = ctx.steady && lastFull !== undefined && lastFull.generation === ctx.clusterGeneration;
       const quick =
-        ctx.steady &&
+        sameServices &&
         lastFull !== undefined &&
-        lastFull.generation === ctx.clusterGeneration &&
-        ctx.nowMs() - lastFull.at < fullEveryMs;
+        (ctx.nowMs() - lastFull.at < fullEveryMs || (await fullReadWouldRepeat(ctx, lastFull)));
       if (quick && lastFull) {
-        const capture = await readChains(ctx, lastFull.saveBin, CAPTURE_CHAINS, ctx.timeoutMs);
+        const bin = lastFull.saveBin;
+        const capture = await reuseNftRead(ctx.nftReads, bin, 'capture', () =>
+          readChains(ctx, bin, CAPTURE_CHAINS, ctx.timeoutMs),
+        );
         if (capture.status === 'ok') {
           const a = await judge(
             ctx,
@@ -95,10 +103,44 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
       // Only a passing full read in iptables mode vouches for the cheap reads that follow.
       const saveBin =
         a.status === 'ok' && a.mode === 'iptables' ? kubeProxyBackendBin(evidence, opts) : undefined;
-      lastFull = saveBin ? { at: ctx.nowMs(), generation: ctx.clusterGeneration, saveBin } : undefined;
+      const legacy = readValue(evidence.iptablesLegacy);
+      lastFull = saveBin
+        ? {
+            at: ctx.nowMs(),
+            generation: ctx.clusterGeneration,
+            saveBin,
+            ...(ctx.nftReads?.generation !== undefined ? { nftGeneration: ctx.nftReads.generation } : {}),
+            legacyEmpty: legacy !== undefined && legacy.summary.tables.length === 0,
+            components: componentsKey(ctx),
+          }
+        : undefined;
       return asCheckResult(a);
     },
   };
+
+  /**
+   * Whether a full read due by time alone would read what the last passing one read: the nftables
+   * ruleset has the same generation (so every iptables-nft and nft listing is the same), the legacy
+   * tables are empty now as then (listed again: x_tables has no generation), and this node's
+   * components and kernel, which the backend findings also use, are the same. Then the rules'
+   * verdict stands; the round still judges the capture listing on kube-proxy's fresh metrics.
+   * When so, the five minutes start again from now. Any doubt (a generation not read, a legacy
+   * listing that fails) runs the full read.
+   */
+  async function fullReadWouldRepeat(ctx: CheckContext, last: LastFullRead): Promise<boolean> {
+    const generation = ctx.nftReads?.generation;
+    if (generation === undefined || generation !== last.nftGeneration) return false;
+    if (componentsKey(ctx) !== last.components) return false;
+    if (opts.iptablesSave !== 'auto') {
+      if (!listsNftablesOnly(opts.iptablesSave)) return false;
+    } else {
+      if (!last.legacyEmpty) return false;
+      const legacy = await readIptablesSave(ctx, 'iptables-legacy-save', ctx.timeoutMs);
+      if (legacy.status !== 'ok' || legacy.value.summary.tables.length > 0) return false;
+    }
+    last.at = ctx.nowMs();
+    return true;
+  }
 
   /**
    * Judges with what is known locally first; only when the kernel has no kube-proxy rules at all
@@ -138,6 +180,27 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
     const cluster = await ctx.kubeProxyPods();
     return judgeWith(cluster ? [...local, ...cluster] : undefined);
   }
+}
+
+/** What the last passing full read (iptables mode) vouches for, and what it read. */
+interface LastFullRead {
+  /** When it ran, or when a full read due since was found to repeat it. */
+  at: number;
+  /** The cluster generation (Services, EndpointSlices) it was judged against. */
+  readonly generation: number;
+  /** The backend holding kube-proxy's rules, for the capture listings. */
+  readonly saveBin: string;
+  /** The nftables generation of its round, when the round read one. */
+  readonly nftGeneration?: number;
+  /** Its legacy dump (auto) held no table. */
+  readonly legacyEmpty: boolean;
+  /** {@link componentsKey} then. */
+  readonly components: string;
+}
+
+/** The components and kernel the judgement takes from this node's pods and Node, as one comparable key. */
+function componentsKey(ctx: CheckContext): string {
+  return JSON.stringify(fieldEvidence(ctx));
 }
 
 /**
