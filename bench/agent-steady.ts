@@ -7,6 +7,9 @@
  * highest sample. Five seconds into the window one more Service is created, so the window holds at
  * least one full rule read (the agent reads everything once a change has settled, and every 5 min).
  *
+ * `nftListings` counts the steady rounds' nftables listings over the window from the agent's own
+ * netwarden_nft_listings_total: `reused` while the ruleset generation stood, `listed` otherwise.
+ *
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
  *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
  *   --entry runs the agent from FILE (e.g. the image's bundle); --bundle builds the stand-in of
@@ -19,8 +22,10 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
+import { inNetns } from '../src/lab/network.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
+import { parsePrometheusText } from '../src/sources/kube-proxy-metrics.ts';
 import { bundleCli } from './lib/bundle.ts';
 import { recordRuleset, waitProgrammed } from './lib/ruleset.ts';
 
@@ -61,6 +66,17 @@ function usage(pid: number): { self: number; children: number; rssMb: number } {
   };
 }
 
+/** The agent's netwarden_nft_listings_total by outcome, read from its /metrics inside the node. */
+async function nftListings(netns: string): Promise<Record<string, number>> {
+  const script =
+    "fetch('http://127.0.0.1:9746/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
+  const text = await inNetns(netns, process.execPath, ['-e', script]);
+  const out: Record<string, number> = {};
+  for (const s of parsePrometheusText(text).samples)
+    if (s.name === 'netwarden_nft_listings_total') out[s.labels.outcome ?? '?'] = s.value;
+  return out;
+}
+
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -99,6 +115,7 @@ try {
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
   log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
+  const nftBefore = await nftListings(node.netns);
   const a = usage(pid);
   const samples: number[] = [a.rssMb];
   const t0 = performance.now();
@@ -113,6 +130,10 @@ try {
   }
   const b = usage(pid);
   const secs = (performance.now() - t0) / 1000;
+  const nftAfter = await nftListings(node.netns);
+  const nftDelta = Object.fromEntries(
+    ['reused', 'listed'].map((k) => [k, (nftAfter[k] ?? 0) - (nftBefore[k] ?? 0)]),
+  );
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   const result = {
     services,
@@ -121,6 +142,7 @@ try {
     peakRssMb: round(Math.max(...samples), 1),
     cpuPercent: round(((b.self - a.self) / secs) * 100),
     childCpuPercent: round(((b.children - a.children) / secs) * 100),
+    nftListings: nftDelta,
     entry: entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
@@ -128,7 +150,8 @@ try {
   else
     console.log(
       `${services} Services × 5 endpoints, gate open, ${result.windowS} s window: agent CPU ${result.cpuPercent}% of a core ` +
-        `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); load average ${result.loadavg1}`,
+        `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
+        `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; load average ${result.loadavg1}`,
     );
   if (values.save) {
     mkdirSync(values.save, { recursive: true });
