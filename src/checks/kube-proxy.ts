@@ -73,7 +73,8 @@ export function kubeProxyCheck(opts: KubeProxyCheckOptions): Check {
         ...(reportedMode ? { reportedMode } : {}),
         metrics: endpoint.metrics,
       };
-      const sameServices = ctx.steady && lastFull !== undefined && lastFull.generation === ctx.clusterGeneration;
+      const sameServices =
+        ctx.steady && lastFull !== undefined && lastFull.generation === ctx.clusterGeneration;
       const quick =
         sameServices &&
         lastFull !== undefined &&
