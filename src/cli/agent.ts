@@ -1,5 +1,5 @@
 /** `netwarden agent`: the node agent (a DaemonSet with host networking; a process in the lab). */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
@@ -44,6 +44,19 @@ async function readDir(path: string): Promise<{ name: string; text: string; mtim
       mtimeMs: (await stat(join(path, name))).mtimeMs,
     })),
   );
+}
+
+/** A small file's text, at most `maxBytes` (one read: /proc files fit); throws ENOENT/EACCES as is, and past the cap. */
+async function readSmallFile(path: string, opts: { maxBytes: number }): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(opts.maxBytes + 1);
+    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+    if (bytesRead > opts.maxBytes) throw new Error(`${path}: larger than ${opts.maxBytes} bytes`);
+    return buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }
 
 /** How pods' network namespaces are found: through /proc and the pods' cgroups (needs hostPID). */
@@ -181,6 +194,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
         httpGet: (u, o) => httpGet(u, o),
         tcp: (h, p, t) => tcpConnectStaggered(h, p, t),
         readDir,
+        readFile: readSmallFile,
         nowMs: () => systemClock.now(),
       },
       clock: systemClock,

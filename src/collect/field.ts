@@ -9,7 +9,9 @@
  * legacy is only listed for the tables /proc/net/ip_tables_names already names; iptables-nft and
  * nft list without creating anything.
  */
+
 import { type Read, readAbsent, readOk, readUnknown, readValue } from '../core/read.ts';
+import { describeError } from '../errors.ts';
 import { type IptablesNodeState, readIptablesState } from '../netfilter/iptables-state.ts';
 import { nftTablesFromFlowtableListing } from '../netfilter/nft.ts';
 import { execRead, MAX_RULES_OUTPUT, type NodeIo } from './io.ts';
@@ -35,15 +37,30 @@ export function readNftTables(io: NodeIo, timeoutMs: number): Promise<Read<Reado
   );
 }
 
-/** The iptables-legacy tables that exist; `absent` when the legacy modules are not loaded. */
-export function readLegacyTables(io: NodeIo, timeoutMs: number): Promise<Read<readonly string[]>> {
-  return execRead(
-    io,
-    'cat',
-    ['/proc/net/ip_tables_names'],
-    { timeoutMs, maxOutputBytes: 4096, absentWhen: /No such file/ },
-    (stdout) => stdout.split('\n').filter((t) => /^[a-z_]{1,32}$/.test(t)),
-  );
+const LEGACY_TABLES = '/proc/net/ip_tables_names';
+const legacyTableNames = (text: string): string[] => text.split('\n').filter((t) => /^[a-z_]{1,32}$/.test(t));
+
+/**
+ * The iptables-legacy tables that exist; `absent` when the legacy modules are not loaded. Read in
+ * this process when `io.readFile` is there (every agent round: one fork fewer), else with `cat`.
+ */
+export async function readLegacyTables(io: NodeIo, timeoutMs: number): Promise<Read<readonly string[]>> {
+  if (!io.readFile)
+    return execRead(
+      io,
+      'cat',
+      [LEGACY_TABLES],
+      { timeoutMs, maxOutputBytes: 4096, absentWhen: /No such file/ },
+      legacyTableNames,
+    );
+  try {
+    return readOk(legacyTableNames(await io.readFile(LEGACY_TABLES, { maxBytes: 4096 })), LEGACY_TABLES);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      return readAbsent(LEGACY_TABLES, 'no legacy iptables tables (ip_tables not loaded)');
+    return readUnknown(LEGACY_TABLES, 'ReadFailed', describeError(err));
+  }
 }
 
 /** The chains listed for the field cases: FORWARD (policy, rules) and the VPC CNI's connmark rules. */

@@ -29,6 +29,12 @@ export interface NodeIo {
   ) => Promise<ExecResult>;
   /** The regular files of a folder, with when each was last written; throws (ENOENT, EACCES) like fs does. */
   readonly readDir: (path: string) => Promise<{ name: string; text: string; mtimeMs?: number }[]>;
+  /**
+   * One small file's text (at most `maxBytes`), read in this process; throws (ENOENT, EACCES) like
+   * fs does. Optional: only where this process sees the node's own /proc/net (the agent, on the
+   * host network). Readers fall back to `exec cat` without it — a fork saved per read otherwise.
+   */
+  readonly readFile?: (path: string, opts: { maxBytes: number }) => Promise<string>;
 }
 
 /** Output cap of a full rules read: a 10,000-Service node's iptables-save is ~25 MB. */
