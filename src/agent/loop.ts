@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Check, CheckContext } from '../checks/check.ts';
 import type { PodNetworkCheck } from '../checks/pod-network.ts';
 import { NftReads, readNftGeneration } from '../collect/nft-reads.ts';
+import { ipStateOnce } from '../collect/pods.ts';
 import { type CheckResult, combine, type Verdict } from '../core/check.ts';
 import type { Clock } from '../core/clock.ts';
 import { crashLoopingSince } from '../core/crashloop.ts';
@@ -67,6 +68,7 @@ export interface AgentDeps {
     | 'kubeProxyPods'
     | 'bootTimeMs'
     | 'nftReads'
+    | 'ipState'
   >;
   /** Lists kube-proxy pods cluster-wide (by label); absent: not listable. */
   readonly listKubeProxyPods?: () => Promise<readonly Pod[]>;
@@ -415,6 +417,8 @@ export class Agent {
       steady,
       clusterGeneration: caches.generation(),
       ...(steady ? { nftReads: this.#nftReads } : {}),
+      // The cni and pod-network checks share one `ip` listing per round (3 s: local netlink dumps).
+      ipState: ipStateOnce(checkContext, Math.min(cfg.checkTimeout, 3_000)),
     };
     for (const check of checks.filter((c) => !c.gating)) {
       if (this.#advisoryRunning.has(check.name)) continue;

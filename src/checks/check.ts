@@ -7,6 +7,7 @@
 
 import type { NodeIo } from '../collect/io.ts';
 import type { NftReads } from '../collect/nft-reads.ts';
+import type { IpState } from '../collect/pods.ts';
 import type { CheckResult } from '../core/check.ts';
 import type { Node, Pod } from '../core/objects.ts';
 import type { HttpResult } from '../host/http.ts';
@@ -43,6 +44,11 @@ export interface CheckContext extends NodeIo {
    * (collect/nft-reads.ts); absent: list everything (the doctor, a round of a closed or failing gate).
    */
   readonly nftReads?: NftReads;
+  /**
+   * This round's `ip` listings (rules, routes, links), made once and shared by the checks that read
+   * them (collect/pods.ts `ipStateOnce`); absent: a check lists them itself.
+   */
+  readonly ipState?: () => Promise<IpState>;
 }
 
 /** One check. */

@@ -17,7 +17,7 @@ import {
   readIpamdEnv,
 } from '../collect/cni.ts';
 import { type FieldChainsRead, readFieldState } from '../collect/field.ts';
-import { readIpRules } from '../collect/pods.ts';
+import { readIpState } from '../collect/pods.ts';
 import { readValue } from '../core/read.ts';
 import type { IpRule } from '../netfilter/ip.ts';
 import { readComponentVersions } from '../sources/components.ts';
@@ -55,7 +55,9 @@ export function cniCheck(opts: CniCheckOptions): Check {
       const awsInKernel = [field.nft, field.legacy, field.dflt].some((d) => d?.aws.present);
       ev = { ...ev, ...(awsInKernel ? { vpcCniRulesInKernel: true } : {}) };
       const vpcCni = cniIntent(ev).vpcCni ?? false;
-      const rules = vpcCni ? readValue(await readIpRules(ctx, quick)) : undefined;
+      const rules = vpcCni
+        ? readValue((await (ctx.ipState?.() ?? readIpState(ctx, quick))).rules)
+        : undefined;
       return asCheckResult(
         assessCni({
           ...ev,

@@ -43,7 +43,7 @@ export function podNetworkCheck(opts: PodNetworkCheckOptions): PodNetworkCheck {
       const env = vpcCni && opts.ipamdUrl ? await readIpamdEnv(ctx, opts.ipamdUrl, quick) : {};
       const assignments: PodAssignment[] | undefined =
         enis?.status === 200 ? withDeviceNumbers([], enis.enis) : undefined;
-      const ip = await readIpState(ctx, ctx.timeoutMs);
+      const ip = await (ctx.ipState?.() ?? readIpState(ctx, ctx.timeoutMs));
       const save = opts.iptablesSave === 'auto' ? 'iptables-save' : opts.iptablesSave;
       const calicoChains = await readCalicoChains(ctx, save, ctx.timeoutMs);
       last = assessPods({

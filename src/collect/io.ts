@@ -14,7 +14,8 @@ export interface NodeIo {
   readonly exec: (
     cmd: string,
     args: readonly string[],
-    opts: { timeoutMs: number; maxOutputBytes?: number },
+    /** `input` is written to the program's stdin (else stdin is /dev/null). */
+    opts: { timeoutMs: number; maxOutputBytes?: number; input?: string },
   ) => Promise<ExecResult>;
   readonly httpGet: (url: string, opts: { timeoutMs: number }) => Promise<HttpResult>;
   /**
@@ -51,6 +52,8 @@ export async function execRead<T>(
   opts: {
     timeoutMs: number;
     maxOutputBytes?: number;
+    /** Written to the program's stdin. */
+    input?: string;
     absentWhen?: RegExp;
     /** The reason when the program cannot run or fails (default ToolUnavailable / CommandFailed). */
     failReason?: string;
@@ -63,6 +66,7 @@ export async function execRead<T>(
     res = await io.exec(cmd, args, {
       timeoutMs: opts.timeoutMs,
       ...(opts.maxOutputBytes !== undefined ? { maxOutputBytes: opts.maxOutputBytes } : {}),
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
     });
   } catch (err) {
     return readUnknown(source, opts.failReason ?? 'ToolUnavailable', describeError(err));
