@@ -136,7 +136,7 @@ export function parseVersionRanges(text: string): VersionRanges | { error: strin
 }
 
 function parseClause(clause: string): VersionInterval | { error: string } {
-  const ends = clause.split(/\s+-\s+|\s*–\s*/);
+  const ends = clause.split(/\s+-\s+|\s*\u2013\s*/);
   return ends.length === 2 ? parseSpan(clause, ends[0] ?? '', ends[1] ?? '') : parseBounds(clause);
 }
 

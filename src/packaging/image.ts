@@ -273,7 +273,25 @@ async function bundle(repoDir: string, entry: string): Promise<Buffer> {
   });
   const out = res.outputFiles[0];
   if (!out) throw new NetwardenError('image-build-failed', 'esbuild produced no output');
-  return Buffer.from(out.contents);
+  const code = Buffer.from(out.contents);
+  assertAscii(entry, code);
+  return code;
+}
+
+/**
+ * V8 keeps a module's source for as long as the process runs, and one character outside ASCII
+ * makes it a two-byte string: the agent's 4.6 MB bundle would take 9.3 MB of its heap. esbuild
+ * escapes strings but not regular expression literals, so the bundle is checked, not trusted.
+ */
+export function assertAscii(entry: string, code: Buffer): void {
+  const at = code.findIndex((b) => b > 0x7f);
+  if (at < 0) return;
+  const context = code.subarray(Math.max(0, at - 30), at + 30).toString('utf8');
+  throw new NetwardenError(
+    'image-build-failed',
+    `${entry}: the bundle has a non-ASCII character at byte ${at} (${JSON.stringify(context)}); ` +
+      'write it as an escape (\\uXXXX) so V8 holds the source as a one-byte string',
+  );
 }
 
 /** /etc/ssl/certs/ca-certificates.crt as update-ca-certificates would build it: every Mozilla certificate, sorted. */
