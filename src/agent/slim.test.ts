@@ -71,13 +71,11 @@ describe('slim objects', () => {
         name: 'web',
         namespace: 'shop',
         resourceVersion: '7',
-        uid: 'u1',
         labels: { 'service.kubernetes.io/service-proxy-name': 'other' },
       },
       spec: {
         type: 'ClusterIP',
         clusterIP: '10.96.3.4',
-        clusterIPs: ['10.96.3.4'],
         internalTrafficPolicy: 'Local',
         ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
       },
@@ -99,5 +97,27 @@ describe('slim objects', () => {
       metadata: { name: 'n1', labels: { a: 'b' } },
       status: { nodeInfo: { bootID: 'b' }, conditions: [] },
     });
+  });
+
+  it('keep repeated values once: shared conditions (frozen) and node names; dual-stack clusterIPs stay', () => {
+    const endpoint = (ip: string, ready: boolean) => ({
+      addresses: [ip],
+      conditions: { ready, serving: ready, terminating: false },
+      nodeName: ['ip-10-0-12-34', 'ec2', 'internal'].join('.'), // a fresh string each time
+    });
+    const a = slimEndpointSlice({
+      ...slice,
+      endpoints: [endpoint('10.1.0.1', true), endpoint('10.1.0.2', false)],
+    });
+    const b = slimEndpointSlice({ ...slice, endpoints: [endpoint('10.1.0.3', true)] });
+    const [a1, a2] = a.endpoints ?? [];
+    const [b1] = b.endpoints ?? [];
+    expect(a1?.conditions).toBe(b1?.conditions);
+    expect(a1?.conditions).not.toBe(a2?.conditions);
+    expect(a2?.conditions).toEqual({ ready: false, serving: false, terminating: false });
+    expect(Object.isFrozen(a1?.conditions)).toBe(true);
+    expect(a1?.nodeName).toBe('ip-10-0-12-34.ec2.internal');
+    const dual = { ...service, spec: { ...service.spec, clusterIPs: ['10.96.3.4', 'fd00::4'] } } as Service;
+    expect(slimService(dual).spec?.clusterIPs).toEqual(['10.96.3.4', 'fd00::4']);
   });
 });

@@ -1,0 +1,115 @@
+/**
+ * Heap the agent's caches take for N Services × E endpoints: objects shaped as the API server
+ * sends the lab's synthetic Services (bench/agent-steady.ts, src/lab/scale.ts: uid,
+ * resourceVersion, managedFields; a 26-character node name as EKS gives), parsed from JSON one by
+ * one as a watch delivers them, kept as received (`raw`) or as the agent keeps them (`slim`,
+ * src/agent/slim.ts), in one Map per kind. Heap used after a full GC, before and after. Runs in
+ * seconds, no lab; prints figures only.
+ *
+ * Usage: node_modules/.bin/node bench/cache-memory.ts [--services 10000] [--endpoints 5] [--output text|json]
+ */
+import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { slimEndpointSlice, slimService } from '../src/agent/slim.ts';
+import type { EndpointSlice, Service } from '../src/core/objects.ts';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: '5' },
+    output: { type: 'string', default: 'text' },
+  },
+});
+const services = Number(values.services);
+const endpoints = Number(values.endpoints);
+if (!Number.isInteger(services) || services < 1)
+  throw new Error(`--services must be a positive integer, got "${values.services}"`);
+if (!Number.isInteger(endpoints) || endpoints < 0)
+  throw new Error(`--endpoints must be a whole number, got "${values.endpoints}"`);
+if (values.output !== 'text' && values.output !== 'json') throw new Error('--output must be text or json');
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const managed = [
+  { manager: 'netwarden-bench', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:ports': {} } } },
+];
+const meta = (name: string, i: number, labels: Record<string, string>) => ({
+  name,
+  namespace: 'bench',
+  uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  resourceVersion: String(100_000 + i),
+  creationTimestamp: '2026-12-03T00:00:00Z',
+  labels,
+  managedFields: managed,
+});
+const ip = (n: number): string => `10.${200 + ((n >> 16) & 31)}.${(n >> 8) & 255}.${n & 255}`;
+const serviceJson = (i: number): string =>
+  JSON.stringify({
+    metadata: meta(`svc-${i}`, i, { app: 'bench' }),
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: `10.96.${(i >> 8) & 255}.${i & 255}`,
+      clusterIPs: [`10.96.${(i >> 8) & 255}.${i & 255}`],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+      internalTrafficPolicy: 'Cluster',
+      sessionAffinity: 'None',
+    },
+    status: { loadBalancer: {} },
+  });
+const sliceJson = (i: number): string =>
+  JSON.stringify({
+    metadata: meta(`svc-${i}-1`, services + i, {
+      'kubernetes.io/service-name': `svc-${i}`,
+      'endpointslice.kubernetes.io/managed-by': 'netwarden-bench',
+    }),
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: Array.from({ length: endpoints }, (_, e) => ({
+      addresses: [ip(i * endpoints + e)],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: 'ip-10-0-12-34.ec2.internal',
+    })),
+  });
+
+/** Heap (bytes) the two Maps hold once every object is in. */
+function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSlice) => EndpointSlice) {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const svc = new Map<string, Service>();
+  for (let i = 0; i < services; i++) svc.set(`bench/svc-${i}`, keepService(JSON.parse(serviceJson(i))));
+  gc();
+  const mid = process.memoryUsage().heapUsed;
+  const slices = new Map<string, EndpointSlice>();
+  for (let i = 0; i < services; i++) slices.set(`bench/svc-${i}-1`, keepSlice(JSON.parse(sliceJson(i))));
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  // Read the Maps after measuring: V8 frees a local it sees no later use of.
+  if (svc.size + slices.size !== 2 * services) throw new Error('lost objects');
+  return { services: mid - before, slices: after - mid };
+}
+
+const mb = (b: number): number => Math.round(b / 1e4) / 100;
+const raw = measure(
+  (s) => s,
+  (s) => s,
+);
+const slim = measure(slimService, slimEndpointSlice);
+const result = {
+  services,
+  endpoints,
+  rawMb: { services: mb(raw.services), slices: mb(raw.slices) },
+  slimMb: { services: mb(slim.services), slices: mb(slim.slices) },
+  slimBytesPer: { service: Math.round(slim.services / services), slice: Math.round(slim.slices / services) },
+  ratio: Math.round(((slim.services + slim.slices) / (raw.services + raw.slices)) * 1000) / 1000,
+};
+if (values.output === 'json') console.log(JSON.stringify(result, null, 2));
+else
+  console.log(
+    `${services} Services × ${endpoints}: kept as received ${result.rawMb.services} + ${result.rawMb.slices} MB, ` +
+      `as the agent keeps them ${result.slimMb.services} + ${result.slimMb.slices} MB ` +
+      `(${result.slimBytesPer.service} B per Service, ${result.slimBytesPer.slice} B per EndpointSlice; ratio ${result.ratio})`,
+  );
