@@ -3,8 +3,10 @@
  * sends the lab's synthetic Services (bench/agent-steady.ts, src/lab/scale.ts: uid,
  * resourceVersion, managedFields; a 26-character node name as EKS gives), parsed from JSON one by
  * one as a watch delivers them, kept as received (`raw`) or as the agent keeps them (`slim`,
- * src/agent/slim.ts), in one Map per kind. Heap used after a full GC, before and after. Runs in
- * seconds, no lab; prints figures only.
+ * src/agent/slim.ts), in one Map per kind; then the kube-proxy check's expected state of the slim
+ * objects (netfilter/expected.ts, kept while Services stand) with the iptables chain names a full
+ * read computes. Heap used after a full GC, before and after. Runs in seconds, no lab; prints
+ * figures only.
  *
  * Usage: node_modules/.bin/node bench/cache-memory.ts [--services 10000] [--endpoints 5] [--output text|json]
  */
@@ -13,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { slimEndpointSlice, slimService } from '../src/agent/slim.ts';
 import type { EndpointSlice, Service } from '../src/core/objects.ts';
+import { expectedServicePorts } from '../src/netfilter/expected.ts';
 
 const { values } = parseArgs({
   options: {
@@ -87,9 +90,19 @@ function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSl
   for (let i = 0; i < services; i++) slices.set(`bench/svc-${i}-1`, keepSlice(JSON.parse(sliceJson(i))));
   gc();
   const after = process.memoryUsage().heapUsed;
-  // Read the Maps after measuring: V8 frees a local it sees no later use of.
-  if (svc.size + slices.size !== 2 * services) throw new Error('lost objects');
-  return { services: mid - before, slices: after - mid };
+  const expected = expectedServicePorts({
+    services: [...svc.values()],
+    endpointSlices: [...slices.values()],
+    pods: [],
+  });
+  let names = 0;
+  for (const p of expected.ports) for (const e of p.endpoints) names += e.iptablesChain.length;
+  gc();
+  const withExpected = process.memoryUsage().heapUsed;
+  // Read everything after measuring: V8 frees a local it sees no later use of.
+  if (svc.size + slices.size !== 2 * services || names === 0 || expected.ports.length !== services)
+    throw new Error('lost objects');
+  return { services: mid - before, slices: after - mid, expected: withExpected - after };
 }
 
 const mb = (b: number): number => Math.round(b / 1e4) / 100;
@@ -103,6 +116,7 @@ const result = {
   endpoints,
   rawMb: { services: mb(raw.services), slices: mb(raw.slices) },
   slimMb: { services: mb(slim.services), slices: mb(slim.slices) },
+  expectedMb: mb(slim.expected),
   slimBytesPer: { service: Math.round(slim.services / services), slice: Math.round(slim.slices / services) },
   ratio: Math.round(((slim.services + slim.slices) / (raw.services + raw.slices)) * 1000) / 1000,
 };
@@ -111,5 +125,6 @@ else
   console.log(
     `${services} Services × ${endpoints}: kept as received ${result.rawMb.services} + ${result.rawMb.slices} MB, ` +
       `as the agent keeps them ${result.slimMb.services} + ${result.slimMb.slices} MB ` +
-      `(${result.slimBytesPer.service} B per Service, ${result.slimBytesPer.slice} B per EndpointSlice; ratio ${result.ratio})`,
+      `(${result.slimBytesPer.service} B per Service, ${result.slimBytesPer.slice} B per EndpointSlice; ratio ${result.ratio}); ` +
+      `the expected state ${result.expectedMb} MB`,
   );

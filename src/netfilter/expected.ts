@@ -76,53 +76,47 @@ export interface ExpectedServices {
   readonly warnings: readonly string[];
 }
 
+/** What every endpoint of one service port shares for its chain names (one object per port). */
+interface PortNames {
+  readonly spn: string;
+  readonly protocol: string;
+  readonly ns: string;
+  readonly name: string;
+  readonly portName: string;
+}
+
 /**
  * An endpoint whose chain names are computed on first use: a diff in one mode never pays for the
- * other mode's hashes (60,000 sha256 for 10,000 services × 5 endpoints).
+ * other mode's hashes (60,000 sha256 for 10,000 services × 5 endpoints). The port's names are one
+ * shared object, not five fields per endpoint (50,000 endpoints are kept while Services stand).
  */
 class LazyEndpoint implements ExpectedEndpoint {
   readonly ip: string;
   readonly port: number;
   readonly local: boolean;
-  readonly #spn: string;
-  readonly #protocol: string;
-  readonly #ns: string;
-  readonly #name: string;
-  readonly #portName: string;
+  readonly #names: PortNames;
   #ipt: string | undefined;
   #nft: string | undefined;
 
-  constructor(
-    ip: string,
-    port: number,
-    local: boolean,
-    spn: string,
-    protocol: string,
-    ns: string,
-    name: string,
-    portName: string,
-  ) {
+  constructor(ip: string, port: number, local: boolean, names: PortNames) {
     this.ip = ip;
     this.port = port;
     this.local = local;
-    this.#spn = spn;
-    this.#protocol = protocol;
-    this.#ns = ns;
-    this.#name = name;
-    this.#portName = portName;
+    this.#names = names;
   }
 
   get iptablesChain(): string {
     this.#ipt ??= iptablesEndpointChain(
-      this.#spn,
-      this.#protocol,
+      this.#names.spn,
+      this.#names.protocol,
       `${isIPv6(this.ip) ? `[${this.ip}]` : this.ip}:${this.port}`,
     );
     return this.#ipt;
   }
 
   get nftChain(): string {
-    this.#nft ??= nftEndpointChain(this.#ns, this.#name, this.#protocol, this.#portName, this.ip, this.port);
+    const n = this.#names;
+    this.#nft ??= nftEndpointChain(n.ns, n.name, n.protocol, n.portName, this.ip, this.port);
     return this.#nft;
   }
 }
@@ -254,9 +248,8 @@ export function expectedServicePorts(cluster: ClusterState, opts: ExpectedOption
       const { verdict, chosen } = categorize(eps, itpLocal, opts.nodeName);
       const isLocal = (e: SliceEndpoint): boolean =>
         opts.nodeName !== undefined && e.nodeName === opts.nodeName;
-      const endpoints = chosen.map(
-        (e) => new LazyEndpoint(e.ip, e.port, isLocal(e), spn, protocol, ns, name, portName),
-      );
+      const names: PortNames = { spn, protocol, ns, name, portName };
+      const endpoints = chosen.map((e) => new LazyEndpoint(e.ip, e.port, isLocal(e), names));
       for (const ip of ips) {
         ports.push({
           namespace: ns,
