@@ -5,8 +5,10 @@
  * one as a watch delivers them, kept as received (`raw`) or as the agent keeps them (`slim`,
  * src/agent/slim.ts), in one Map per kind; then the kube-proxy check's expected state of the slim
  * objects (netfilter/expected.ts, kept while Services stand) with the iptables chain names a full
- * read computes. Heap used after a full GC, before and after. Runs in seconds, no lab; prints
- * figures only.
+ * read computes; then the rule state a full read keeps while it diffs (netfilter/iptables-state.ts)
+ * of kube-proxy's iptables-save for that state (bench/lib/synthetic-ruleset.ts), streamed in 64 KB
+ * chunks as from a pipe. Heap used after a full GC, before and after. Runs in seconds, no lab;
+ * prints figures only.
  *
  * Usage: node_modules/.bin/node bench/cache-memory.ts [--services 10000] [--endpoints 5] [--output text|json]
  */
@@ -16,6 +18,8 @@ import { runInNewContext } from 'node:vm';
 import { slimEndpointSlice, slimService } from '../src/agent/slim.ts';
 import type { EndpointSlice, Service } from '../src/core/objects.ts';
 import { expectedServicePorts } from '../src/netfilter/expected.ts';
+import { iptablesStateReader } from '../src/netfilter/iptables-state.ts';
+import { syntheticKubeProxyRuleset } from './lib/synthetic-ruleset.ts';
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +82,11 @@ const sliceJson = (i: number): string =>
     })),
   });
 
+/** kube-proxy's iptables-save for `expected`, as bytes (made in its own frame: no string outlives it). */
+function dumpOf(expected: ReturnType<typeof expectedServicePorts>): Buffer {
+  return Buffer.from(syntheticKubeProxyRuleset(expected));
+}
+
 /** Heap (bytes) the two Maps hold once every object is in. */
 function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSlice) => EndpointSlice) {
   gc();
@@ -99,10 +108,25 @@ function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSl
   for (const p of expected.ports) for (const e of p.endpoints) names += e.iptablesChain.length;
   gc();
   const withExpected = process.memoryUsage().heapUsed;
+  const dump = dumpOf(expected);
+  gc();
+  const withDump = process.memoryUsage().heapUsed;
+  const reader = iptablesStateReader();
+  for (let i = 0; i < dump.length; i += 65_536) reader.push(dump.subarray(i, i + 65_536));
+  const state = reader.end();
+  gc();
+  const withState = process.memoryUsage().heapUsed;
   // Read everything after measuring: V8 frees a local it sees no later use of.
   if (svc.size + slices.size !== 2 * services || names === 0 || expected.ports.length !== services)
     throw new Error('lost objects');
-  return { services: mid - before, slices: after - mid, expected: withExpected - after };
+  if (state.endpointDnat.size !== services * endpoints) throw new Error('dump not parsed whole');
+  return {
+    services: mid - before,
+    slices: after - mid,
+    expected: withExpected - after,
+    dumpBytes: dump.length,
+    ruleState: withState - withDump,
+  };
 }
 
 const mb = (b: number): number => Math.round(b / 1e4) / 100;
@@ -117,6 +141,8 @@ const result = {
   rawMb: { services: mb(raw.services), slices: mb(raw.slices) },
   slimMb: { services: mb(slim.services), slices: mb(slim.slices) },
   expectedMb: mb(slim.expected),
+  dumpMb: mb(slim.dumpBytes),
+  ruleStateMb: mb(slim.ruleState),
   slimBytesPer: { service: Math.round(slim.services / services), slice: Math.round(slim.slices / services) },
   ratio: Math.round(((slim.services + slim.slices) / (raw.services + raw.slices)) * 1000) / 1000,
 };
@@ -126,5 +152,5 @@ else
     `${services} Services × ${endpoints}: kept as received ${result.rawMb.services} + ${result.rawMb.slices} MB, ` +
       `as the agent keeps them ${result.slimMb.services} + ${result.slimMb.slices} MB ` +
       `(${result.slimBytesPer.service} B per Service, ${result.slimBytesPer.slice} B per EndpointSlice; ratio ${result.ratio}); ` +
-      `the expected state ${result.expectedMb} MB`,
+      `the expected state ${result.expectedMb} MB; the rule state of its ${result.dumpMb} MB iptables-save ${result.ruleStateMb} MB`,
   );

@@ -3,6 +3,7 @@
  * compared with the kernel's by name. Both modes hash with sha256 and encode in RFC 4648 base32.
  */
 import { hash } from 'node:crypto';
+import { flatString } from '../core/flat-string.ts';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -25,23 +26,11 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
-/**
- * `s` as one flat string. A name made by `+`, `slice` or a template is a rope of the pieces V8
- * joined (cons and sliced strings, a slice keeping its whole parent). The expected state keeps
- * 60,000 names at 10,000 Services × 5: with flat names it takes 10.6 MB of heap instead of 20.8
- * (bench/cache-memory.ts).
- */
-function flat(s: string): string {
-  const codes = new Array<number>(s.length);
-  for (let i = 0; i < s.length; i++) codes[i] = s.charCodeAt(i);
-  return String.fromCharCode(...codes);
-}
-
 const ALPHABET_CODES = Array.from(BASE32_ALPHABET, (c) => c.charCodeAt(0));
 
 /**
  * `prefix` and the first `chars` characters of base32(sha256(text)), built as one flat string
- * (see {@link flat}); only the bytes needed are encoded. `chars` at most 51 (a digest's 256 bits).
+ * (see core/flat-string.ts); only the bytes needed are encoded. `chars` at most 51 (a digest's 256 bits).
  */
 function hashed(prefix: string, text: string, chars: number): string {
   const digest = hash('sha256', text, 'buffer');
@@ -67,7 +56,7 @@ function hashed(prefix: string, text: string, chars: number): string {
  * `ns/name:portName` when the port is named.
  */
 export function servicePortName(namespace: string, name: string, portName: string | undefined): string {
-  return flat(portName ? `${namespace}/${name}:${portName}` : `${namespace}/${name}`);
+  return flatString(portName ? `${namespace}/${name}:${portName}` : `${namespace}/${name}`);
 }
 
 /** The 16-character hash of iptables mode; `protocol` must be lower case (`tcp`, `udp`, `sctp`). */
@@ -111,7 +100,7 @@ export function nftServiceChainBase(
 
 /** `service-HASH8-ns/name/proto/portName`: the cluster-policy chain (nftables mode). */
 export function nftServiceChain(namespace: string, name: string, protocol: string, portName: string): string {
-  return flat(`service-${nftServiceChainBase(namespace, name, protocol, portName)}`);
+  return flatString(`service-${nftServiceChainBase(namespace, name, protocol, portName)}`);
 }
 
 /** `local-HASH8-…`: the local-policy chain (nftables mode). */
@@ -121,7 +110,7 @@ export function nftLocalServiceChain(
   protocol: string,
   portName: string,
 ): string {
-  return flat(`local-${nftServiceChainBase(namespace, name, protocol, portName)}`);
+  return flatString(`local-${nftServiceChainBase(namespace, name, protocol, portName)}`);
 }
 
 /** `endpoint-HASH8-ns/name/proto/portName__ip/port` (IPv6 colons become dots, as kube-proxy does). */
@@ -134,7 +123,7 @@ export function nftEndpointChain(
   port: number,
 ): string {
   const safeIp = ip.includes(':') ? ip.replaceAll(':', '.') : ip;
-  return flat(
+  return flatString(
     `endpoint-${nftHashAndTruncate(`${namespace}/${name}/${protocol}/${portName}__${safeIp}/${port}`)}`,
   );
 }

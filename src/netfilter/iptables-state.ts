@@ -2,8 +2,11 @@
  * The parts of an `iptables-save` dump netwarden reasons about, collected while streaming: the
  * kube-proxy hooks, ClusterIP capture rules, per-service and per-endpoint chains, no-endpoint
  * REJECT/DROP rules, AWS VPC CNI SNAT/CONNMARK rules and Calico chains. Everything else is counted
- * and dropped, so a 230k-rule dump costs a few megabytes, not the whole rule list.
+ * and dropped, so a 230k-rule dump costs a few megabytes, not the whole rule list. What is kept
+ * is copied flat (core/flat-string.ts): a name sliced out of the dump would keep its chunk alive.
  */
+
+import { flatString } from '../core/flat-string.ts';
 import {
   formatRule,
   type IptablesChain,
@@ -255,13 +258,13 @@ export class IptablesStateCollector implements IptablesSaveSink {
       set = new Set();
       this.#chains.set(c.table, set);
     }
-    set.add(n);
+    set.add(flatString(n));
     if (n.startsWith('cali-')) {
       this.#calico = true;
       if (n.startsWith('cali-fw-') || n.startsWith('cali-tw-')) this.#calicoWl.add(n);
     } else if (n.startsWith('AWS-')) this.#awsPresent = true;
     if (n.startsWith('KUBE-SVC-') || n.startsWith('KUBE-SVL-')) {
-      if (!this.#svcChains.has(n)) this.#svcChains.set(n, []);
+      if (!this.#svcChains.has(n)) this.#svcChains.set(flatString(n), []);
     }
   }
 
@@ -279,7 +282,7 @@ export class IptablesStateCollector implements IptablesSaveSink {
     if (r.chain.startsWith('KUBE-SEP-')) {
       if (target === 'DNAT') {
         const to = targetOption(r, '--to-destination')?.values[0];
-        if (to !== undefined) this.#sepDnat.set(r.chain, to);
+        if (to !== undefined) this.#sepDnat.set(flatString(r.chain), flatString(to));
       }
     } else if (target.startsWith('KUBE-SEP-')) {
       // The parser hands one string object per run of a chain's rules: most lookups end here.
@@ -287,11 +290,11 @@ export class IptablesStateCollector implements IptablesSaveSink {
         let list = this.#svcChains.get(r.chain);
         if (!list) {
           list = [];
-          this.#svcChains.set(r.chain, list);
+          this.#svcChains.set(flatString(r.chain), list);
         }
         this.#lastSvc = { chain: r.chain, list };
       }
-      this.#lastSvc.list.push(target);
+      this.#lastSvc.list.push(flatString(target));
     }
   }
 
@@ -328,12 +331,12 @@ export class IptablesStateCollector implements IptablesSaveSink {
           const key = serviceKey(ip, proto, port);
           const comment = r.comments[0];
           const entry: ClusterIpRule = {
-            ip,
+            ip: flatString(ip),
             protocol: proto,
             port,
-            target,
+            target: flatString(target),
             line: r.line,
-            ...(comment !== undefined ? { comment } : {}),
+            ...(comment !== undefined ? { comment: flatString(comment) } : {}),
           };
           const list = this.#clusterIp.get(key);
           if (list) list.push(entry);
@@ -347,15 +350,15 @@ export class IptablesStateCollector implements IptablesSaveSink {
     if (chain.startsWith('KUBE-SEP-')) {
       if (target === 'DNAT') {
         const to = targetOption(r, '--to-destination')?.values[0];
-        if (to !== undefined) this.#sepDnat.set(chain, to);
+        if (to !== undefined) this.#sepDnat.set(flatString(chain), flatString(to));
       }
       return;
     }
     if (chain.startsWith('KUBE-SVC-') || chain.startsWith('KUBE-SVL-')) {
       if (target.startsWith('KUBE-SEP-')) {
         const list = this.#svcChains.get(chain);
-        if (list) list.push(target);
-        else this.#svcChains.set(chain, [target]);
+        if (list) list.push(flatString(target));
+        else this.#svcChains.set(flatString(chain), [flatString(target)]);
       }
       return;
     }
@@ -396,7 +399,7 @@ export class IptablesStateCollector implements IptablesSaveSink {
         const c = r.comments[0];
         const entry: NoEndpointRule = {
           chain,
-          ip,
+          ip: flatString(ip),
           protocol: proto,
           port,
           action: target,
