@@ -4,8 +4,10 @@
  * kube-proxy. Prints figures only.
  *
  * RSS is sampled every second over the window: `rssMb` is the median (steady), `peakRssMb` the
- * highest sample. Five seconds into the window one more Service is created, so the window holds at
- * least one full rule read (the agent reads everything once a change has settled, and every 5 min).
+ * highest sample; `anonRssMb` / `fileRssMb` split the median into anonymous memory (V8's heap,
+ * malloc) and mapped files (mostly the node binary's own pages, shared and clean). Five seconds
+ * into the window one more Service is created, so the window holds at least one full rule read
+ * (the agent reads everything once a change has settled, and every 5 min).
  *
  * `nftListings` counts the steady rounds' nftables listings over the window from the agent's own
  * netwarden_nft_listings_total: `reused` while the ruleset generation stood, `listed` otherwise.
@@ -50,19 +52,28 @@ if (values.entry && values.bundle) throw new Error('--entry and --bundle exclude
 const TICKS = 100; // USER_HZ
 
 /** utime+stime and cutime+cstime (seconds) and RSS (MB) of a process. */
-function usage(pid: number): { self: number; children: number; rssMb: number } {
+function usage(pid: number): {
+  self: number;
+  children: number;
+  rssMb: number;
+  anonMb: number;
+  fileMb: number;
+} {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+  const kb = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))?.[1] ?? 0);
   // fields after ")": state=0 … utime=11 stime=12 cutime=13 cstime=14
   return {
     self: ((f[11] ?? 0) + (f[12] ?? 0)) / TICKS,
     children: ((f[13] ?? 0) + (f[14] ?? 0)) / TICKS,
-    rssMb: rssKb / 1024,
+    rssMb: kb('VmRSS') / 1024,
+    // Anonymous memory (V8's heap, malloc) apart from mapped files (mostly the node binary's pages).
+    anonMb: kb('RssAnon') / 1024,
+    fileMb: (kb('RssFile') + kb('RssShmem')) / 1024,
   };
 }
 
@@ -118,11 +129,16 @@ try {
   const nftBefore = await nftListings(node.netns);
   const a = usage(pid);
   const samples: number[] = [a.rssMb];
+  const anon: number[] = [a.anonMb];
+  const file: number[] = [a.fileMb];
   const t0 = performance.now();
   let poked = false;
   while (performance.now() - t0 < windowMs) {
     await new Promise((r) => setTimeout(r, 1_000));
-    samples.push(usage(pid).rssMb);
+    const u = usage(pid);
+    samples.push(u.rssMb);
+    anon.push(u.anonMb);
+    file.push(u.fileMb);
     if (!poked && performance.now() - t0 > 5_000) {
       poked = true;
       await createSyntheticServices(lab.admin.objects, 'bench', 1, 5, { startAt: services });
@@ -140,6 +156,9 @@ try {
     windowS: Math.round(secs),
     rssMb: round(median(samples), 1),
     peakRssMb: round(Math.max(...samples), 1),
+    anonRssMb: round(median(anon), 1),
+    peakAnonRssMb: round(Math.max(...anon), 1),
+    fileRssMb: round(median(file), 1),
     cpuPercent: round(((b.self - a.self) / secs) * 100),
     childCpuPercent: round(((b.children - a.children) / secs) * 100),
     nftListings: nftDelta,

@@ -27,6 +27,7 @@ import { fetch, type Response } from 'undici';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type ErrorCode, NetwardenError } from '../errors.ts';
 import type { LoadedKubeConfig } from './config.ts';
+import { FrameReader } from './protobuf.ts';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelay } from './retry.ts';
 import type { ListResult, RawWatchEvent, WatchTransport } from './watch.ts';
 
@@ -180,6 +181,13 @@ export function watchTimeoutSeconds(random: () => number = Math.random): number 
  */
 export const WATCH_IDLE_MS = 200_000;
 
+/** The Kubernetes protobuf media type; a watch answered in it is framed (protobuf.ts). */
+const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
+/** What a watch that can read protobuf asks for: protobuf, else JSON. */
+const PROTOBUF_OR_JSON = `${PROTOBUF_MEDIA_TYPE};stream=watch, application/json`;
+/** No watch event is this large (etcd holds objects up to ~1.5 MB): beyond it the stream is cut. */
+const MAX_WATCH_FRAME_BYTES = 16 * 1024 * 1024;
+
 /** Objects per page of a list: client-go's reflector pages its lists by 500 too. */
 export const LIST_PAGE_SIZE = 500;
 
@@ -282,12 +290,20 @@ export class KubeClient {
    * client-node's models: the list goes page by page ({@link LIST_PAGE_SIZE}) and each object
    * through the reflector's `keep` as its page arrives, so a 10,000-Service list never sits in
    * memory whole, twice (as text and as model objects).
+   *
+   * With `protobuf` (a decoder of one watch frame, e.g. proto-node.ts) the watch asks for
+   * protobuf first and JSON second; what the server answered (its Content-Type) decides how the
+   * stream is read, so a server that only speaks JSON for the kind still works.
    */
-  transport<T>(path: string, params: Record<string, string> = {}): WatchTransport<T> {
+  transport<T>(
+    path: string,
+    params: Record<string, string> = {},
+    opts: { protobuf?: (frame: Buffer) => RawWatchEvent } = {},
+  ): WatchTransport<T> {
     return {
       list: (keep) => this.#listPaged<T>(path, params, keep),
       watch: (resourceVersion, onEvent, onDone) =>
-        this.#watchStream(path, { ...params, resourceVersion }, onEvent, onDone),
+        this.#watchStream(path, { ...params, resourceVersion }, onEvent, onDone, opts.protobuf),
     };
   }
 
@@ -321,12 +337,16 @@ export class KubeClient {
    * One watch stream: events line by line to `onEvent`; `onDone` exactly once when it ends (the
    * server's timeout: null; a cut, an abort's aftermath or {@link WATCH_IDLE_MS} of silence: an
    * error). Resolves once the server has answered 200; a refused watch (e.g. 410) rejects.
+   * JSON streams go line by line; protobuf ones (`protobuf` given, and the server agreed) frame
+   * by frame, each through `protobuf`. An event that cannot be read ends the stream with an error
+   * (the reflector resumes, then lists again): never a guess.
    */
   async #watchStream(
     path: string,
     params: Record<string, string>,
     onEvent: (ev: RawWatchEvent) => void,
     onDone: (err: unknown) => void,
+    protobuf?: (frame: Buffer) => RawWatchEvent,
   ): Promise<{ abort(): void }> {
     const controller = new AbortController();
     let ended = false;
@@ -357,7 +377,7 @@ export class KubeClient {
     const connect = setTimeout(() => controller.abort(), this.#timeoutMs);
     let res: Response;
     try {
-      res = await this.#get(path, query, controller.signal);
+      res = await this.#get(path, query, controller.signal, protobuf ? PROTOBUF_OR_JSON : undefined);
       if (res.status !== 200 || !res.body) throw failedResponse(res, await res.text());
     } catch (err) {
       ended = true;
@@ -370,23 +390,10 @@ export class KubeClient {
     touch();
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     body.on('error', end);
-    const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
-    // readline re-emits the input's errors (a cut stream, our own abort): unheard, they would crash.
-    lines.on('error', end);
-    lines.on('line', (line) => {
-      if (ended) return;
-      touch();
-      if (line.length === 0) return;
-      let ev: RawWatchEvent;
-      try {
-        ev = JSON.parse(line) as RawWatchEvent;
-      } catch {
-        end(new Error(`watch ${path}: the server sent a line that is not JSON`));
-        return;
-      }
-      onEvent(ev);
-    });
-    lines.on('close', () => end(null));
+    const sink: StreamSink = { live: () => !ended, touch, event: onEvent, end };
+    if (protobuf && (res.headers.get('content-type') ?? '').startsWith(PROTOBUF_MEDIA_TYPE))
+      readFrames(body, path, protobuf, sink);
+    else readJsonLines(body, path, sink);
     return { abort: () => end(null) };
   }
 
@@ -395,11 +402,12 @@ export class KubeClient {
     path: string,
     query: Record<string, string>,
     signal: AbortSignal | undefined,
+    accept = 'application/json',
   ): Promise<Response> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Accept', accept);
     await this.kc.applySecurityAuthentication(ctx);
     const dispatcher = ctx.getDispatcher();
     return fetch(url, {
@@ -409,6 +417,61 @@ export class KubeClient {
       ...(signal ? { signal } : {}),
     });
   }
+}
+
+/** Where a watch stream's reader delivers: events while `live()`, `touch` on any data, `end` once. */
+interface StreamSink {
+  live(): boolean;
+  touch(): void;
+  event(ev: RawWatchEvent): void;
+  end(err: unknown): void;
+}
+
+/** A JSON watch stream: one event per line. */
+function readJsonLines(body: Readable, path: string, sink: StreamSink): void {
+  const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
+  // readline re-emits the input's errors (a cut stream, our own abort): unheard, they would crash.
+  lines.on('error', sink.end);
+  lines.on('line', (line) => {
+    if (!sink.live()) return;
+    sink.touch();
+    if (line.length === 0) return;
+    let ev: RawWatchEvent;
+    try {
+      ev = JSON.parse(line) as RawWatchEvent;
+    } catch {
+      sink.end(new Error(`watch ${path}: the server sent a line that is not JSON`));
+      return;
+    }
+    sink.event(ev);
+  });
+  lines.on('close', () => sink.end(null));
+}
+
+/** A protobuf watch stream: length-prefixed frames, each one event through `decode`. */
+function readFrames(
+  body: Readable,
+  path: string,
+  decode: (frame: Buffer) => RawWatchEvent,
+  sink: StreamSink,
+): void {
+  const frames = new FrameReader(MAX_WATCH_FRAME_BYTES);
+  body.on('data', (chunk: Uint8Array) => {
+    if (!sink.live()) return;
+    sink.touch();
+    try {
+      for (const frame of frames.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)))
+        if (sink.live()) sink.event(decode(frame));
+    } catch (err) {
+      sink.end(
+        new Error(`watch ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+      );
+    }
+  });
+  const closed = (): void =>
+    sink.end(frames.pendingBytes() > 0 ? new Error(`watch ${path}: the stream ended inside a frame`) : null);
+  body.on('end', closed);
+  body.on('close', closed);
 }
 
 /** Why a watch could not be opened: the deadline, or the network error's code. */

@@ -14,6 +14,7 @@ import {
   removeConditionPatch,
   taintPatch,
 } from './node-patches.ts';
+import { decodeNodeWatchEvent } from './proto-node.ts';
 import { backoffMs, CONFLICT_RETRY, writeFailure } from './retry.ts';
 import type { Node, Taint, WriteResult } from './types.ts';
 import { Reflector, type ReflectorHandlers } from './watch.ts';
@@ -81,14 +82,24 @@ export class KubeNodeApi implements NodeApi {
     return (await this.#client.call('list nodes', (o) => this.#client.core.listNode(params, o))).items;
   }
 
+  /**
+   * Lists, then watches Nodes (one by `name`, or by `labelSelector`). The watch speaks protobuf
+   * (proto-node.ts), as kube-proxy and the kubelet do: every kubelet status update reaches each
+   * watcher of its Node, and as protobuf it is a fraction of its JSON. `encoding: 'json'` reads the
+   * same watch as JSON (the parity test compares the two).
+   */
   async watch(
     handlers: ReflectorHandlers<Node>,
-    opts: { name?: string; labelSelector?: string } = {},
+    opts: { name?: string; labelSelector?: string; encoding?: 'protobuf' | 'json' } = {},
   ): Promise<Reflector<Node>> {
     const params: Record<string, string> = {};
     if (opts.name) params.fieldSelector = `metadata.name=${opts.name}`;
     if (opts.labelSelector) params.labelSelector = opts.labelSelector;
-    const transport = this.#client.transport<Node>('/api/v1/nodes', params);
+    const transport = this.#client.transport<Node>(
+      '/api/v1/nodes',
+      params,
+      opts.encoding === 'json' ? {} : { protobuf: decodeNodeWatchEvent },
+    );
     const reflector = new Reflector(transport, handlers);
     await reflector.start();
     return reflector;
