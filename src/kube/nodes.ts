@@ -17,7 +17,7 @@ import {
 import { decodeNodeWatchEvent } from './proto-node.ts';
 import { backoffMs, CONFLICT_RETRY, writeFailure } from './retry.ts';
 import type { Node, Taint, WriteResult } from './types.ts';
-import { Reflector, type ReflectorHandlers } from './watch.ts';
+import { Reflector, type ReflectorHandlers, type WatchEncoding } from './watch.ts';
 
 /** Everything netwarden does with Nodes. A fake lives in fake.ts. */
 export interface NodeApi {
@@ -90,7 +90,7 @@ export class KubeNodeApi implements NodeApi {
    */
   async watch(
     handlers: ReflectorHandlers<Node>,
-    opts: { name?: string; labelSelector?: string; encoding?: 'protobuf' | 'json' } = {},
+    opts: { name?: string; labelSelector?: string; encoding?: WatchEncoding } = {},
   ): Promise<Reflector<Node>> {
     const params: Record<string, string> = {};
     if (opts.name) params.fieldSelector = `metadata.name=${opts.name}`;

@@ -124,7 +124,7 @@ describe('decodeNodeWatchEvent', () => {
   it.each([
     ['no type', message([2, message([1, embedded('Node', Buffer.alloc(0))])]), /without a type/],
     ['no object', message([1, 'ADDED']), /without an object/],
-    ['another kind', event('ADDED', 'Pod', Buffer.alloc(0)), /a Pod object, not a Node/],
+    ['another kind', event('ADDED', 'Pod', Buffer.alloc(0)), /an object of kind Pod, expected Node/],
     ['no magic', message([1, 'ADDED'], [2, message([1, message([2, 'x'])])]), /magic/],
     ['a cut Node', event('ADDED', 'Node', Buffer.from([0x0a, 0x05, 0x01])), /past the end/],
   ])('refuses a frame with %s', (_what, frame, why) => {

@@ -21,6 +21,9 @@ export interface ListResult<T> {
   readonly resourceVersion: string;
 }
 
+/** How a watch stream is read: protobuf (what kube-proxy and the kubelet speak) or JSON. */
+export type WatchEncoding = 'protobuf' | 'json';
+
 /** Raw event as the watch stream delivers it (`ERROR` and `BOOKMARK` included). */
 export interface RawWatchEvent {
   readonly type: string;
