@@ -11,8 +11,9 @@
  * - `--heap-growing-percent=25`: after a full GC the old generation may grow to 1.25 × what
  *   survived before the next one, instead of a factor V8 derives from its GC speed. What a full rule
  *   read allocates is then collected sooner: the peak, not the steady state, is what this lowers.
- *   These two and the smaller semi-space together: ~18 MB less peak RSS at 10,000 Services, the
- *   same CPU within the noise of the runs (docs/agent.md, "Sizing").
+ *   These two and the smaller semi-space together: 16–25 MB less peak RSS at 10,000 Services,
+ *   the steady state unchanged, the agent's own CPU +0.07 to +0.12 points of a core (docs/agent.md,
+ *   "Sizing").
  * - `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates (V8's compiler and GC helpers,
  *   libuv's pool) its own arena and rarely returns their freed memory; two arenas hold the same
  *   work with less left behind.
