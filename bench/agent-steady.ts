@@ -11,6 +11,9 @@
  *
  * `nftListings` counts the steady rounds' nftables listings over the window from the agent's own
  * netwarden_nft_listings_total: `reused` while the ruleset generation stood, `listed` otherwise.
+ * `programsStarted` counts the programs the agent started over the window, by name, from its
+ * netwarden_programs_started_total: `iptables-nft-save` once per full rule read, which at many
+ * Services is most of `childCpuPercent`.
  *
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
  *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
@@ -77,16 +80,27 @@ function usage(pid: number): {
   };
 }
 
-/** The agent's netwarden_nft_listings_total by outcome, read from its /metrics inside the node. */
-async function nftListings(netns: string): Promise<Record<string, number>> {
+/**
+ * The agent's counters read from its /metrics inside the node: netwarden_nft_listings_total by
+ * outcome and netwarden_programs_started_total by program.
+ */
+async function agentCounters(
+  netns: string,
+): Promise<{ nft: Record<string, number>; programs: Record<string, number> }> {
   const script =
     "fetch('http://127.0.0.1:9746/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
   const text = await inNetns(netns, process.execPath, ['-e', script]);
-  const out: Record<string, number> = {};
-  for (const s of parsePrometheusText(text).samples)
-    if (s.name === 'netwarden_nft_listings_total') out[s.labels.outcome ?? '?'] = s.value;
+  const out = { nft: {} as Record<string, number>, programs: {} as Record<string, number> };
+  for (const s of parsePrometheusText(text).samples) {
+    if (s.name === 'netwarden_nft_listings_total') out.nft[s.labels.outcome ?? '?'] = s.value;
+    if (s.name === 'netwarden_programs_started_total') out.programs[s.labels.program ?? '?'] = s.value;
+  }
   return out;
 }
+
+/** `after - before` per key (keys of `after`; a counter first seen in the window counts from 0). */
+const delta = (before: Record<string, number>, after: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -126,7 +140,7 @@ try {
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
   log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
-  const nftBefore = await nftListings(node.netns);
+  const countersBefore = await agentCounters(node.netns);
   const a = usage(pid);
   const samples: number[] = [a.rssMb];
   const anon: number[] = [a.anonMb];
@@ -146,10 +160,11 @@ try {
   }
   const b = usage(pid);
   const secs = (performance.now() - t0) / 1000;
-  const nftAfter = await nftListings(node.netns);
+  const countersAfter = await agentCounters(node.netns);
   const nftDelta = Object.fromEntries(
-    ['reused', 'listed'].map((k) => [k, (nftAfter[k] ?? 0) - (nftBefore[k] ?? 0)]),
+    ['reused', 'listed'].map((k) => [k, (countersAfter.nft[k] ?? 0) - (countersBefore.nft[k] ?? 0)]),
   );
+  const programs = delta(countersBefore.programs, countersAfter.programs);
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   const result = {
     services,
@@ -162,6 +177,8 @@ try {
     cpuPercent: round(((b.self - a.self) / secs) * 100),
     childCpuPercent: round(((b.children - a.children) / secs) * 100),
     nftListings: nftDelta,
+    // iptables-nft-save: one per full rule read (the costliest program at many Services).
+    programsStarted: programs,
     entry: entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
@@ -170,7 +187,8 @@ try {
     console.log(
       `${services} Services × 5 endpoints, gate open, ${result.windowS} s window: agent CPU ${result.cpuPercent}% of a core ` +
         `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
-        `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; load average ${result.loadavg1}`,
+        `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; programs started ${JSON.stringify(programs)}; ` +
+        `load average ${result.loadavg1}`,
     );
   if (values.save) {
     mkdirSync(values.save, { recursive: true });

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Check, CheckContext } from '../checks/check.ts';
 import type { PodNetworkCheck } from '../checks/pod-network.ts';
+import { countingPrograms } from '../collect/io.ts';
 import { NftReads, readNftGeneration } from '../collect/nft-reads.ts';
 import { ipStateOnce } from '../collect/pods.ts';
 import { type CheckResult, combine, type Verdict } from '../core/check.ts';
@@ -91,6 +92,8 @@ const NO_READINESS_WORK = { waiting: 0, firstProbes: 0 } as const;
 export class Agent {
   readonly #d: AgentDeps;
   readonly metrics: AgentMetrics;
+  /** {@link AgentDeps.checkContext}, counting the programs it starts (netwarden_programs_started_total). */
+  readonly #io: AgentDeps['checkContext'];
   #memory: GateMemory | undefined;
   #bootId: string | undefined;
   #bootSeenAt = 0;
@@ -118,6 +121,9 @@ export class Agent {
   constructor(deps: AgentDeps) {
     this.#d = deps;
     this.metrics = new AgentMetrics(deps.registry);
+    this.#io = countingPrograms(deps.checkContext, (program) =>
+      this.metrics.programsStarted.inc({ program }),
+    );
   }
 
   /** True once caches are synced and one round has completed (/readyz). */
@@ -383,7 +389,7 @@ export class Agent {
   async #nftGeneration(): Promise<number | undefined> {
     const bin = this.#d.cfg.nftGenerationBin;
     if (!bin) return undefined;
-    const r = await readNftGeneration(this.#d.checkContext, bin, Math.min(this.#d.cfg.checkTimeout, 3_000));
+    const r = await readNftGeneration(this.#io, bin, Math.min(this.#d.cfg.checkTimeout, 3_000));
     if (r.status === 'ok') return r.value;
     const detail = {
       source: r.source,
@@ -403,7 +409,8 @@ export class Agent {
    * path is broken) never delays the gate.
    */
   async #runChecks(): Promise<CheckResult[]> {
-    const { cfg, caches, checks, checkContext } = this.#d;
+    const { cfg, caches, checks } = this.#d;
+    const checkContext = this.#io;
     const steady = this.#memory?.closed === false && this.#memory.failures === 0;
     this.#nftReads.startRound(steady ? await this.#nftGeneration() : undefined);
     const ctx: CheckContext = {

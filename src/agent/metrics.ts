@@ -17,6 +17,7 @@ export class AgentMetrics {
   readonly bootInfo: Gauge<'boot_id'>;
   readonly podsCrashLoopingSinceBoot: Gauge;
   readonly nftListings: Counter<'outcome'>;
+  readonly programsStarted: Counter<'program'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -53,6 +54,12 @@ export class AgentMetrics {
       name: 'netwarden_nft_listings_total',
       help: 'steady-round listings of nftables state: reused (the ruleset generation stood) or listed',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.programsStarted = new Counter({
+      name: 'netwarden_programs_started_total',
+      help: 'programs the checks started on the node (iptables-nft-save once per full kube-proxy rule read), by name',
+      labelNames: ['program'],
       registers,
     });
     this.breakerOpen = new Gauge({

@@ -38,6 +38,39 @@ export interface NodeIo {
   readonly readFile?: (path: string, opts: { maxBytes: number }) => Promise<string>;
 }
 
+/**
+ * `io` with every program it starts (exec or execStream) reported to `started` by its base name
+ * (`iptables-nft-save`, `ip`), before it runs: the agent's metrics count what each round costs the
+ * node in programs, which its own CPU figures do not show.
+ */
+export function countingPrograms<T extends Pick<NodeIo, 'exec' | 'execStream'>>(
+  io: T,
+  started: (program: string) => void,
+): T {
+  const name = (cmd: string): string => cmd.slice(cmd.lastIndexOf('/') + 1);
+  const { exec, execStream } = io;
+  return {
+    ...io,
+    exec: (cmd, args, opts) => {
+      started(name(cmd));
+      return exec(cmd, args, opts);
+    },
+    ...(execStream
+      ? {
+          execStream: (
+            cmd: string,
+            args: readonly string[],
+            opts: Parameters<typeof execStream>[2],
+            onStdout: (chunk: Buffer) => void,
+          ) => {
+            started(name(cmd));
+            return execStream(cmd, args, opts, onStdout);
+          },
+        }
+      : {}),
+  };
+}
+
 /** Output cap of a full rules read: a 10,000-Service node's iptables-save is ~25 MB. */
 export const MAX_RULES_OUTPUT = 512 * 1024 * 1024;
 
