@@ -26,7 +26,10 @@ export interface AgentCaches {
   cluster(): ClusterState;
   /** Pods bound to this node. */
   pods(): readonly Pod[];
-  /** Moves whenever a Service or EndpointSlice changes. */
+  /**
+   * Moves whenever what the expected state is built from changes: a settled Service's object or
+   * slices change (it leaves the expected state while it settles), or a Service settles.
+   */
   generation(): number;
   synced(): boolean;
 }
@@ -51,7 +54,6 @@ export class WatchCaches implements AgentCaches {
   #generation = 0;
   /** The last {@link cluster} answer; dropped by any Service, EndpointSlice or Pod event. */
   #clusterView: { generation: number; state: ClusterState } | undefined;
-  #unsettledKey = '';
   #selfBoot: string | undefined;
   readonly #expect: number;
   readonly #settleMs: number;
@@ -76,13 +78,11 @@ export class WatchCaches implements AgentCaches {
     const unsettled = this.#refreshSettled(now);
     // Several checks ask each round; rebuilding thousands of entries each time is pure garbage.
     if (this.#clusterView?.generation === this.#generation) return this.#clusterView.state;
-    const serviceKey = (s: EndpointSlice): string =>
-      `${s.metadata?.namespace}/${s.metadata?.labels?.['kubernetes.io/service-name'] ?? ''}`;
     const state: ClusterState = {
       services: [...this.#services.values()].filter(
         (s) => !unsettled.has(`${s.metadata?.namespace}/${s.metadata?.name}`),
       ),
-      endpointSlices: [...this.#slices.values()].filter((s) => !unsettled.has(serviceKey(s))),
+      endpointSlices: [...this.#slices.values()].filter((s) => !unsettled.has(sliceService(s))),
       pods: [...this.#pods.values()],
     };
     this.#clusterView = { generation: this.#generation, state };
@@ -96,21 +96,56 @@ export class WatchCaches implements AgentCaches {
     return this.#generation;
   }
 
-  /** The Services still settling; moves the generation when that set changes. */
+  /**
+   * The Services still settling. One that settles now moves the generation when the cache holds
+   * its Service object: it enters the expected state without any watch event. One whose Service is
+   * gone (deleted while it settled) leaves the expected state as it was.
+   */
   #refreshSettled(now: number): Set<string> {
     const unsettled = new Set<string>();
     for (const [k, at] of this.#changedAt) {
       if (now - at < this.#settleMs) unsettled.add(k);
-      else this.#changedAt.delete(k); // settled: forget it, the map stays small
-    }
-    // A Service that just settled changes the expected state without any watch event.
-    const key = [...unsettled].sort().join(',');
-    if (key !== this.#unsettledKey) {
-      this.#unsettledKey = key;
-      this.#generation++;
+      else {
+        this.#changedAt.delete(k); // settled: forget it, the map stays small
+        if (this.#services.has(k)) this.#generation++;
+        else this.#clusterView = undefined; // its slices (if any) rejoin the view, not the expected state
+      }
     }
     return unsettled;
   }
+
+  /** A watch event after `kind`'s initial list: Services and EndpointSlices start settling. */
+  #afterInitialList(
+    kind: CacheKind,
+    key: string,
+    before: { metadata?: object } | undefined,
+    object: { metadata?: object },
+  ): void {
+    const now = this.#now();
+    if (kind === 'services') this.#serviceChanged(key, before !== undefined, now);
+    if (kind !== 'slices') return;
+    const svc = sliceService(object);
+    this.#serviceChanged(svc, this.#services.has(svc), now);
+    // A slice moved to another Service (its label changed) changes the one it left too.
+    const left = before !== undefined ? sliceService(before) : svc;
+    if (left !== svc) this.#serviceChanged(left, this.#services.has(left), now);
+  }
+
+  /**
+   * A Service or EndpointSlice event after the initial list: the Service (`namespace/name`) it
+   * belongs to starts settling (again), and the generation moves only when that changes the
+   * expected state, i.e. when the Service was settled and its object held before the event (it
+   * now leaves the expected state until it settles). A new Service, or an event of one still
+   * settling, changes nothing the expected state is built from (it is built from settled Services
+   * only): no full rule read is owed for it until it settles.
+   */
+  #serviceChanged(svc: string, heldBefore: boolean, now: number): void {
+    const at = this.#changedAt.get(svc);
+    const settledBefore = at === undefined || now - at >= this.#settleMs;
+    this.#changedAt.set(svc, now);
+    if (settledBefore && heldBefore) this.#generation++;
+  }
+
   /** Pods of this node. */
   pods(): readonly Pod[] {
     return [...this.#pods.values()];
@@ -137,19 +172,12 @@ export class WatchCaches implements AgentCaches {
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
         const k = isNode ? (ev.object.metadata?.name ?? '') : key;
+        const before = map.get(k);
         // The object as `keep` left it: the reflector's copy, not a second one.
         if (ev.type === 'DELETED') map.delete(k);
         else map.set(k, ev.object);
         if (!isNode) this.#clusterView = undefined;
-        if (this.#synced.has(kind) && (kind === 'services' || kind === 'slices')) {
-          const labels = (ev.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;
-          const svc =
-            kind === 'services'
-              ? key
-              : `${ev.object.metadata?.namespace ?? ''}/${labels?.['kubernetes.io/service-name'] ?? ''}`;
-          this.#changedAt.set(svc, this.#now());
-          this.#generation++;
-        }
+        if (this.#synced.has(kind)) this.#afterInitialList(kind, key, before, ev.object);
         // Of the nodes, only a new boot of this one wakes the loop early (the gate must close at
         // once); the kubelet's periodic status updates must not turn into extra rounds.
         if (!isNode) onChange?.();
@@ -164,4 +192,10 @@ export class WatchCaches implements AgentCaches {
       onSynced: () => this.#synced.add(kind),
     };
   }
+}
+
+/** The Service (`namespace/name`) an EndpointSlice belongs to, by its `kubernetes.io/service-name` label. */
+function sliceService(s: { metadata?: { namespace?: string; labels?: Record<string, string> } }): string {
+  const m = s.metadata;
+  return `${m?.namespace ?? ''}/${m?.labels?.['kubernetes.io/service-name'] ?? ''}`;
 }

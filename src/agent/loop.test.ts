@@ -357,6 +357,53 @@ describe('WatchCaches', () => {
     ).toEqual(['new', 'old']);
   });
 
+  it('moves the generation only when the expected state can change: not for a new Service until it settles', async () => {
+    const { WatchCaches } = await import('./caches.ts');
+    let now = 2_000_000;
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
+    const services = c.handlers('services');
+    const slices = c.handlers('slices');
+    services.onEvent({ type: 'ADDED', object: svc('old') });
+    services.onSynced();
+    slices.onSynced();
+    const g0 = c.generation();
+    // A new Service and its slice: left out of the expected state before and after, so no move.
+    services.onEvent({ type: 'ADDED', object: svc('new') });
+    slices.onEvent({ type: 'ADDED', object: slice('new') });
+    now += 5_000;
+    slices.onEvent({ type: 'MODIFIED', object: slice('new') }); // still settling: no move either
+    expect(c.generation()).toBe(g0);
+    expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['old']);
+    now += 10_001;
+    const g1 = c.generation();
+    expect(g1).toBeGreaterThan(g0); // it settled: it joins the expected state
+    expect(
+      c
+        .cluster()
+        .services.map((s) => s.metadata?.name)
+        .sort(),
+    ).toEqual(['new', 'old']);
+    // A settled Service deleted: it leaves the expected state (a move); its settling moves nothing.
+    services.onEvent({ type: 'DELETED', object: svc('old') });
+    const g2 = c.generation();
+    expect(g2).toBeGreaterThan(g1);
+    slices.onEvent({ type: 'DELETED', object: slice('old') });
+    now += 10_001;
+    expect(c.generation()).toBe(g2);
+    expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['new']);
+    // A slice alone (no Service object) joins the view when it settles, not the generation.
+    slices.onEvent({ type: 'ADDED', object: slice('orphan') });
+    expect(c.cluster().endpointSlices.map((s) => s.metadata?.name)).toEqual(['new-1']);
+    now += 10_001;
+    expect(c.generation()).toBe(g2);
+    expect(
+      c
+        .cluster()
+        .endpointSlices.map((s) => s.metadata?.name)
+        .sort(),
+    ).toEqual(['new-1', 'orphan-1']);
+  });
+
   it('answers cluster() from one view until a watch event, and drops managedFields', async () => {
     const { WatchCaches } = await import('./caches.ts');
     const c = new WatchCaches('n1', { settleMs: 10_000, now: () => 5_000_000 });

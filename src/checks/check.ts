@@ -37,7 +37,10 @@ export interface CheckContext extends NodeIo {
    * do the full one regularly and whenever `clusterGeneration` moves.
    */
   readonly steady: boolean;
-  /** Changes whenever a Service or EndpointSlice changes (the expected state moved). */
+  /**
+   * Changes whenever the expected state may have moved: a settled Service or its EndpointSlices
+   * changed, or a Service settled (agent/caches.ts). A Service still settling moves nothing.
+   */
   readonly clusterGeneration: number;
   /**
    * Listings of nftables state that may be reused while this round's ruleset generation stands
