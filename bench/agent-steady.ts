@@ -14,6 +14,8 @@
  * `programsStarted` counts the programs the agent started over the window, by name, from its
  * netwarden_programs_started_total: `iptables-nft-save` once per full rule read, which at many
  * Services is most of `childCpuPercent`.
+ * `fullReadsSeenAtS`: when those reads started (seconds into the window, to within the 10 s
+ * between looks at the counter; the looks run in the node, not in the agent).
  *
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
  *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
@@ -147,6 +149,9 @@ try {
   const file: number[] = [a.fileMb];
   const t0 = performance.now();
   let poked = false;
+  let lastLook = t0;
+  let lastSaves = countersBefore.programs['iptables-nft-save'] ?? 0;
+  const fullReadsSeenAtS: number[] = [];
   while (performance.now() - t0 < windowMs) {
     await new Promise((r) => setTimeout(r, 1_000));
     const u = usage(pid);
@@ -156,6 +161,13 @@ try {
     if (!poked && performance.now() - t0 > 5_000) {
       poked = true;
       await createSyntheticServices(lab.admin.objects, 'bench', 1, 5, { startAt: services });
+    }
+    // Every 10 s: did a full rule read start since the last look (its iptables-nft-save)?
+    if (performance.now() - lastLook >= 10_000) {
+      lastLook = performance.now();
+      const saves = (await agentCounters(node.netns)).programs['iptables-nft-save'] ?? 0;
+      if (saves > lastSaves) fullReadsSeenAtS.push(Math.round((lastLook - t0) / 1000));
+      lastSaves = saves;
     }
   }
   const b = usage(pid);
@@ -179,6 +191,8 @@ try {
     nftListings: nftDelta,
     // iptables-nft-save: one per full rule read (the costliest program at many Services).
     programsStarted: programs,
+    // When (s into the window, to within 10 s) a full read was seen to have started.
+    fullReadsSeenAtS,
     entry: entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
