@@ -331,15 +331,21 @@ describe('WatchCaches', () => {
     endpoints: [],
   });
 
-  it('leaves recently changed Services out of the expected state until they settle, and moves the generation', async () => {
+  /** Caches whose initial lists held the Service `old`, on a clock the test moves (`clock.now`). */
+  async function cachesWithOld(start: number) {
     const { WatchCaches } = await import('./caches.ts');
-    let now = 1_000_000;
-    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
+    const clock = { now: start };
+    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => clock.now });
     const services = c.handlers('services');
     const slices = c.handlers('slices');
     services.onEvent({ type: 'ADDED', object: svc('old') });
     services.onSynced();
     slices.onSynced();
+    return { c, services, slices, clock };
+  }
+
+  it('leaves recently changed Services out of the expected state until they settle, and moves the generation', async () => {
+    const { c, services, slices, clock } = await cachesWithOld(1_000_000);
     expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['old']); // initial list counts as settled
     const g0 = c.generation();
     services.onEvent({ type: 'ADDED', object: svc('new') });
@@ -347,7 +353,7 @@ describe('WatchCaches', () => {
     expect(c.generation()).toBeGreaterThan(g0);
     expect(c.cluster().services).toEqual([]); // both changed just now
     const g1 = c.generation();
-    now += 10_001;
+    clock.now += 10_001;
     expect(c.generation()).toBeGreaterThan(g1); // settling alone moves it
     expect(
       c
@@ -358,23 +364,16 @@ describe('WatchCaches', () => {
   });
 
   it('moves the generation only when the expected state can change: not for a new Service until it settles', async () => {
-    const { WatchCaches } = await import('./caches.ts');
-    let now = 2_000_000;
-    const c = new WatchCaches('n1', { settleMs: 10_000, now: () => now });
-    const services = c.handlers('services');
-    const slices = c.handlers('slices');
-    services.onEvent({ type: 'ADDED', object: svc('old') });
-    services.onSynced();
-    slices.onSynced();
+    const { c, services, slices, clock } = await cachesWithOld(2_000_000);
     const g0 = c.generation();
     // A new Service and its slice: left out of the expected state before and after, so no move.
     services.onEvent({ type: 'ADDED', object: svc('new') });
     slices.onEvent({ type: 'ADDED', object: slice('new') });
-    now += 5_000;
+    clock.now += 5_000;
     slices.onEvent({ type: 'MODIFIED', object: slice('new') }); // still settling: no move either
     expect(c.generation()).toBe(g0);
     expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['old']);
-    now += 10_001;
+    clock.now += 10_001;
     const g1 = c.generation();
     expect(g1).toBeGreaterThan(g0); // it settled: it joins the expected state
     expect(
@@ -388,13 +387,13 @@ describe('WatchCaches', () => {
     const g2 = c.generation();
     expect(g2).toBeGreaterThan(g1);
     slices.onEvent({ type: 'DELETED', object: slice('old') });
-    now += 10_001;
+    clock.now += 10_001;
     expect(c.generation()).toBe(g2);
     expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['new']);
     // A slice alone (no Service object) joins the view when it settles, not the generation.
     slices.onEvent({ type: 'ADDED', object: slice('orphan') });
     expect(c.cluster().endpointSlices.map((s) => s.metadata?.name)).toEqual(['new-1']);
-    now += 10_001;
+    clock.now += 10_001;
     expect(c.generation()).toBe(g2);
     expect(
       c
