@@ -3,7 +3,7 @@
  * (by the gated label: the breaker's input), Services, EndpointSlices and this node's Pods. No
  * agent watches every Node: on a large cluster each Node status change would reach every agent.
  */
-import type { EndpointSlice, Node, Pod, Service } from '../core/objects.ts';
+import { type EndpointSlice, type Node, type Pod, type Service, sliceServiceKey } from '../core/objects.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { slimEndpointSlice, slimNode, slimPod, slimService } from './slim.ts';
 
@@ -132,9 +132,8 @@ export class WatchCaches implements AgentCaches {
   }
 
   /**
-   * A Service or EndpointSlice event after the initial list: the Service (`namespace/name`) it
-   * belongs to starts settling (again), and the generation moves only when that changes the
-   * expected state, i.e. when the Service was settled and its object held before the event (it
+   * The Service `svc` (`namespace/name`) changed: it starts settling (again), and the generation
+   * moves only when that changes the expected state, i.e. when the Service was settled and its object held before the event (it
    * now leaves the expected state until it settles). A new Service, or an event of one still
    * settling, changes nothing the expected state is built from (it is built from settled Services
    * only): no full rule read is owed for it until it settles.
@@ -194,8 +193,7 @@ export class WatchCaches implements AgentCaches {
   }
 }
 
-/** The Service (`namespace/name`) an EndpointSlice belongs to, by its `kubernetes.io/service-name` label. */
+/** The Service an EndpointSlice belongs to; `''` (no Service) for a slice without the label. */
 function sliceService(s: { metadata?: { namespace?: string; labels?: Record<string, string> } }): string {
-  const m = s.metadata;
-  return `${m?.namespace ?? ''}/${m?.labels?.['kubernetes.io/service-name'] ?? ''}`;
+  return sliceServiceKey(s) ?? '';
 }

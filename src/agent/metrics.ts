@@ -58,7 +58,7 @@ export class AgentMetrics {
     });
     this.programsStarted = new Counter({
       name: 'netwarden_programs_started_total',
-      help: 'programs the checks started on the node (iptables-nft-save once per full kube-proxy rule read), by name',
+      help: 'programs the agent rounds started on the node (iptables-nft-save once per full kube-proxy rule read), by name',
       labelNames: ['program'],
       registers,
     });

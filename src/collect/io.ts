@@ -38,6 +38,11 @@ export interface NodeIo {
   readonly readFile?: (path: string, opts: { maxBytes: number }) => Promise<string>;
 }
 
+/** A program's base name: `iptables-nft-save` for `/usr/sbin/iptables-nft-save`. */
+export function programName(cmd: string): string {
+  return cmd.slice(cmd.lastIndexOf('/') + 1);
+}
+
 /**
  * `io` with every program it starts (exec or execStream) reported to `started` by its base name
  * (`iptables-nft-save`, `ip`), before it runs: the agent's metrics count what each round costs the
@@ -47,12 +52,11 @@ export function countingPrograms<T extends Pick<NodeIo, 'exec' | 'execStream'>>(
   io: T,
   started: (program: string) => void,
 ): T {
-  const name = (cmd: string): string => cmd.slice(cmd.lastIndexOf('/') + 1);
   const { exec, execStream } = io;
   return {
     ...io,
     exec: (cmd, args, opts) => {
-      started(name(cmd));
+      started(programName(cmd));
       return exec(cmd, args, opts);
     },
     ...(execStream
@@ -63,7 +67,7 @@ export function countingPrograms<T extends Pick<NodeIo, 'exec' | 'execStream'>>(
             opts: Parameters<typeof execStream>[2],
             onStdout: (chunk: Buffer) => void,
           ) => {
-            started(name(cmd));
+            started(programName(cmd));
             return execStream(cmd, args, opts, onStdout);
           },
         }

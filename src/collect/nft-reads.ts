@@ -12,7 +12,7 @@
  * An unknown generation (the reader missing or failing) reuses nothing.
  */
 import type { Read } from '../core/read.ts';
-import { execRead, type NodeIo } from './io.ts';
+import { execRead, type NodeIo, programName } from './io.ts';
 
 /** The generation reader's output: `generation <n>`. */
 const GENERATION_LINE = /^generation (\d{1,10})\n?$/;
@@ -28,7 +28,7 @@ export function readNftGeneration(io: NodeIo, bin: string, timeoutMs: number): P
 
 /** Whether what `bin` lists is nftables state alone (so the generation vouches for it). */
 export function listsNftablesOnly(bin: string): boolean {
-  const base = bin.slice(bin.lastIndexOf('/') + 1);
+  const base = programName(bin);
   return base === 'nft' || base === 'iptables-nft' || base === 'iptables-nft-save';
 }
 

@@ -214,6 +214,17 @@ export function timeMs(t: KubeTime | undefined | null): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * The `namespace/name` of the Service an EndpointSlice belongs to (its `kubernetes.io/service-name`
+ * label, the same form as {@link objectKey} gives the Service); undefined without the label.
+ */
+export function sliceServiceKey(slice: {
+  metadata?: { namespace?: string; labels?: Record<string, string> };
+}): string | undefined {
+  const svc = slice.metadata?.labels?.['kubernetes.io/service-name'];
+  return svc ? `${slice.metadata?.namespace ?? ''}/${svc}` : undefined;
+}
+
 /** `namespace/name` (or `name` for cluster-scoped objects): the key of caches and watches. */
 export function objectKey(obj: { metadata?: { namespace?: string; name?: string } }): string {
   const m = obj.metadata ?? {};

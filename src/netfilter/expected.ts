@@ -8,7 +8,7 @@
  * diff does not compare endpoint lists for such services), NodePorts, externalIPs and load-balancer
  * addresses (only ClusterIPs are checked).
  */
-import type { EndpointSlice } from '../core/objects.ts';
+import { type EndpointSlice, sliceServiceKey } from '../core/objects.ts';
 import {
   iptablesEndpointChain,
   iptablesLocalServiceChain,
@@ -121,7 +121,6 @@ class LazyEndpoint implements ExpectedEndpoint {
   }
 }
 
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
 
 function isIPv6(ip: string): boolean {
@@ -214,9 +213,8 @@ export function expectedServicePorts(cluster: ClusterState, opts: ExpectedOption
   const warnings: string[] = [];
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of cluster.endpointSlices) {
-    const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (!svc) continue;
-    const key = `${s.metadata?.namespace ?? ''}/${svc}`;
+    const key = sliceServiceKey(s);
+    if (!key) continue;
     const list = slicesBySvc.get(key);
     if (list) list.push(s);
     else slicesBySvc.set(key, [s]);
