@@ -18,9 +18,15 @@
  * between looks at the counter; the looks run in the node, not in the agent).
  *
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
- *   [--entry FILE | --bundle] [--output text|json] [--save DIR]
+ *   [--entry FILE | --bundle] [--flags=FLAGS ...] [--output text|json] [--save DIR]
  *   --entry runs the agent from FILE (e.g. the image's bundle); --bundle builds the stand-in of
  *   the image's bundle first (bench/lib/bundle.ts); default: the unbundled TypeScript sources.
+ *   --flags=FLAGS (repeatable; FLAGS space-separated, `--flags=` for none): one window per
+ *   --flags, in the same lab one after another, the agent restarted with FLAGS after the shipped
+ *   Node.js flags (src/packaging/runtime.ts; V8 takes the last of a repeated flag). Weighs a
+ *   runtime flag against what ships on the same Services and kube-proxy; prints one result per
+ *   window (a JSON array), each naming its `nodeFlags`. A restarted agent is measured from its
+ *   first full read plus 60 s.
  *   --save DIR also records the node's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -30,6 +36,7 @@ import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { inNetns } from '../src/lab/network.ts';
+import type { LabNode } from '../src/lab/node.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
 import { parsePrometheusText } from '../src/sources/kube-proxy-metrics.ts';
@@ -44,14 +51,23 @@ const { values } = parseArgs({
     bundle: { type: 'boolean', default: false },
     output: { type: 'string', default: 'text' },
     save: { type: 'string' },
+    flags: { type: 'string', multiple: true },
   },
 });
+/** One window per entry; `undefined`: one window of the agent as the lab started it. */
+const variants: readonly (readonly string[] | undefined)[] = values.flags?.length
+  ? values.flags.map((f) => f.split(/\s+/).filter(Boolean))
+  : [undefined];
+for (const v of variants)
+  for (const f of v ?? [])
+    if (!f.startsWith('--')) throw new Error(`--flags: "${f}" is not a Node.js flag (they start with --)`);
 const services = Number(values.services);
 if (!Number.isInteger(services) || services < 1)
   throw new Error(`--services must be a positive integer, got "${values.services}"`);
-const windowMs = parseDuration(values.window ?? '');
-if (typeof windowMs !== 'number' || windowMs <= 0)
+const parsedWindow = parseDuration(values.window ?? '');
+if (typeof parsedWindow !== 'number' || parsedWindow <= 0)
   throw new Error(`--window: "${values.window}" is not a duration`);
+const windowMs: number = parsedWindow;
 if (values.output !== 'text' && values.output !== 'json') throw new Error('--output must be text or json');
 if (values.entry && values.bundle) throw new Error('--entry and --bundle exclude each other');
 const TICKS = 100; // USER_HZ
@@ -111,34 +127,16 @@ const median = (xs: readonly number[]): number => {
 };
 const log = (l: string): void => void process.stderr.write(`${l}\n`);
 
-const entry = values.bundle ? await bundleCli() : values.entry;
-if (entry) log(`agent entry: ${entry}`);
-let labRef: Lab | undefined;
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    log(`${sig}: taking the lab down`);
-    // Before the lab is up, its run has no owner left once we exit: the next lab command removes it.
-    void (labRef?.down() ?? Promise.resolve()).finally(() => process.exit(130));
-  });
-const lab = await Lab.up({ nodes: 1, netwarden: entry ? { entry } : {}, log });
-labRef = lab;
-try {
-  const node = lab.node('node-1');
-  await createSyntheticServices(lab.admin.objects, 'bench', services, 5, {
-    concurrency: 24,
-    onProgress: (n) => log(`  +${n}`),
-  });
-  log(`${services} services created; waiting for kube-proxy and the gate`);
-  await waitProgrammed(lab, 'node-1');
-  await waitFor(
-    'the gate open',
-    async () =>
-      (await lab.admin.nodes.get('node-1'))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)
-        ?.status === 'True',
-    10 * 60_000,
-    1_000,
-  );
-  await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
+/**
+ * One window: the agent's CPU, RSS and counters while one more Service (index `pokeIndex`) is
+ * created 5 s in. `nodeFlags`: the flags it was restarted with (undefined: as the lab started it).
+ */
+async function measureWindow(
+  lab: Lab,
+  node: LabNode,
+  nodeFlags: readonly string[] | undefined,
+  pokeIndex: number,
+): Promise<Record<string, unknown>> {
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
   log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
@@ -160,7 +158,7 @@ try {
     file.push(u.fileMb);
     if (!poked && performance.now() - t0 > 5_000) {
       poked = true;
-      await createSyntheticServices(lab.admin.objects, 'bench', 1, 5, { startAt: services });
+      await createSyntheticServices(lab.admin.objects, 'bench', 1, 5, { startAt: pokeIndex });
     }
     // Every 10 s: did a full rule read start since the last look (its iptables-nft-save)?
     if (performance.now() - lastLook >= 10_000) {
@@ -180,6 +178,7 @@ try {
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   const result = {
     services,
+    ...(nodeFlags ? { nodeFlags: nodeFlags.join(' ') } : {}),
     windowS: Math.round(secs),
     rssMb: round(median(samples), 1),
     peakRssMb: round(Math.max(...samples), 1),
@@ -196,14 +195,77 @@ try {
     entry: entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
-  if (values.output === 'json') console.log(JSON.stringify(result, null, 2));
-  else
+  if (values.output !== 'json')
     console.log(
-      `${services} Services × 5 endpoints, gate open, ${result.windowS} s window: agent CPU ${result.cpuPercent}% of a core ` +
+      `${services} Services × 5 endpoints, gate open, ${result.windowS} s window` +
+        `${nodeFlags ? ` (node flags after the shipped ones: ${nodeFlags.join(' ') || 'none'})` : ''}: ` +
+        `agent CPU ${result.cpuPercent}% of a core ` +
         `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
         `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; programs started ${JSON.stringify(programs)}; ` +
         `load average ${result.loadavg1}`,
     );
+  return result;
+}
+
+/** Waits (at most 10 min) for the node's DataPathReady condition to be True. */
+async function waitGateOpen(lab: Lab, nodeName: string): Promise<void> {
+  await waitFor(
+    'the gate open',
+    async () =>
+      (await lab.admin.nodes.get(nodeName))?.status?.conditions?.find((c) => c.type === CONDITION_TYPE)
+        ?.status === 'True',
+    10 * 60_000,
+    1_000,
+  );
+}
+
+/**
+ * Restarts the agent with `nodeFlags` after the shipped ones and waits until it has made its first
+ * full rule read (an iptables-nft-save started) and the gate is open, then 60 s more.
+ */
+async function restartAgent(lab: Lab, node: LabNode, nodeFlags: readonly string[]): Promise<void> {
+  await node.stopAgent();
+  await node.startAgent([], nodeFlags);
+  log(`agent restarted with ${nodeFlags.join(' ') || 'the shipped flags only'}`);
+  await waitFor(
+    "the restarted agent's first full read",
+    async () =>
+      ((await agentCounters(node.netns).catch(() => undefined))?.programs['iptables-nft-save'] ?? 0) >= 1,
+    5 * 60_000,
+    2_000,
+  );
+  await waitGateOpen(lab, node.name);
+  await new Promise((r) => setTimeout(r, 60_000));
+}
+
+const entry = values.bundle ? await bundleCli() : values.entry;
+if (entry) log(`agent entry: ${entry}`);
+let labRef: Lab | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    log(`${sig}: taking the lab down`);
+    // Before the lab is up, its run has no owner left once we exit: the next lab command removes it.
+    void (labRef?.down() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+const lab = await Lab.up({ nodes: 1, netwarden: entry ? { entry } : {}, log });
+labRef = lab;
+try {
+  const node = lab.node('node-1');
+  await createSyntheticServices(lab.admin.objects, 'bench', services, 5, {
+    concurrency: 24,
+    onProgress: (n) => log(`  +${n}`),
+  });
+  log(`${services} services created; waiting for kube-proxy and the gate`);
+  await waitProgrammed(lab, 'node-1');
+  await waitGateOpen(lab, 'node-1');
+  await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
+  const results: Record<string, unknown>[] = [];
+  for (const [i, nodeFlags] of variants.entries()) {
+    if (nodeFlags) await restartAgent(lab, node, nodeFlags);
+    results.push(await measureWindow(lab, node, nodeFlags, services + i));
+  }
+  if (values.output === 'json')
+    console.log(JSON.stringify(values.flags?.length ? results : results[0], null, 2));
   if (values.save) {
     mkdirSync(values.save, { recursive: true });
     await recordRuleset(lab, 'node-1', values.save);
