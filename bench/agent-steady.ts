@@ -15,7 +15,9 @@
  * netwarden_programs_started_total: `iptables-nft-save` once per full rule read, which at many
  * Services is most of `childCpuPercent`.
  * `fullReadsSeenAtS`: when those reads started (seconds into the window, to within the 10 s
- * between looks at the counter; the looks run in the node, not in the agent).
+ * between looks at the counter; the looks run in the node, not in the agent). `rounds`: the
+ * window's rounds by verdict (netwarden_rounds_total): a round that is not ok makes the next
+ * one a full read, which says where a window's extra full read came from.
  *
  * Usage: sudo node_modules/.bin/node bench/agent-steady.ts [--services 1000] [--window 10m]
  *   [--entry FILE | --bundle] [--flags=FLAGS ...] [--output text|json] [--save DIR]
@@ -104,14 +106,23 @@ function usage(pid: number): {
  */
 async function agentCounters(
   netns: string,
-): Promise<{ nft: Record<string, number>; programs: Record<string, number> }> {
+): Promise<{
+  nft: Record<string, number>;
+  programs: Record<string, number>;
+  rounds: Record<string, number>;
+}> {
   const script =
     "fetch('http://127.0.0.1:9746/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
   const text = await inNetns(netns, process.execPath, ['-e', script]);
-  const out = { nft: {} as Record<string, number>, programs: {} as Record<string, number> };
+  const out = {
+    nft: {} as Record<string, number>,
+    programs: {} as Record<string, number>,
+    rounds: {} as Record<string, number>,
+  };
   for (const s of parsePrometheusText(text).samples) {
     if (s.name === 'netwarden_nft_listings_total') out.nft[s.labels.outcome ?? '?'] = s.value;
     if (s.name === 'netwarden_programs_started_total') out.programs[s.labels.program ?? '?'] = s.value;
+    if (s.name === 'netwarden_rounds_total') out.rounds[s.labels.verdict ?? '?'] = s.value;
   }
   return out;
 }
@@ -175,6 +186,7 @@ async function measureWindow(
     ['reused', 'listed'].map((k) => [k, (countersAfter.nft[k] ?? 0) - (countersBefore.nft[k] ?? 0)]),
   );
   const programs = delta(countersBefore.programs, countersAfter.programs);
+  const rounds = delta(countersBefore.rounds, countersAfter.rounds);
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   const result = {
     services,
@@ -192,18 +204,22 @@ async function measureWindow(
     programsStarted: programs,
     // When (s into the window, to within 10 s) a full read was seen to have started.
     fullReadsSeenAtS,
+    // Rounds by verdict: a round that is not ok makes the next one read everything.
+    rounds,
     entry: entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
-  if (values.output !== 'json')
-    console.log(
-      `${services} Services × 5 endpoints, gate open, ${result.windowS} s window` +
-        `${nodeFlags ? ` (node flags after the shipped ones: ${nodeFlags.join(' ') || 'none'})` : ''}: ` +
-        `agent CPU ${result.cpuPercent}% of a core ` +
-        `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
-        `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; programs started ${JSON.stringify(programs)}; ` +
-        `load average ${result.loadavg1}`,
-    );
+  // Text: the figures on stdout; JSON: the same line on stderr as each window ends (a run of
+  // several windows prints its JSON only at the end).
+  (values.output === 'json' ? log : console.log)(
+    `${services} Services × 5 endpoints, gate open, ${result.windowS} s window` +
+      `${nodeFlags ? ` (node flags after the shipped ones: ${nodeFlags.join(' ') || 'none'})` : ''}: ` +
+      `agent CPU ${result.cpuPercent}% of a core ` +
+      `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
+      `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; programs started ${JSON.stringify(programs)}; ` +
+      `rounds ${JSON.stringify(rounds)}; ` +
+      `load average ${result.loadavg1}`,
+  );
   return result;
 }
 
