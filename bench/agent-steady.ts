@@ -102,11 +102,9 @@ function usage(pid: number): {
 
 /**
  * The agent's counters read from its /metrics inside the node: netwarden_nft_listings_total by
- * outcome and netwarden_programs_started_total by program.
+ * outcome, netwarden_programs_started_total by program and netwarden_rounds_total by verdict.
  */
-async function agentCounters(
-  netns: string,
-): Promise<{
+async function agentCounters(netns: string): Promise<{
   nft: Record<string, number>;
   programs: Record<string, number>;
   rounds: Record<string, number>;

@@ -18,8 +18,10 @@
  *   node binary are then never touched, nor its compiler zones filled: 13 MB less steady RSS at
  *   10,000 Services (145.3 vs 158.6 / 158.4 MB, peak 164.8 vs 175.5 / 170.8), the agent's own CPU
  *   where the shipped agent's was (0.64 % vs 0.63 / 0.79 %), side by side in one lab
- *   (`bench/agent-steady.ts --flags`, docs/agent.md "Sizing"). No optimizing compiler at all
- *   (`--lite-mode`) saved 9 MB more at +0.3 points of a core: not taken.
+ *   (`bench/agent-steady.ts --flags`, docs/agent.md "Sizing"); shipped, 10-min windows: 147.7 /
+ *   145.7 MB, CPU with the programs 0.97 / 0.90 %. No optimizing compiler at all (`--lite-mode`)
+ *   saved 9 MB more at +0.3 points of a core, Sparkplug only (`--max-opt=1`) 3 MB at +0.14: not
+ *   taken.
  * - `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates (V8's compiler and GC helpers,
  *   libuv's pool) its own arena and rarely returns their freed memory; two arenas hold the same
  *   work with less left behind.
