@@ -4,11 +4,12 @@
  * resourceVersion, managedFields; a 26-character node name as EKS gives), parsed from JSON one by
  * one as a watch delivers them, kept as received (`raw`) or as the agent keeps them (`slim`,
  * src/agent/slim.ts), in one Map per kind; then the kube-proxy check's expected state of the slim
- * objects (netfilter/expected.ts, kept while Services stand) with the iptables chain names a full
- * read computes; then the rule state a full read keeps while it diffs (netfilter/iptables-state.ts)
- * of kube-proxy's iptables-save for that state (bench/lib/synthetic-ruleset.ts), streamed in 64 KB
- * chunks as from a pipe. Heap used after a full GC, before and after. Runs in seconds, no lab;
- * prints figures only.
+ * objects (netfilter/expected.ts, kept while Services stand), fresh and as kept after a full read
+ * (whatever the diff leaves attached to it); and the rule state a full read holds while it diffs
+ * (netfilter/iptables-state.ts) of kube-proxy's iptables-save for that state
+ * (bench/lib/synthetic-ruleset.ts), streamed in 64 KB chunks as from a pipe. The full read must
+ * parse every endpoint and find nothing, or the bench fails. Heap used after a full GC, before and
+ * after. Runs in seconds, no lab; prints figures only.
  *
  * Usage: node_modules/.bin/node bench/cache-memory.ts [--services 10000] [--endpoints 5] [--output text|json]
  */
@@ -17,7 +18,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { slimEndpointSlice, slimService } from '../src/agent/slim.ts';
 import type { EndpointSlice, Service } from '../src/core/objects.ts';
-import { expectedServicePorts } from '../src/netfilter/expected.ts';
+import type { ClusterState } from '../src/netfilter/cluster-state.ts';
+import { diffKubeProxy } from '../src/netfilter/diff-kube-proxy.ts';
+import { type ExpectedServices, expectedServicePorts } from '../src/netfilter/expected.ts';
 import { iptablesStateReader } from '../src/netfilter/iptables-state.ts';
 import { syntheticKubeProxyRuleset } from './lib/synthetic-ruleset.ts';
 
@@ -87,6 +90,27 @@ function dumpOf(expected: ReturnType<typeof expectedServicePorts>): Buffer {
   return Buffer.from(syntheticKubeProxyRuleset(expected));
 }
 
+/**
+ * A full read as the agent runs one, in its own frame (nothing it makes outlives it but what the
+ * expected state keeps): kube-proxy's dump streamed into the rule state, then the diff. The dump is
+ * written from an expected state of its own, so the chain names that computes stay out of the one
+ * measured (a node's dump comes from the kernel).
+ */
+function fullRead(cluster: ClusterState, expected: ExpectedServices): { dumpBytes: number; ruleState: number } {
+  const dump = dumpOf(expectedServicePorts(cluster));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const reader = iptablesStateReader();
+  for (let i = 0; i < dump.length; i += 65_536) reader.push(dump.subarray(i, i + 65_536));
+  const state = reader.end();
+  gc();
+  const ruleState = process.memoryUsage().heapUsed - before;
+  const findings = diffKubeProxy({ mode: 'iptables', state }, expected);
+  if (state.endpointDnat.size !== services * endpoints) throw new Error('dump not parsed whole');
+  if (findings.length !== 0) throw new Error(`the diff found problems: ${findings[0]?.title}`);
+  return { dumpBytes: dump.length, ruleState };
+}
+
 /** Heap (bytes) the two Maps hold once every object is in. */
 function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSlice) => EndpointSlice) {
   gc();
@@ -99,33 +123,23 @@ function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSl
   for (let i = 0; i < services; i++) slices.set(`bench/svc-${i}-1`, keepSlice(JSON.parse(sliceJson(i))));
   gc();
   const after = process.memoryUsage().heapUsed;
-  const expected = expectedServicePorts({
-    services: [...svc.values()],
-    endpointSlices: [...slices.values()],
-    pods: [],
-  });
-  let names = 0;
-  for (const p of expected.ports) for (const e of p.endpoints) names += e.iptablesChain.length;
+  const cluster = { services: [...svc.values()], endpointSlices: [...slices.values()], pods: [] };
+  const expected = expectedServicePorts(cluster);
   gc();
   const withExpected = process.memoryUsage().heapUsed;
-  const dump = dumpOf(expected);
+  const read = fullRead(cluster, expected);
   gc();
-  const withDump = process.memoryUsage().heapUsed;
-  const reader = iptablesStateReader();
-  for (let i = 0; i < dump.length; i += 65_536) reader.push(dump.subarray(i, i + 65_536));
-  const state = reader.end();
-  gc();
-  const withState = process.memoryUsage().heapUsed;
+  const afterRead = process.memoryUsage().heapUsed;
   // Read everything after measuring: V8 frees a local it sees no later use of.
-  if (svc.size + slices.size !== 2 * services || names === 0 || expected.ports.length !== services)
+  if (svc.size + slices.size !== 2 * services || expected.ports.length !== services)
     throw new Error('lost objects');
-  if (state.endpointDnat.size !== services * endpoints) throw new Error('dump not parsed whole');
   return {
     services: mid - before,
     slices: after - mid,
     expected: withExpected - after,
-    dumpBytes: dump.length,
-    ruleState: withState - withDump,
+    expectedAfterRead: afterRead - after,
+    dumpBytes: read.dumpBytes,
+    ruleState: read.ruleState,
   };
 }
 
@@ -141,6 +155,7 @@ const result = {
   rawMb: { services: mb(raw.services), slices: mb(raw.slices) },
   slimMb: { services: mb(slim.services), slices: mb(slim.slices) },
   expectedMb: mb(slim.expected),
+  expectedAfterReadMb: mb(slim.expectedAfterRead),
   dumpMb: mb(slim.dumpBytes),
   ruleStateMb: mb(slim.ruleState),
   slimBytesPer: { service: Math.round(slim.services / services), slice: Math.round(slim.slices / services) },
@@ -152,5 +167,5 @@ else
     `${services} Services × ${endpoints}: kept as received ${result.rawMb.services} + ${result.rawMb.slices} MB, ` +
       `as the agent keeps them ${result.slimMb.services} + ${result.slimMb.slices} MB ` +
       `(${result.slimBytesPer.service} B per Service, ${result.slimBytesPer.slice} B per EndpointSlice; ratio ${result.ratio}); ` +
-      `the expected state ${result.expectedMb} MB; the rule state of its ${result.dumpMb} MB iptables-save ${result.ruleStateMb} MB`,
+      `the expected state ${result.expectedMb} MB (${result.expectedAfterReadMb} MB as kept after a full read); the rule state of its ${result.dumpMb} MB iptables-save ${result.ruleStateMb} MB`,
   );
