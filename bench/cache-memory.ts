@@ -85,9 +85,13 @@ const sliceJson = (i: number): string =>
     })),
   });
 
-/** kube-proxy's iptables-save for `expected`, as bytes (made in its own frame: no string outlives it). */
-function dumpOf(expected: ReturnType<typeof expectedServicePorts>): Buffer {
-  return Buffer.from(syntheticKubeProxyRuleset(expected));
+/**
+ * kube-proxy's iptables-save for the cluster, as bytes, from an expected state of its own made in
+ * this frame: neither it nor a string of it outlives the call (a caller's frame may keep a
+ * temporary alive to its end, which would hide its size from the caller's measurement).
+ */
+function dumpOf(cluster: ClusterState): Buffer {
+  return Buffer.from(syntheticKubeProxyRuleset(expectedServicePorts(cluster)));
 }
 
 /**
@@ -96,8 +100,11 @@ function dumpOf(expected: ReturnType<typeof expectedServicePorts>): Buffer {
  * written from an expected state of its own, so the chain names that computes stay out of the one
  * measured (a node's dump comes from the kernel).
  */
-function fullRead(cluster: ClusterState, expected: ExpectedServices): { dumpBytes: number; ruleState: number } {
-  const dump = dumpOf(expectedServicePorts(cluster));
+function fullRead(
+  cluster: ClusterState,
+  expected: ExpectedServices,
+): { dumpBytes: number; ruleState: number } {
+  const dump = dumpOf(cluster);
   gc();
   const before = process.memoryUsage().heapUsed;
   const reader = iptablesStateReader();
