@@ -66,7 +66,7 @@ export function syntheticKubeProxyRuleset(expected: ExpectedServices, opts: Synt
       chains.push(
         `-A ${p.iptablesChain} -m comment --comment "${spn} cluster IP" ${match} ! -s ${opts.clusterCidr} -j KUBE-MARK-MASQ`,
       );
-    const eps = [...p.endpoints].sort((a, b) => (`${a.ip}:${a.port}` < `${b.ip}:${b.port}` ? -1 : 1));
+    const eps = [...p.endpoints()].sort((a, b) => (`${a.ip}:${a.port}` < `${b.ip}:${b.port}` ? -1 : 1));
     eps.forEach((e, i) => {
       const comment = large ? '' : `-m comment --comment "${spn} -> ${e.ip}:${e.port}" `;
       const left = eps.length - i;

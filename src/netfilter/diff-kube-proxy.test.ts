@@ -88,7 +88,7 @@ describe('iptables diff (rules recorded from the real kube-proxy 1.36)', () => {
   });
 
   it('reports endpoint chains that differ from the slices', () => {
-    const sep = expected.ports.find((p) => p.name === 'kube-dns')?.endpoints[0]?.iptablesChain as string;
+    const sep = expected.ports.find((p) => p.name === 'kube-dns')?.endpoints()[0]?.iptablesChain as string;
     expect(good).toContain(`-j ${sep}`);
     expect(codes(cluster, without(good, `-j ${sep}`))).toEqual(['kube-proxy-endpoints-mismatch']);
   });

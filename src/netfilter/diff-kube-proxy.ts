@@ -11,7 +11,7 @@
  * Comments are never required (large-cluster mode drops most of them).
  */
 import { capEvidence, type Finding, type Subject } from '../core/findings.ts';
-import type { ExpectedServicePort, ExpectedServices } from './expected.ts';
+import type { ExpectedEndpoint, ExpectedServicePort, ExpectedServices } from './expected.ts';
 import { type IptablesNodeState, serviceKey } from './iptables-state.ts';
 import type { NftKubeProxyState } from './nft.ts';
 
@@ -66,11 +66,12 @@ interface PortProblem {
 function endpointDifference(
   p: ExpectedServicePort,
   present: readonly string[],
-  chainOf: (e: ExpectedServicePort['endpoints'][number]) => string,
+  chainOf: (e: ExpectedEndpoint) => string,
 ): string {
+  const eps = p.endpoints();
   const have = new Set(present);
-  const want = new Set(p.endpoints.map(chainOf));
-  const lacking = p.endpoints.filter((e) => !have.has(chainOf(e)));
+  const want = new Set(eps.map(chainOf));
+  const lacking = eps.filter((e) => !have.has(chainOf(e)));
   const stale = present.filter((c) => !want.has(c));
   const parts: string[] = [];
   if (lacking.length > 0) parts.push(`no chain for ${lacking.map((e) => `${e.ip}:${e.port}`).join(', ')}`);
@@ -84,18 +85,11 @@ function destination(ip: string, port: number): string {
 }
 
 /**
- * The DNAT destinations each expected port's chain should hold, computed once per port object: the
- * agent keeps its expected state across reads (per cluster generation), so later diffs reuse them.
+ * The DNAT destinations a port's chain should hold. Built per diff and dropped after it: the agent
+ * keeps its expected state while Services stand, and 10,000 kept sets would be ~5 MB of heap.
  */
-const wantedDestinations = new WeakMap<ExpectedServicePort, ReadonlySet<string>>();
-
 function wanted(p: ExpectedServicePort): ReadonlySet<string> {
-  let want = wantedDestinations.get(p);
-  if (!want) {
-    want = new Set(p.endpoints.map((e) => destination(e.ip, e.port)));
-    wantedDestinations.set(p, want);
-  }
-  return want;
+  return new Set(p.endpoints().map((e) => destination(e.ip, e.port)));
 }
 
 /**
@@ -103,11 +97,10 @@ function wanted(p: ExpectedServicePort): ReadonlySet<string> {
  * the common case, answered without building any list.
  */
 function sameDestinations(
-  p: ExpectedServicePort,
+  want: ReadonlySet<string>,
   chains: readonly string[],
   dnat: ReadonlyMap<string, string>,
 ): boolean {
-  const want = wanted(p);
   if (chains.length !== want.size) return false;
   for (let i = 0; i < chains.length; i++) {
     const d = dnat.get(chains[i] as string);
@@ -117,10 +110,9 @@ function sameDestinations(
   return true;
 }
 
-/** Describes how the DNAT destinations of a service chain differ from its endpoints ('' when equal). */
-function destinationDifference(p: ExpectedServicePort, dests: readonly string[]): string {
+/** Describes how the DNAT destinations of a service chain differ from the wanted ones ('' when equal). */
+function destinationDifference(want: ReadonlySet<string>, dests: readonly string[]): string {
   const have = new Set(dests);
-  const want = wanted(p);
   const lacking = [...want].filter((d) => !have.has(d));
   const stale = dests.filter((d) => !want.has(d));
   const parts: string[] = [];
@@ -156,7 +148,7 @@ function checkIptablesPort(
     out.push({
       kind: 'unexpected-reject',
       port: p,
-      line: `line ${reject.line}: ${reject.action} "${reject.comment ?? ''}" for ${describePort(p)}, which has ${p.endpoints.length} endpoint(s)`,
+      line: `line ${reject.line}: ${reject.action} "${reject.comment ?? ''}" for ${describePort(p)}, which has ${p.endpointCount} endpoint(s)`,
     });
   }
   const jump = jumps.find((j) => j.target === p.iptablesChain);
@@ -182,9 +174,10 @@ function checkIptablesPort(
   // Endpoints are compared by DNAT destination, not by KUBE-SEP name: the same answer without
   // hashing 50,000 names, and it also catches a SEP chain whose DNAT is gone.
   const chains = s.serviceChains.get(p.iptablesChain) ?? [];
-  if (sameDestinations(p, chains, s.endpointDnat)) return out;
+  const want = wanted(p);
+  if (sameDestinations(want, chains, s.endpointDnat)) return out;
   const dests = chains.map((c) => s.endpointDnat.get(c) ?? `${c} without DNAT`);
-  const diff = destinationDifference(p, dests);
+  const diff = destinationDifference(want, dests);
   if (diff)
     out.push({
       kind: 'endpoints-mismatch',
@@ -214,7 +207,7 @@ function checkNftPort(s: NftKubeProxyState, p: ExpectedServicePort, servicesOnly
     out.push({
       kind: 'unexpected-reject',
       port: p,
-      line: `no-endpoint-services has ${key} (${verdictText(noEp.verdict)}) but ${describePort(p)} has ${p.endpoints.length} endpoint(s)`,
+      line: `no-endpoint-services has ${key} (${verdictText(noEp.verdict)}) but ${describePort(p)} has ${p.endpointCount} endpoint(s)`,
     });
   }
   const target = el && typeof el.verdict === 'object' ? el.verdict.target : undefined;
@@ -236,7 +229,7 @@ function checkNftPort(s: NftKubeProxyState, p: ExpectedServicePort, servicesOnly
   const eps = (s.serviceEndpoints.get(p.nftChain) ?? []).filter((c) => s.chains.has(c));
   const diff =
     direct && eps.length === 0
-      ? destinationDifference(p, direct)
+      ? destinationDifference(wanted(p), direct)
       : endpointDifference(p, eps, (e) => e.nftChain);
   if (diff)
     out.push({ kind: 'endpoints-mismatch', port: p, line: `${describePort(p)} (${p.nftChain}): ${diff}` });

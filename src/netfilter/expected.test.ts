@@ -13,17 +13,27 @@ describe('expectedServicePorts', () => {
     const k = byName.get('default/kubernetes:https/tcp');
     expect(k?.iptablesChain).toBe('KUBE-SVC-NPX46M4PTMTKRN6Y');
     expect(k?.nftChain).toBe('service-2QRHZV4L-default/kubernetes/tcp/https');
-    expect(k?.endpoints.map((e) => `${e.ip}:${e.port}`)).toEqual(['172.18.0.2:6443']);
+    expect(k?.endpoints().map((e) => `${e.ip}:${e.port}`)).toEqual(['172.18.0.2:6443']);
     expect(byName.get('kube-system/kube-dns:dns/udp')?.iptablesChain).toBe('KUBE-SVC-TCOU7JCQXEZGVUNU');
-    expect(byName.get('kube-system/kube-dns:dns/udp')?.endpoints).toHaveLength(2);
+    expect(byName.get('kube-system/kube-dns:dns/udp')?.endpoints()).toHaveLength(2);
     expect(byName.get('app/nothing:http/tcp')?.verdict).toBe('no-endpoints');
+  });
+
+  it('counts the endpoints it lists, and lists the same ones on every call', () => {
+    for (const p of one(smallCluster(), 'node-a')) {
+      const first = p.endpoints();
+      expect(first).toHaveLength(p.endpointCount);
+      expect(p.endpoints()).not.toBe(first);
+      expect(p.endpoints()).toEqual(first);
+    }
+    expect(one(smallCluster(), 'node-a').some((p) => p.endpointCount > 1)).toBe(true);
   });
 
   it('uses local endpoints and KUBE-SVL for internalTrafficPolicy Local', () => {
     const local = one(smallCluster(), 'node-a').find((p) => p.name === 'local');
     expect(local?.verdict).toBe('endpoints');
     expect(local?.iptablesChain).toMatch(/^KUBE-SVL-/);
-    expect(local?.endpoints.map((e) => e.ip)).toEqual(['10.244.0.7']);
+    expect(local?.endpoints().map((e) => e.ip)).toEqual(['10.244.0.7']);
     expect(one(smallCluster(), 'node-c').find((p) => p.name === 'local')?.verdict).toBe('no-local-endpoints');
     expect(one(smallCluster()).find((p) => p.name === 'local')?.verdict).toBe('unknown');
   });
@@ -54,7 +64,7 @@ describe('expectedServicePorts', () => {
     };
     const p = one(c)[0];
     expect(p?.verdict).toBe(verdict);
-    expect(p?.endpoints.map((e) => e.ip)).toEqual(ips);
+    expect(p?.endpoints().map((e) => e.ip)).toEqual(ips);
   });
 
   it('matches slice ports by name and protocol, merges slices and dedupes', () => {
@@ -77,7 +87,7 @@ describe('expectedServicePorts', () => {
       pods: [],
     };
     const [a, b] = one(c);
-    expect(a?.endpoints.map((e) => `${e.ip}:${e.port}`)).toEqual(['10.1.0.1:8080', '10.1.0.2:8080']);
+    expect(a?.endpoints().map((e) => `${e.ip}:${e.port}`)).toEqual(['10.1.0.1:8080', '10.1.0.2:8080']);
     expect(b?.verdict).toBe('no-endpoints');
   });
 

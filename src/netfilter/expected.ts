@@ -4,6 +4,11 @@
  * serving+terminating ones; local endpoints for internalTrafficPolicy: Local). Pure: same input,
  * same output; no clock, no I/O.
  *
+ * Memory: the agent keeps this state while Services stand (one per cluster generation), so a port
+ * keeps no endpoint list. It keeps the Service's EndpointSlices by reference (the same objects the
+ * cache holds) and lists its endpoints anew on each `endpoints()` call; a diff calls it once per port.
+ * At 10,000 Services × 5 endpoints that is ~10 MB less heap kept than lists plus the diff's sets.
+ *
  * Not modelled: topology-aware routing hints (the chain may then hold a subset of endpoints — the
  * diff does not compare endpoint lists for such services), NodePorts, externalIPs and load-balancer
  * addresses (only ClusterIPs are checked).
@@ -51,8 +56,13 @@ export interface ExpectedServicePort {
   readonly port: number;
   readonly internalPolicyLocal: boolean;
   readonly verdict: ExpectedVerdict;
-  /** The endpoints the ClusterIP chain should list (cluster or local ones). */
-  readonly endpoints: readonly ExpectedEndpoint[];
+  /** How many endpoints the ClusterIP chain should list. */
+  readonly endpointCount: number;
+  /**
+   * The endpoints the ClusterIP chain should list (cluster or local ones), in slice order. Computed
+   * anew from the EndpointSlices on every call (nothing is kept): call it once per diff of a port.
+   */
+  endpoints(): readonly ExpectedEndpoint[];
   /** Endpoints carry topology hints: kube-proxy may program a subset. */
   readonly topologyHints: boolean;
   /** KUBE-SVC-… or KUBE-SVL-… */
@@ -79,10 +89,19 @@ export interface ExpectedServices {
 /** What every endpoint of one service port shares for its chain names (one object per port). */
 interface PortNames {
   readonly spn: string;
-  readonly protocol: string;
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
   readonly ns: string;
   readonly name: string;
   readonly portName: string;
+}
+
+/** What a port needs to list its endpoints again (one object per Service port, shared by its IPs). */
+interface EndpointSource {
+  readonly slices: readonly EndpointSlice[];
+  readonly names: PortNames;
+  readonly family: 4 | 6;
+  readonly itpLocal: boolean;
+  readonly nodeName: string | undefined;
 }
 
 /**
@@ -207,6 +226,82 @@ function categorize(
   return { verdict: chosen.length > 0 ? 'endpoints' : 'no-local-endpoints', chosen };
 }
 
+/** The endpoints `categorize` chooses for one port, as chain targets. */
+function listEndpoints(src: EndpointSource): ExpectedEndpoint[] {
+  const n = src.names;
+  const { chosen } = categorize(
+    sliceEndpoints(src.slices, n.portName, n.protocol, src.family),
+    src.itpLocal,
+    src.nodeName,
+  );
+  const local = (e: SliceEndpoint): boolean => src.nodeName !== undefined && e.nodeName === src.nodeName;
+  return chosen.map((e) => new LazyEndpoint(e.ip, e.port, local(e), n));
+}
+
+/**
+ * One expected ClusterIP port. Its chain names are computed on first use (a node runs one mode);
+ * its endpoints on every call (see the file comment).
+ */
+class Port implements ExpectedServicePort {
+  readonly namespace: string;
+  readonly name: string;
+  readonly portName: string;
+  readonly servicePortName: string;
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly internalPolicyLocal: boolean;
+  readonly verdict: ExpectedVerdict;
+  readonly endpointCount: number;
+  readonly topologyHints: boolean;
+  readonly #src: EndpointSource;
+  #ipt: string | undefined;
+  #nft: string | undefined;
+
+  constructor(
+    src: EndpointSource,
+    clusterIP: string,
+    port: number,
+    verdict: ExpectedVerdict,
+    endpointCount: number,
+    topologyHints: boolean,
+  ) {
+    const n = src.names;
+    this.namespace = n.ns;
+    this.name = n.name;
+    this.portName = n.portName;
+    this.servicePortName = n.spn;
+    this.protocol = n.protocol;
+    this.clusterIP = clusterIP;
+    this.port = port;
+    this.internalPolicyLocal = src.itpLocal;
+    this.verdict = verdict;
+    this.endpointCount = endpointCount;
+    this.topologyHints = topologyHints;
+    this.#src = src;
+  }
+
+  endpoints(): readonly ExpectedEndpoint[] {
+    return this.endpointCount === 0 ? [] : listEndpoints(this.#src);
+  }
+
+  get iptablesChain(): string {
+    const n = this.#src.names;
+    this.#ipt ??= this.internalPolicyLocal
+      ? iptablesLocalServiceChain(n.spn, n.protocol)
+      : iptablesServiceChain(n.spn, n.protocol);
+    return this.#ipt;
+  }
+
+  get nftChain(): string {
+    const n = this.#src.names;
+    this.#nft ??= this.internalPolicyLocal
+      ? nftLocalServiceChain(n.ns, n.name, n.protocol, n.portName)
+      : nftServiceChain(n.ns, n.name, n.protocol, n.portName);
+    return this.#nft;
+  }
+}
+
 /** Computes the expected ClusterIP programming of every service port. */
 export function expectedServicePorts(cluster: ClusterState, opts: ExpectedOptions = {}): ExpectedServices {
   const family = opts.ipFamily ?? 4;
@@ -241,34 +336,18 @@ export function expectedServicePorts(cluster: ClusterState, opts: ExpectedOption
       }
       const portName = p.name ?? '';
       const spn = servicePortName(ns, name, p.name);
+      const src: EndpointSource = {
+        slices,
+        names: { spn, protocol, ns, name, portName },
+        family,
+        itpLocal,
+        nodeName: opts.nodeName,
+      };
       const eps = sliceEndpoints(slices, portName, protocol, family);
       totalEndpoints += eps.length;
       const { verdict, chosen } = categorize(eps, itpLocal, opts.nodeName);
-      const isLocal = (e: SliceEndpoint): boolean =>
-        opts.nodeName !== undefined && e.nodeName === opts.nodeName;
-      const names: PortNames = { spn, protocol, ns, name, portName };
-      const endpoints = chosen.map((e) => new LazyEndpoint(e.ip, e.port, isLocal(e), names));
-      for (const ip of ips) {
-        ports.push({
-          namespace: ns,
-          name,
-          portName,
-          servicePortName: spn,
-          protocol,
-          clusterIP: ip,
-          port: p.port,
-          internalPolicyLocal: itpLocal,
-          verdict,
-          endpoints,
-          topologyHints: chosen.some((e) => e.hints),
-          iptablesChain: itpLocal
-            ? iptablesLocalServiceChain(spn, protocol)
-            : iptablesServiceChain(spn, protocol),
-          nftChain: itpLocal
-            ? nftLocalServiceChain(ns, name, protocol, portName)
-            : nftServiceChain(ns, name, protocol, portName),
-        });
-      }
+      const hints = chosen.some((e) => e.hints);
+      for (const ip of ips) ports.push(new Port(src, ip, p.port, verdict, chosen.length, hints));
     }
   }
   return { ports, totalEndpoints, warnings };
