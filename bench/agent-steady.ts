@@ -29,9 +29,13 @@
  *   runtime flag against what ships on the same Services and kube-proxy; prints one result per
  *   window (a JSON array), each naming its `nodeFlags`. A restarted agent is measured from its
  *   first full read plus 60 s.
+ *   --compare-entry FILE (repeatable; not with --flags): weighs another build of the agent (e.g.
+ *   an older commit's bundle) on the same Services and kube-proxy: windows of the lab's entry,
+ *   then one per FILE, then the lab's entry again (drift between windows shows in its pair), each
+ *   agent restarted with the shipped flags. Prints a JSON array, each window naming its `entry`.
  *   --save DIR also records the node's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
@@ -54,14 +58,25 @@ const { values } = parseArgs({
     output: { type: 'string', default: 'text' },
     save: { type: 'string' },
     flags: { type: 'string', multiple: true },
+    'compare-entry': { type: 'string', multiple: true },
   },
 });
-/** One window per entry; `undefined`: one window of the agent as the lab started it. */
-const variants: readonly (readonly string[] | undefined)[] = values.flags?.length
-  ? values.flags.map((f) => f.split(/\s+/).filter(Boolean))
-  : [undefined];
+/**
+ * One measured window: the agent restarted with `flags` after the shipped ones, from `entry`
+ * (undefined: the lab's); `undefined` for the whole variant: the agent as the lab started it.
+ */
+type Variant = { readonly flags: readonly string[]; readonly entry?: string } | undefined;
+const compareEntries = values['compare-entry'] ?? [];
+if (compareEntries.length > 0 && values.flags?.length)
+  throw new Error('--compare-entry and --flags exclude each other (weigh one thing per lab)');
+for (const f of compareEntries) if (!existsSync(f)) throw new Error(`--compare-entry: "${f}" does not exist`);
+const variants: readonly Variant[] = compareEntries.length
+  ? [{ flags: [] }, ...compareEntries.map((entry) => ({ flags: [], entry })), { flags: [] }]
+  : values.flags?.length
+    ? values.flags.map((f) => ({ flags: f.split(/\s+/).filter(Boolean) }))
+    : [undefined];
 for (const v of variants)
-  for (const f of v ?? [])
+  for (const f of v?.flags ?? [])
     if (!f.startsWith('--')) throw new Error(`--flags: "${f}" is not a Node.js flag (they start with --)`);
 const services = Number(values.services);
 if (!Number.isInteger(services) || services < 1)
@@ -138,14 +153,15 @@ const log = (l: string): void => void process.stderr.write(`${l}\n`);
 
 /**
  * One window: the agent's CPU, RSS and counters while one more Service (index `pokeIndex`) is
- * created 5 s in. `nodeFlags`: the flags it was restarted with (undefined: as the lab started it).
+ * created 5 s in. `variant`: how it was restarted (undefined: as the lab started it).
  */
 async function measureWindow(
   lab: Lab,
   node: LabNode,
-  nodeFlags: readonly string[] | undefined,
+  variant: Variant,
   pokeIndex: number,
 ): Promise<Record<string, unknown>> {
+  const nodeFlags = variant?.flags;
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
   log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
@@ -204,13 +220,14 @@ async function measureWindow(
     fullReadsSeenAtS,
     // Rounds by verdict: a round that is not ok makes the next one read everything.
     rounds,
-    entry: entry ?? 'src/cli/main.ts',
+    entry: variant?.entry ?? entry ?? 'src/cli/main.ts',
     loadavg1: round(loadavg()[0] ?? 0),
   };
   // Text: the figures on stdout; JSON: the same line on stderr as each window ends (a run of
   // several windows prints its JSON only at the end).
   (values.output === 'json' ? log : console.log)(
     `${services} Services × 5 endpoints, gate open, ${result.windowS} s window` +
+      `${variant?.entry ? ` (from ${variant.entry})` : ''}` +
       `${nodeFlags ? ` (node flags after the shipped ones: ${nodeFlags.join(' ') || 'none'})` : ''}: ` +
       `agent CPU ${result.cpuPercent}% of a core ` +
       `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
@@ -237,10 +254,17 @@ async function waitGateOpen(lab: Lab, nodeName: string): Promise<void> {
  * Restarts the agent with `nodeFlags` after the shipped ones and waits until it has made its first
  * full rule read (an iptables-nft-save started) and the gate is open, then 60 s more.
  */
-async function restartAgent(lab: Lab, node: LabNode, nodeFlags: readonly string[]): Promise<void> {
+async function restartAgent(
+  lab: Lab,
+  node: LabNode,
+  nodeFlags: readonly string[],
+  from: string | undefined,
+): Promise<void> {
   await node.stopAgent();
-  await node.startAgent([], nodeFlags);
-  log(`agent restarted with ${nodeFlags.join(' ') || 'the shipped flags only'}`);
+  await node.startAgent([], nodeFlags, from);
+  log(
+    `agent restarted${from ? ` from ${from}` : ''} with ${nodeFlags.join(' ') || 'the shipped flags only'}`,
+  );
   await waitFor(
     "the restarted agent's first full read",
     async () =>
@@ -274,12 +298,11 @@ try {
   await waitGateOpen(lab, 'node-1');
   await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
   const results: Record<string, unknown>[] = [];
-  for (const [i, nodeFlags] of variants.entries()) {
-    if (nodeFlags) await restartAgent(lab, node, nodeFlags);
-    results.push(await measureWindow(lab, node, nodeFlags, services + i));
+  for (const [i, variant] of variants.entries()) {
+    if (variant) await restartAgent(lab, node, variant.flags, variant.entry);
+    results.push(await measureWindow(lab, node, variant, services + i));
   }
-  if (values.output === 'json')
-    console.log(JSON.stringify(values.flags?.length ? results : results[0], null, 2));
+  if (values.output === 'json') console.log(JSON.stringify(variants[0] ? results : results[0], null, 2));
   if (values.save) {
     mkdirSync(values.save, { recursive: true });
     await recordRuleset(lab, 'node-1', values.save);

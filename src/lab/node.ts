@@ -571,16 +571,21 @@ export class LabNode {
    * Starts the netwarden agent inside the node, pointed at the node's CNI folder; it finds pods'
    * network namespaces through /proc (the hostPID way); its HTTP surface listens on the node's
    * loopback (127.0.0.1:9746). `runtimeFlags` go to Node.js after the shipped ones (V8 takes the
-   * last of a repeated flag): for benches that weigh a flag against what ships.
+   * last of a repeated flag): for benches that weigh a flag against what ships. `entry` replaces
+   * the lab's agent entry file for this start (a bench weighing another build of the agent).
    */
-  async startAgent(extraArgs: readonly string[] = [], runtimeFlags: readonly string[] = []): Promise<void> {
+  async startAgent(
+    extraArgs: readonly string[] = [],
+    runtimeFlags: readonly string[] = [],
+    entry?: string,
+  ): Promise<void> {
     const agent = this.spec.agent;
     if (!agent || this.agent?.running) return;
     // Node.js runs the agent as the image does (its flags and environment), so the lab measures what ships.
     const args = [
       ...RUNTIME_FLAGS,
       ...runtimeFlags,
-      agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
+      entry ?? agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
       'agent',
       `--node-name=${this.name}`,
       `--kubeconfig=${agent.kubeconfig}`,
