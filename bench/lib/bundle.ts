@@ -10,7 +10,10 @@ import { writeShippedBundle } from '../../src/packaging/image.ts';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Bundles netwarden as the image does; returns the CLI entry file's path. */
-export function bundleCli(): Promise<string> {
-  return writeShippedBundle(REPO_DIR, mkdtempSync(join(tmpdir(), 'nwbundle-')));
+/**
+ * Bundles netwarden as the image does into a fresh folder; returns the CLI entry file's path.
+ * `alias` replaces packages by files (to weigh what a dependency costs; the image has none).
+ */
+export function bundleCli(alias: Readonly<Record<string, string>> = {}): Promise<string> {
+  return writeShippedBundle(REPO_DIR, mkdtempSync(join(tmpdir(), 'nwbundle-')), alias);
 }

@@ -243,17 +243,27 @@ async function strippedNode(repoDir: string, cacheDir: string): Promise<string> 
 
 /**
  * Writes the programs exactly as the image carries them (`netwarden.mjs` and `probe-child.js`)
- * into `outDir`, for benchmarks of the shipped form; returns the CLI's path.
+ * into `outDir`, for benchmarks of the shipped form; returns the CLI's path. `alias` (benchmarks
+ * only: what the image carries never has one) replaces packages by files, to weigh what a
+ * dependency costs.
  */
-export async function writeShippedBundle(repoDir: string, outDir: string): Promise<string> {
+export async function writeShippedBundle(
+  repoDir: string,
+  outDir: string,
+  alias: Readonly<Record<string, string>> = {},
+): Promise<string> {
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'netwarden.mjs'), await bundle(repoDir, 'src/cli/main.ts'));
-  writeFileSync(join(outDir, 'probe-child.js'), await bundle(repoDir, 'src/host/probe-child.ts'));
+  writeFileSync(join(outDir, 'netwarden.mjs'), await bundle(repoDir, 'src/cli/main.ts', alias));
+  writeFileSync(join(outDir, 'probe-child.js'), await bundle(repoDir, 'src/host/probe-child.ts', alias));
   return join(outDir, 'netwarden.mjs');
 }
 
 /** One of netwarden's programs as one ES module (its npm dependencies inside). */
-async function bundle(repoDir: string, entry: string): Promise<Buffer> {
+async function bundle(
+  repoDir: string,
+  entry: string,
+  alias: Readonly<Record<string, string>> = {},
+): Promise<Buffer> {
   const { build } = await import('esbuild');
   const res = await build({
     entryPoints: [join(repoDir, entry)],
@@ -266,6 +276,7 @@ async function bundle(repoDir: string, entry: string): Promise<Buffer> {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'error',
+    alias: { ...alias },
     // CommonJS dependencies call require(); an ES module has none unless given one.
     banner: {
       js: "import { createRequire as __nwRequire } from 'node:module'; const require = __nwRequire(import.meta.url);",
