@@ -33,6 +33,8 @@
  *   an older commit's bundle) on the same Services and kube-proxy: windows of the lab's entry,
  *   then one per FILE, then the lab's entry again (drift between windows shows in its pair), each
  *   agent restarted with the shipped flags. Prints a JSON array, each window naming its `entry`.
+ *   An older commit's bundle: in a `git worktree` of it (with node_modules linked in), run
+ *   `node -e "import('./bench/lib/bundle.ts').then((m) => m.bundleCli()).then(console.log)"`.
  *   --save DIR also records the node's ruleset for bench/doctor-parse.ts (see lib/ruleset.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
