@@ -43,33 +43,8 @@ export interface ExpectedEndpoint {
  */
 export type ExpectedVerdict = 'endpoints' | 'no-endpoints' | 'no-local-endpoints' | 'unknown';
 
-/** One ClusterIP + port + protocol. */
-export interface ExpectedServicePort {
-  readonly namespace: string;
-  readonly name: string;
-  /** '' for an unnamed port. */
-  readonly portName: string;
-  /** `ns/name:port` as kube-proxy prints it. */
-  readonly servicePortName: string;
-  readonly protocol: 'tcp' | 'udp' | 'sctp';
-  readonly clusterIP: string;
-  readonly port: number;
-  readonly internalPolicyLocal: boolean;
-  readonly verdict: ExpectedVerdict;
-  /** How many endpoints the ClusterIP chain should list. */
-  readonly endpointCount: number;
-  /**
-   * The endpoints the ClusterIP chain should list (cluster or local ones), in slice order. Computed
-   * anew from the EndpointSlices on every call (nothing is kept): call it once per diff of a port.
-   */
-  endpoints(): readonly ExpectedEndpoint[];
-  /** Endpoints carry topology hints: kube-proxy may program a subset. */
-  readonly topologyHints: boolean;
-  /** KUBE-SVC-… or KUBE-SVL-… */
-  readonly iptablesChain: string;
-  /** service-… or local-… */
-  readonly nftChain: string;
-}
+/** One ClusterIP + port + protocol (see {@link Port}; only this module makes them). */
+export type ExpectedServicePort = Port;
 
 /** Options of the expected-state computation. */
 export interface ExpectedOptions {
@@ -242,17 +217,21 @@ function listEndpoints(src: EndpointSource): ExpectedEndpoint[] {
  * One expected ClusterIP port. Its chain names are computed on first use (a node runs one mode);
  * its endpoints on every call (see the file comment).
  */
-class Port implements ExpectedServicePort {
+class Port {
   readonly namespace: string;
   readonly name: string;
+  /** '' for an unnamed port. */
   readonly portName: string;
+  /** `ns/name:port` as kube-proxy prints it. */
   readonly servicePortName: string;
   readonly protocol: 'tcp' | 'udp' | 'sctp';
   readonly clusterIP: string;
   readonly port: number;
   readonly internalPolicyLocal: boolean;
   readonly verdict: ExpectedVerdict;
+  /** How many endpoints the ClusterIP chain should list. */
   readonly endpointCount: number;
+  /** Endpoints carry topology hints: kube-proxy may program a subset. */
   readonly topologyHints: boolean;
   readonly #src: EndpointSource;
   #ipt: string | undefined;
@@ -281,10 +260,15 @@ class Port implements ExpectedServicePort {
     this.#src = src;
   }
 
+  /**
+   * The endpoints the ClusterIP chain should list (cluster or local ones), in slice order. Computed
+   * anew from the EndpointSlices on every call (nothing is kept): call it once per diff of a port.
+   */
   endpoints(): readonly ExpectedEndpoint[] {
     return this.endpointCount === 0 ? [] : listEndpoints(this.#src);
   }
 
+  /** KUBE-SVC-… or KUBE-SVL-… */
   get iptablesChain(): string {
     const n = this.#src.names;
     this.#ipt ??= this.internalPolicyLocal
@@ -293,6 +277,7 @@ class Port implements ExpectedServicePort {
     return this.#ipt;
   }
 
+  /** service-… or local-… */
   get nftChain(): string {
     const n = this.#src.names;
     this.#nft ??= this.internalPolicyLocal
