@@ -25,10 +25,11 @@
  *   the image's bundle first (bench/lib/bundle.ts); default: the unbundled TypeScript sources.
  *   --flags=FLAGS (repeatable; FLAGS space-separated, `--flags=` for none): one window per
  *   --flags, in the same lab one after another, the agent restarted with FLAGS after the shipped
- *   Node.js flags (src/packaging/runtime.ts; V8 takes the last of a repeated flag). Weighs a
- *   runtime flag against what ships on the same Services and kube-proxy; prints one result per
- *   window (a JSON array), each naming its `nodeFlags`. A restarted agent is measured from its
- *   first full read plus 60 s.
+ *   Node.js flags (src/packaging/runtime.ts; V8 takes the last of a repeated flag). A word
+ *   `NAME=value` (e.g. `MALLOC_MMAP_THRESHOLD_=32768`) is an environment variable instead, added
+ *   to the shipped environment. Weighs a runtime setting against what ships on the same Services
+ *   and kube-proxy; prints one result per window (a JSON array), each naming its `nodeFlags` and
+ *   `nodeEnv`. A restarted agent is measured from its first full read plus 60 s.
  *   --compare-entry FILE (repeatable; not with --flags): weighs another build of the agent (e.g.
  *   an older commit's bundle) on the same Services and kube-proxy: windows of the lab's entry,
  *   then one per FILE, then the lab's entry again (drift between windows shows in its pair), each
@@ -64,22 +65,47 @@ const { values } = parseArgs({
   },
 });
 /**
- * One measured window: the agent restarted with `flags` after the shipped ones, from `entry`
- * (undefined: the lab's); `undefined` for the whole variant: the agent as the lab started it.
+ * One measured window: the agent restarted with `flags` after the shipped ones and `env` added to
+ * the shipped environment, from `entry` (undefined: the lab's); `undefined` for the whole variant:
+ * the agent as the lab started it.
  */
-type Variant = { readonly flags: readonly string[]; readonly entry?: string } | undefined;
+type Variant =
+  | {
+      readonly flags: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly entry?: string;
+    }
+  | undefined;
+/** An environment variable's word in --flags. */
+const ENV_WORD = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
+/** One --flags value as a variant: `--` words are Node.js flags, `NAME=value` words environment. */
+function flagsVariant(value: string): Variant {
+  const flags: string[] = [];
+  const env: Record<string, string> = {};
+  for (const word of value.split(/\s+/).filter(Boolean)) {
+    const kv = ENV_WORD.exec(word);
+    if (kv) env[kv[1] as string] = kv[2] as string;
+    else if (word.startsWith('--')) flags.push(word);
+    else
+      throw new Error(
+        `--flags: "${word}" is neither a Node.js flag (--name) nor an environment variable (NAME=value)`,
+      );
+  }
+  return { flags, env };
+}
 const compareEntries = values['compare-entry'] ?? [];
 if (compareEntries.length > 0 && values.flags?.length)
   throw new Error('--compare-entry and --flags exclude each other (weigh one thing per lab)');
 for (const f of compareEntries) if (!existsSync(f)) throw new Error(`--compare-entry: "${f}" does not exist`);
 const variants: readonly Variant[] = compareEntries.length
-  ? [{ flags: [] }, ...compareEntries.map((entry) => ({ flags: [], entry })), { flags: [] }]
+  ? [
+      { flags: [], env: {} },
+      ...compareEntries.map((entry) => ({ flags: [], env: {}, entry })),
+      { flags: [], env: {} },
+    ]
   : values.flags?.length
-    ? values.flags.map((f) => ({ flags: f.split(/\s+/).filter(Boolean) }))
+    ? values.flags.map(flagsVariant)
     : [undefined];
-for (const v of variants)
-  for (const f of v?.flags ?? [])
-    if (!f.startsWith('--')) throw new Error(`--flags: "${f}" is not a Node.js flag (they start with --)`);
 const services = Number(values.services);
 if (!Number.isInteger(services) || services < 1)
   throw new Error(`--services must be a positive integer, got "${values.services}"`);
@@ -153,6 +179,29 @@ const median = (xs: readonly number[]): number => {
 };
 const log = (l: string): void => void process.stderr.write(`${l}\n`);
 
+/** How a window's agent was restarted, for its JSON: `nodeFlags` (with --flags), `nodeEnv` (when any). */
+function variantFields(variant: Variant): { nodeFlags?: string; nodeEnv?: string } {
+  if (!variant) return {};
+  const env = envWords(variant.env);
+  return {
+    ...(values.flags?.length ? { nodeFlags: variant.flags.join(' ') } : {}),
+    ...(env ? { nodeEnv: env } : {}),
+  };
+}
+
+/** The same for the window's line of text. */
+function variantText(variant: Variant): string {
+  if (!variant) return '';
+  const env = envWords(variant.env);
+  return (
+    (variant.entry ? ` (from ${variant.entry})` : '') +
+    (values.flags?.length
+      ? ` (node flags after the shipped ones: ${variant.flags.join(' ') || 'none'})`
+      : '') +
+    (env ? ` (environment added: ${env})` : '')
+  );
+}
+
 /**
  * One window: the agent's CPU, RSS and counters while one more Service (index `pokeIndex`) is
  * created 5 s in. `variant`: how it was restarted (undefined: as the lab started it).
@@ -163,7 +212,6 @@ async function measureWindow(
   variant: Variant,
   pokeIndex: number,
 ): Promise<Record<string, unknown>> {
-  const nodeFlags = variant?.flags;
   const pid = node.agent?.pid;
   if (!pid) throw new Error('no agent process');
   log(`gate open; measuring agent ${pid} for ${windowMs / 1000} s`);
@@ -206,7 +254,7 @@ async function measureWindow(
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   const result = {
     services,
-    ...(nodeFlags ? { nodeFlags: nodeFlags.join(' ') } : {}),
+    ...variantFields(variant),
     windowS: Math.round(secs),
     rssMb: round(median(samples), 1),
     peakRssMb: round(Math.max(...samples), 1),
@@ -229,8 +277,7 @@ async function measureWindow(
   // several windows prints its JSON only at the end).
   (values.output === 'json' ? log : console.log)(
     `${services} Services × 5 endpoints, gate open, ${result.windowS} s window` +
-      `${variant?.entry ? ` (from ${variant.entry})` : ''}` +
-      `${nodeFlags ? ` (node flags after the shipped ones: ${nodeFlags.join(' ') || 'none'})` : ''}: ` +
+      `${variantText(variant)}: ` +
       `agent CPU ${result.cpuPercent}% of a core ` +
       `(+ ${result.childCpuPercent}% in its children), RSS ${result.rssMb} MB median (peak ${result.peakRssMb} MB); ` +
       `nftables listings reused ${nftDelta.reused}, listed ${nftDelta.listed}; programs started ${JSON.stringify(programs)}; ` +
@@ -252,20 +299,24 @@ async function waitGateOpen(lab: Lab, nodeName: string): Promise<void> {
   );
 }
 
+/** An environment as `NAME=value` words. */
+function envWords(env: Readonly<Record<string, string>>): string {
+  return Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
 /**
- * Restarts the agent with `nodeFlags` after the shipped ones and waits until it has made its first
- * full rule read (an iptables-nft-save started) and the gate is open, then 60 s more.
+ * Restarts the agent as `variant` says (Node.js flags after the shipped ones, environment added to
+ * the shipped one, another entry) and waits until it has made its first full rule read (an
+ * iptables-nft-save started) and the gate is open, then 60 s more.
  */
-async function restartAgent(
-  lab: Lab,
-  node: LabNode,
-  nodeFlags: readonly string[],
-  from: string | undefined,
-): Promise<void> {
+async function restartAgent(lab: Lab, node: LabNode, variant: NonNullable<Variant>): Promise<void> {
   await node.stopAgent();
-  await node.startAgent([], nodeFlags, from);
+  await node.startAgent([], variant);
+  const how = [...variant.flags, envWords(variant.env)].filter(Boolean).join(' ');
   log(
-    `agent restarted${from ? ` from ${from}` : ''} with ${nodeFlags.join(' ') || 'the shipped flags only'}`,
+    `agent restarted${variant.entry ? ` from ${variant.entry}` : ''} with ${how || 'the shipped flags only'}`,
   );
   await waitFor(
     "the restarted agent's first full read",
@@ -301,7 +352,7 @@ try {
   await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
   const results: Record<string, unknown>[] = [];
   for (const [i, variant] of variants.entries()) {
-    if (variant) await restartAgent(lab, node, variant.flags, variant.entry);
+    if (variant) await restartAgent(lab, node, variant);
     results.push(await measureWindow(lab, node, variant, services + i));
   }
   if (values.output === 'json') console.log(JSON.stringify(variants[0] ? results : results[0], null, 2));

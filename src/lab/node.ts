@@ -44,6 +44,13 @@ const SAVED_RULESET = 'sysconfig-iptables';
 /** The VPC CIDRs of the lab for the VPC CNI's node rules: node subnet and pod network. */
 const LAB_VPC_CIDRS = ['10.250.0.0/16', '10.244.0.0/16'] as const;
 
+/** How one start of the agent differs from what ships (benches only): see {@link LabNode.startAgent}. */
+export interface AgentRuntimeVariant {
+  readonly flags?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly entry?: string;
+}
+
 /** What the node does at boot, and when (ms after boot). */
 export interface BootOptions {
   /** kube-proxy's container starts this long after boot (`kube-proxy-delay`). */
@@ -570,22 +577,19 @@ export class LabNode {
   /**
    * Starts the netwarden agent inside the node, pointed at the node's CNI folder; it finds pods'
    * network namespaces through /proc (the hostPID way); its HTTP surface listens on the node's
-   * loopback (127.0.0.1:9746). `runtimeFlags` go to Node.js after the shipped ones (V8 takes the
-   * last of a repeated flag): for benches that weigh a flag against what ships. `entry` replaces
-   * the lab's agent entry file for this start (a bench weighing another build of the agent).
+   * loopback (127.0.0.1:9746). `runtime` is for benches that weigh a runtime setting against what
+   * ships: `flags` go to Node.js after the shipped ones (V8 takes the last of a repeated flag),
+   * `env` is added to the shipped environment (replacing a shipped variable of the same name), and
+   * `entry` replaces the lab's agent entry file for this start (another build of the agent).
    */
-  async startAgent(
-    extraArgs: readonly string[] = [],
-    runtimeFlags: readonly string[] = [],
-    entry?: string,
-  ): Promise<void> {
+  async startAgent(extraArgs: readonly string[] = [], runtime: AgentRuntimeVariant = {}): Promise<void> {
     const agent = this.spec.agent;
     if (!agent || this.agent?.running) return;
     // Node.js runs the agent as the image does (its flags and environment), so the lab measures what ships.
     const args = [
       ...RUNTIME_FLAGS,
-      ...runtimeFlags,
-      entry ?? agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
+      ...(runtime.flags ?? []),
+      runtime.entry ?? agent.entry ?? join(this.spec.repoDir, 'src/cli/main.ts'),
       'agent',
       `--node-name=${this.name}`,
       `--kubeconfig=${agent.kubeconfig}`,
@@ -598,7 +602,8 @@ export class LabNode {
       ...agent.args,
       ...extraArgs,
     ];
-    this.agent = await this.#startInNode('agent', this.spec.nodeBinary, args, runtimeEnv());
+    const env = { ...runtimeEnv(), ...runtime.env };
+    this.agent = await this.#startInNode('agent', this.spec.nodeBinary, args, env);
     this.#emit('agent-started');
   }
 
