@@ -25,6 +25,13 @@
  * - `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates (V8's compiler and GC helpers,
  *   libuv's pool) its own arena and rarely returns their freed memory; two arenas hold the same
  *   work with less left behind.
+ * - `MALLOC_MMAP_THRESHOLD_=32768`: glibc serves a block of 32 KiB or more with a mapping of its
+ *   own, unmapped when freed; smaller ones come from an arena, whose freed middle it rarely
+ *   returns. Left to itself glibc raises this threshold (up to 32 MiB) each time a mapped block is
+ *   freed, and then V8's 32 KiB compiler zone segments and the 64 KiB buffers of a program's
+ *   output land in the arena and leave holes there. Setting it also fixes it. Idle agent: the
+ *   arena 10.0 -> 4.5 MB, RSS 84.2 -> 79.1 MB (16 KiB and 24 KiB measured the same, 40 KiB no
+ *   gain); at 10,000 Services side by side in one lab: WINDOWS.
  */
 export const RUNTIME_FLAGS: readonly string[] = [
   '--max-semi-space-size=2',
@@ -34,7 +41,7 @@ export const RUNTIME_FLAGS: readonly string[] = [
 ];
 
 /** Environment for the node process, as `NAME=value`. */
-export const RUNTIME_ENV: readonly string[] = ['MALLOC_ARENA_MAX=2'];
+export const RUNTIME_ENV: readonly string[] = ['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=32768'];
 
 /** {@link RUNTIME_ENV} as an object (for spawning). */
 export function runtimeEnv(): Record<string, string> {
