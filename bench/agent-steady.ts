@@ -45,7 +45,7 @@ import { parseDuration } from '../src/core/duration.ts';
 import { CONDITION_TYPE } from '../src/core/gate.ts';
 import { Lab } from '../src/lab/lab.ts';
 import { inNetns } from '../src/lab/network.ts';
-import type { LabNode } from '../src/lab/node.ts';
+import type { AgentRuntimeVariant, LabNode } from '../src/lab/node.ts';
 import { createSyntheticServices } from '../src/lab/scale.ts';
 import { waitFor } from '../src/lab/wait.ts';
 import { parsePrometheusText } from '../src/sources/kube-proxy-metrics.ts';
@@ -65,21 +65,14 @@ const { values } = parseArgs({
   },
 });
 /**
- * One measured window: the agent restarted with `flags` after the shipped ones and `env` added to
- * the shipped environment, from `entry` (undefined: the lab's); `undefined` for the whole variant:
- * the agent as the lab started it.
+ * One measured window: the agent restarted as the variant says (src/lab/node.ts); `undefined`: the
+ * agent as the lab started it.
  */
-type Variant =
-  | {
-      readonly flags: readonly string[];
-      readonly env: Readonly<Record<string, string>>;
-      readonly entry?: string;
-    }
-  | undefined;
+type Variant = AgentRuntimeVariant | undefined;
 /** An environment variable's word in --flags. */
 const ENV_WORD = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 /** One --flags value as a variant: `--` words are Node.js flags, `NAME=value` words environment. */
-function flagsVariant(value: string): Variant {
+function flagsVariant(value: string): AgentRuntimeVariant {
   const flags: string[] = [];
   const env: Record<string, string> = {};
   for (const word of value.split(/\s+/).filter(Boolean)) {
@@ -98,11 +91,7 @@ if (compareEntries.length > 0 && values.flags?.length)
   throw new Error('--compare-entry and --flags exclude each other (weigh one thing per lab)');
 for (const f of compareEntries) if (!existsSync(f)) throw new Error(`--compare-entry: "${f}" does not exist`);
 const variants: readonly Variant[] = compareEntries.length
-  ? [
-      { flags: [], env: {} },
-      ...compareEntries.map((entry) => ({ flags: [], env: {}, entry })),
-      { flags: [], env: {} },
-    ]
+  ? [{}, ...compareEntries.map((entry) => ({ entry })), {}]
   : values.flags?.length
     ? values.flags.map(flagsVariant)
     : [undefined];
@@ -184,7 +173,7 @@ function variantFields(variant: Variant): { nodeFlags?: string; nodeEnv?: string
   if (!variant) return {};
   const env = envWords(variant.env);
   return {
-    ...(values.flags?.length ? { nodeFlags: variant.flags.join(' ') } : {}),
+    ...(values.flags?.length ? { nodeFlags: (variant.flags ?? []).join(' ') } : {}),
     ...(env ? { nodeEnv: env } : {}),
   };
 }
@@ -196,7 +185,7 @@ function variantText(variant: Variant): string {
   return (
     (variant.entry ? ` (from ${variant.entry})` : '') +
     (values.flags?.length
-      ? ` (node flags after the shipped ones: ${variant.flags.join(' ') || 'none'})`
+      ? ` (node flags after the shipped ones: ${variant.flags?.join(' ') || 'none'})`
       : '') +
     (env ? ` (environment added: ${env})` : '')
   );
@@ -300,7 +289,7 @@ async function waitGateOpen(lab: Lab, nodeName: string): Promise<void> {
 }
 
 /** An environment as `NAME=value` words. */
-function envWords(env: Readonly<Record<string, string>>): string {
+function envWords(env: Readonly<Record<string, string>> = {}): string {
   return Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -311,10 +300,10 @@ function envWords(env: Readonly<Record<string, string>>): string {
  * the shipped one, another entry) and waits until it has made its first full rule read (an
  * iptables-nft-save started) and the gate is open, then 60 s more.
  */
-async function restartAgent(lab: Lab, node: LabNode, variant: NonNullable<Variant>): Promise<void> {
+async function restartAgent(lab: Lab, node: LabNode, variant: AgentRuntimeVariant): Promise<void> {
   await node.stopAgent();
   await node.startAgent([], variant);
-  const how = [...variant.flags, envWords(variant.env)].filter(Boolean).join(' ');
+  const how = [...(variant.flags ?? []), envWords(variant.env)].filter(Boolean).join(' ');
   log(
     `agent restarted${variant.entry ? ` from ${variant.entry}` : ''} with ${how || 'the shipped flags only'}`,
   );
