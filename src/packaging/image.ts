@@ -25,6 +25,7 @@ import { createGzip } from 'node:zlib';
 import { NetwardenError } from '../errors.ts';
 import { lastLines, run } from '../host/exec.ts';
 import { VERSION } from '../version.ts';
+import { builtinImportsViaRequire } from './builtin-imports.ts';
 import { type DebFile, extractDebs, fetchDebs, resolveDebs } from './debs.ts';
 import {
   archiveEntries,
@@ -284,6 +285,9 @@ async function bundle(
     legalComments: 'none',
     logLevel: 'error',
     alias: { ...alias },
+    // Built-ins imported as ES modules are loaded with require: their facades would read every lazy
+    // export, `node:http`'s load Node.js's own undici (builtin-imports.ts).
+    plugins: [builtinImportsViaRequire()],
     // CommonJS dependencies call require(); an ES module has none unless given one.
     banner: {
       js: "import { createRequire as __nwRequire } from 'node:module'; const require = __nwRequire(import.meta.url);",
