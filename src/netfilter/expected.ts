@@ -131,9 +131,10 @@ interface SliceEndpoint {
   hints: boolean;
 }
 
+/** The literal, not `toLowerCase()`'s fresh copy: one string shared by every port of a kind. */
 function lowerProtocol(p: string | undefined): 'tcp' | 'udp' | 'sctp' | undefined {
   const v = (p ?? 'TCP').toLowerCase();
-  return v === 'tcp' || v === 'udp' || v === 'sctp' ? v : undefined;
+  return v === 'tcp' ? 'tcp' : v === 'udp' ? 'udp' : v === 'sctp' ? 'sctp' : undefined;
 }
 
 /** Endpoints of one service port from its slices, deduplicated by ip:port. */
