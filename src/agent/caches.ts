@@ -3,7 +3,14 @@
  * (by the gated label: the breaker's input), Services, EndpointSlices and this node's Pods. No
  * agent watches every Node: on a large cluster each Node status change would reach every agent.
  */
-import { type EndpointSlice, type Node, type Pod, type Service, sliceServiceKey } from '../core/objects.ts';
+import {
+  type EndpointSlice,
+  type Node,
+  objectKey,
+  type Pod,
+  type Service,
+  sliceServiceKey,
+} from '../core/objects.ts';
 import type { ClusterState } from '../netfilter/cluster-state.ts';
 import { slimEndpointSlice, slimNode, slimPod, slimService } from './slim.ts';
 
@@ -168,9 +175,12 @@ export class WatchCaches implements AgentCaches {
       // reflector stores the object: at 10,000 Services the rest (managedFields, targetRefs,
       // annotations…) is most of the memory.
       keep: (obj: T): T => SLIM[kind](obj as never) as unknown as T,
+      // The reflector keeps no map beside this one: it reads this one, which onEvent keeps.
+      store: map,
       onEvent: (ev: { type: string; object: T }) => {
         const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
-        const k = isNode ? (ev.object.metadata?.name ?? '') : key;
+        // By the reflector's key (`namespace/name`, a Node's name), as `store` promises.
+        const k = objectKey(ev.object);
         const before = map.get(k);
         // The object as `keep` left it: the reflector's copy, not a second one.
         if (ev.type === 'DELETED') map.delete(k);

@@ -403,6 +403,38 @@ describe('WatchCaches', () => {
     ).toEqual(['new-1', 'orphan-1']);
   });
 
+  it("behind a Reflector, is its only map: a relist's DELETED comes from the cache's own entries", async () => {
+    const { WatchCaches } = await import('./caches.ts');
+    const { Reflector } = await import('../kube/watch.ts');
+    const c = new WatchCaches('n1', { expect: 1, settleMs: 0, now: () => 5_000_000 });
+    const lists = [[svc('a'), svc('b')], [svc('a')]];
+    let watches = 0;
+    const transport = {
+      list: async (keep: (s: Service) => Service) => ({
+        items: (lists.shift() ?? []).map(keep),
+        resourceVersion: '1',
+      }),
+      // The first watch ends with 410 Gone (relist), the second stays open until stopped.
+      watch: async (_rv: string, _on: unknown, onDone: (err: unknown) => void) => {
+        if (watches++ === 0) queueMicrotask(() => onDone({ statusCode: 410 }));
+        return { abort: () => onDone(null) };
+      },
+    };
+    const handlers = c.handlers<Service>('services');
+    const r = new Reflector(transport, handlers, {
+      minBackoffMs: 0,
+      maxBackoffMs: 0,
+      firstListRetryMs: 0,
+      sleep: () => new Promise<void>((res) => setImmediate(res)),
+    });
+    await r.start();
+    for (let i = 0; i < 100 && watches < 2; i++) await new Promise((res) => setImmediate(res));
+    await r.stop();
+    expect(c.cluster().services.map((s) => s.metadata?.name)).toEqual(['a']);
+    expect([...(handlers.store?.keys() ?? [])]).toEqual(['default/a']);
+    expect(r.snapshot()[0]).toBe(c.cluster().services[0]);
+  });
+
   it('answers cluster() from one view until a watch event, and drops managedFields', async () => {
     const { WatchCaches } = await import('./caches.ts');
     const c = new WatchCaches('n1', { settleMs: 10_000, now: () => 5_000_000 });

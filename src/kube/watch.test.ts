@@ -148,6 +148,40 @@ describe('Reflector', () => {
     expect(r.stats().relists).toBe(2);
   });
 
+  it("with the handler's store, keeps no map of its own and relists against the store", async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [obj('a', '10'), obj('b', '10')], resourceVersion: '10' });
+    t.scripts.push({ events: [{ type: 'ADDED', object: obj('c', '11') }], end: { statusCode: 410 } });
+    t.lists.push({ items: [obj('a', '20'), obj('c', '11')], resourceVersion: '30' });
+    const store = new Map<string, Obj>();
+    const seen: string[] = [];
+    // The handler keeps the store, as the contract asks; the reflector must not write it.
+    const onEvent = (e: WatchEvent<Obj>): void => {
+      seen.push(`${e.type} ${e.object.metadata.name}`);
+      if (e.type === 'DELETED') store.delete(e.object.metadata.name);
+      else store.set(e.object.metadata.name, e.object);
+    };
+    const r = new Reflector(t, { store, onEvent }, timing);
+    await r.start();
+    await settle(() => t.watchedFrom.length >= 2);
+    await r.stop();
+    // b is gone from the relist: its DELETED comes from what the store held (c unchanged: no event).
+    expect(seen).toEqual(['ADDED a', 'ADDED b', 'ADDED c', 'MODIFIED a', 'DELETED b']);
+    expect([...store.keys()].sort()).toEqual(['a', 'c']);
+    expect(r.snapshot()).toEqual([...store.values()]);
+  });
+
+  it('leaves the store to the handler: an event the handler does not store is not stored', async () => {
+    const t = new ScriptedTransport();
+    t.lists.push({ items: [obj('a', '10')], resourceVersion: '10' });
+    const store = new Map<string, Obj>();
+    const r = new Reflector(t, { store, onEvent: () => {} }, timing);
+    await r.start();
+    await r.stop();
+    expect(store.size).toBe(0);
+    expect(r.snapshot()).toEqual([]);
+  });
+
   it('keeps retrying a failing relist with back-off instead of dying', async () => {
     const t = new ScriptedTransport();
     t.lists.push({ items: [], resourceVersion: '1' });
