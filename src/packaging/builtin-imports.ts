@@ -21,7 +21,11 @@ import type { Plugin } from 'esbuild';
 
 const NAMESPACE = 'netwarden-builtin';
 
-/** `node:x` or `x` for every built-in (`node:test` style names only with the prefix). */
+/**
+ * The built-in a specifier names (`node:x` or `x`); undefined for anything else and for `node:module`.
+ * Built-ins that exist only with the prefix (`node:test`, `node:sqlite`; builtinModules lists them
+ * so) stay real ES imports.
+ */
 function builtinName(spec: string): string | undefined {
   const name = spec.startsWith('node:') ? spec.slice(5) : spec;
   if (name === 'module') return undefined;
@@ -50,7 +54,7 @@ export function facadeSource(name: string): string {
     'export default m;',
   ];
   for (const [i, k] of names.entries()) lines.push(`const e${i} = m[${JSON.stringify(k)}];`);
-  // Export names may be any IdentifierName (reserved words too); the locals are numbered.
+  // Export names written as strings may be any name, reserved words too; the locals are numbered.
   if (names.length > 0)
     lines.push(`export { ${names.map((k, i) => `e${i} as ${JSON.stringify(k)}`).join(', ')} };`);
   return `${lines.join('\n')}\n`;
