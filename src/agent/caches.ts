@@ -178,15 +178,15 @@ export class WatchCaches implements AgentCaches {
       // The reflector keeps no map beside this one: it reads this one, which onEvent keeps.
       store: map,
       onEvent: (ev: { type: string; object: T }) => {
-        const key = `${ev.object.metadata?.namespace ?? ''}/${ev.object.metadata?.name ?? ''}`;
-        // By the reflector's key (`namespace/name`, a Node's name), as `store` promises.
+        // By the reflector's key (`namespace/name`, a Node's name), as `store` promises; for
+        // Services and EndpointSlices also the key their settling is tracked by.
         const k = objectKey(ev.object);
         const before = map.get(k);
         // The object as `keep` left it: the reflector's copy, not a second one.
         if (ev.type === 'DELETED') map.delete(k);
         else map.set(k, ev.object);
         if (!isNode) this.#clusterView = undefined;
-        if (this.#synced.has(kind)) this.#afterInitialList(kind, key, before, ev.object);
+        if (this.#synced.has(kind)) this.#afterInitialList(kind, k, before, ev.object);
         // Of the nodes, only a new boot of this one wakes the loop early (the gate must close at
         // once); the kubelet's periodic status updates must not turn into extra rounds.
         if (!isNode) onChange?.();
