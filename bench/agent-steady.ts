@@ -7,7 +7,10 @@
  * highest sample; `anonRssMb` / `fileRssMb` split the median into anonymous memory (V8's heap,
  * malloc) and mapped files (mostly the node binary's own pages, shared and clean). Five seconds
  * into the window one more Service is created, so the window holds at least one full rule read
- * (the agent reads everything once a change has settled, and every 5 min).
+ * (the agent reads everything once a change has settled, and every 5 min). The window of the agent
+ * as the lab started it begins once two rounds have ended after the setup's Service churn settled,
+ * so that the setup's own last full read stays outside it (a restarted agent's begins 60 s after
+ * its first full read).
  *
  * `nftListings` counts the steady rounds' nftables listings over the window from the agent's own
  * netwarden_nft_listings_total: `reused` while the ruleset generation stood, `listed` otherwise.
@@ -318,6 +321,25 @@ async function restartAgent(lab: Lab, node: LabNode, variant: AgentRuntimeVarian
   await new Promise((r) => setTimeout(r, 60_000));
 }
 
+/**
+ * Waits (at most 3 min) until the agent has ended two rounds from now: the second started after
+ * the first ended, so after the setup's Service churn had settled. The Services that settled last
+ * move the cluster generation, and the round that first sees it makes a full rule read; without
+ * this wait that read, the setup's and not the steady state's, fell into the window of the agent
+ * as the lab started it (two full reads where a restarted agent's window held one).
+ */
+async function waitRoundsAfterChurn(node: LabNode): Promise<void> {
+  const rounds = async () =>
+    Object.values((await agentCounters(node.netns)).rounds).reduce((a, b) => a + b, 0);
+  const start = await rounds();
+  await waitFor(
+    'two steady rounds after the Service churn settled',
+    async () => (await rounds()) >= start + 2,
+    3 * 60_000,
+    2_000,
+  );
+}
+
 const entry = values.bundle ? await bundleCli() : values.entry;
 if (entry) log(`agent entry: ${entry}`);
 let labRef: Lab | undefined;
@@ -338,7 +360,8 @@ try {
   log(`${services} services created; waiting for kube-proxy and the gate`);
   await waitProgrammed(lab, 'node-1');
   await waitGateOpen(lab, 'node-1');
-  await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle
+  await new Promise((r) => setTimeout(r, 15_000)); // let the Service churn settle (--sync-grace 10 s)
+  await waitRoundsAfterChurn(node);
   const results: Record<string, unknown>[] = [];
   for (const [i, variant] of variants.entries()) {
     if (variant) await restartAgent(lab, node, variant);
