@@ -571,3 +571,84 @@ describe('Agent.pokeReadiness (the pod readiness gate between rounds)', () => {
     }
   });
 });
+
+describe('Agent.pokeWhenSettled (a round once a Service change has settled)', () => {
+  /** An agent run under fake timers whose one check records when each round ran it. */
+  async function running(checkMs = 0) {
+    const rounds: number[] = [];
+    const counting: Check = {
+      name: 'kube-proxy-rules',
+      gating: true,
+      run: async () => {
+        rounds.push(Date.now());
+        if (checkMs > 0) await new Promise((r) => setTimeout(r, checkMs));
+        return { status: 'Ok', reason: 'ok', message: 'ok' };
+      },
+    };
+    const { agent, clock } = setup('boot-1', { [BOOT_ID_ANNOTATION]: 'boot-1' }, {}, undefined, () => ({
+      checks: [counting],
+    }));
+    const step = async (ms: number) => {
+      clock.advance(ms);
+      await vi.advanceTimersByTimeAsync(ms);
+    };
+    const done = agent.run();
+    // the gate opens; then rounds every --steady-interval (30 s)
+    for (
+      let i = 0;
+      i < 120 && !(rounds.length >= 3 && (rounds.at(-1) ?? 0) - (rounds.at(-2) ?? 0) >= 30_000);
+      i++
+    )
+      await step(500);
+    expect((rounds.at(-1) ?? 0) - (rounds.at(-2) ?? 0)).toBeGreaterThanOrEqual(30_000);
+    // stopped during a round, run() ends with that round (no pause after it)
+    const stop = async () => {
+      agent.stop();
+      await step(checkMs + 1_000);
+      await done;
+    };
+    return { agent, rounds, step, stop };
+  }
+
+  it('checks the last change of a burst once it has settled, not only at the next steady round', async () => {
+    vi.useFakeTimers();
+    try {
+      const { agent, rounds, step, stop } = await running();
+      const start = rounds.length;
+      agent.pokeWhenSettled(); // a change: its round in --sync-grace + --check-interval (10.25 s)
+      await step(5_000);
+      agent.pokeWhenSettled(); // another change 5 s later, while that wake-up is pending
+      await step(5_250);
+      expect(rounds.length).toBe(start + 1); // the first change's round
+      await step(4_000);
+      expect(rounds.length).toBe(start + 1);
+      await step(1_000);
+      // the second change's round, 10.25 s after it: before, it waited for the steady round (30 s)
+      expect(rounds.length).toBe(start + 2);
+      await step(10_000);
+      expect(rounds.length).toBe(start + 2); // nothing more asked for
+      await stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('runs the round a wake-up asked for during a round right after it, not at the next steady round', async () => {
+    vi.useFakeTimers();
+    try {
+      // rounds take 8 s (under --check-timeout), then the steady pause of 30 s
+      const { agent, rounds, step, stop } = await running(8_000);
+      const r = rounds.at(-1) ?? 0;
+      await step(r + 30_000 - Date.now());
+      agent.pokeWhenSettled(); // its wake-up at r + 40.25 s, during the round that starts at r + 38 s
+      const start = rounds.length;
+      for (let i = 0; i < 60 && rounds.length < start + 2; i++) await step(1_000);
+      expect(rounds[start]).toBe(r + 38_000); // the steady round
+      // the next starts as that one ends (r + 46 s), not after another steady pause (r + 84 s)
+      expect((rounds[start + 1] ?? 0) - r).toBeLessThanOrEqual(47_000);
+      await stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -104,6 +104,14 @@ export class Agent {
   #wake: (() => void) | undefined;
   /** Pending early wake-ups, one per cause, so a slow one never delays an urgent one. */
   readonly #wakeTimers = new Map<'boot' | 'settled', NodeJS.Timeout>();
+  /**
+   * Per cause, the latest wake-up asked for (epoch ms) while its timer was pending: the timer
+   * wakes the loop, then is set again for this time, so the last change of a burst is checked
+   * once it has settled, not only at the next steady round.
+   */
+  readonly #wakeLater = new Map<'boot' | 'settled', number>();
+  /** A wake-up came while a round ran: the next round starts without the pause. */
+  #wakeMissed = false;
   #dryRunView: Partial<GateNodeView> = {};
   #repair: RepairRound | undefined;
   readonly #advisory = new Map<string, CheckResult>();
@@ -139,7 +147,9 @@ export class Agent {
   /**
    * A Service or EndpointSlice changed: asks for one round once the change has settled
    * (`--sync-grace`), so the kernel is checked against it without waiting for the steady
-   * interval. Coalesced: during churn at most one extra round per grace period.
+   * interval. Coalesced: during churn at most one extra round per grace period, and the last
+   * change of a burst gets its round once it has settled too (a change while the wake-up for an
+   * earlier one was pending used to wait for the next steady round, up to 30 s more).
    */
   pokeWhenSettled(): void {
     this.#wakeIn('settled', this.#d.cfg.syncGrace + this.#d.cfg.checkInterval);
@@ -190,13 +200,26 @@ export class Agent {
     this.#armReadiness(this.#readinessDelayMs);
   }
 
+  /**
+   * Wakes the loop in `ms`. Coalesced per cause: while a timer is pending a later ask only moves
+   * {@link #wakeLater}, so churn brings at most one extra round per timer's length. A wake-up
+   * during a round is kept for its end ({@link #wakeMissed}), not lost.
+   */
   #wakeIn(cause: 'boot' | 'settled', ms: number): void {
-    if (this.#wakeTimers.has(cause)) return;
+    const due = Date.now() + ms;
+    if (this.#wakeTimers.has(cause)) {
+      if (due > (this.#wakeLater.get(cause) ?? 0)) this.#wakeLater.set(cause, due);
+      return;
+    }
     this.#wakeTimers.set(
       cause,
       setTimeout(() => {
         this.#wakeTimers.delete(cause);
-        this.#wake?.();
+        if (this.#wake) this.#wake();
+        else this.#wakeMissed = true;
+        const later = this.#wakeLater.get(cause);
+        this.#wakeLater.delete(cause);
+        if (later !== undefined && !this.#stopped) this.#wakeIn(cause, Math.max(0, later - Date.now()));
       }, ms),
     );
   }
@@ -221,6 +244,12 @@ export class Agent {
       // Fast while closed or while an open gate is failing (so it re-closes promptly), slow when all is well.
       const steady = this.#memory?.closed === false && this.#memory.failures === 0 && !this.#repair?.pending;
       const pause = steady ? this.#d.cfg.steadyInterval : this.#d.cfg.checkInterval;
+      // Stopped during the round, or woken during it: no pause.
+      if (this.#stopped) break;
+      if (this.#wakeMissed) {
+        this.#wakeMissed = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pause);
         this.#wake = () => {
@@ -237,6 +266,7 @@ export class Agent {
     this.#stopped = true;
     for (const t of this.#wakeTimers.values()) clearTimeout(t);
     this.#wakeTimers.clear();
+    this.#wakeLater.clear();
     clearTimeout(this.#readinessTimer);
     this.#readinessTimer = undefined;
     this.#wake?.();
