@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EndpointSlice, Node, Service } from '../core/objects.ts';
+import type { Endpoint, EndpointSlice, Node, Service } from '../core/objects.ts';
 import { expectedServicePorts } from '../netfilter/expected.ts';
 import { slimEndpointSlice, slimNode, slimService } from './slim.ts';
 
@@ -94,7 +94,7 @@ describe('slim objects', () => {
       nodeName: 'n1',
       hints: { forZones: [{ name: 'a' }] },
     });
-    expect(slimEndpointSlice(e)).toEqual(e);
+    expect(slimEndpointSlice(e)).toBe(e);
     const node = {
       metadata: { name: 'n1', managedFields: [{}], labels: { a: 'b' } },
       status: { images: [{ names: ['x'] }], nodeInfo: { bootID: 'b' }, conditions: [] },
@@ -125,5 +125,47 @@ describe('slim objects', () => {
     expect(a1?.nodeName).toBe('ip-10-0-12-34.ec2.internal');
     const dual = { ...service, spec: { ...service.spec, clusterIPs: ['10.96.3.4', 'fd00::4'] } } as Service;
     expect(slimService(dual).spec?.clusterIPs).toEqual(['10.96.3.4', 'fd00::4']);
+  });
+
+  it('read back every endpoint as it came (addresses, conditions, node, hints), whatever the mix', () => {
+    // A fixed pseudo-random mix: 1-3 addresses, conditions absent, partial or full, node or none, hints.
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const tri = () => [undefined, true, false][next(3)];
+    const endpoints: Endpoint[] = Array.from({ length: 200 }, (_, i) => {
+      const c = { ready: tri(), serving: tri(), terminating: tri() };
+      const conditions = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined));
+      return {
+        addresses: Array.from({ length: 1 + next(3) }, (_, a) => `10.${a}.${i >> 8}.${i & 255}`),
+        ...(next(4) > 0 ? { conditions } : {}),
+        ...(next(5) > 0 ? { nodeName: `node-${next(4)}` } : {}),
+        ...(next(6) === 0 ? { hints: { forZones: [{ name: `zone-${next(3)}` }] } } : {}),
+        targetRef: { kind: 'Pod', name: `p${i}` },
+      };
+    });
+    const kept = slimEndpointSlice({ ...slice, endpoints });
+    const { targetRef: _t, ...plain } = endpoints[0] as Endpoint;
+    expect(kept.endpoints?.[0]).toEqual(plain);
+    expect(kept.endpoints).toEqual(endpoints.map(({ targetRef: _r, ...rest }) => rest));
+    // Fresh objects on every read: what a reader changes is not kept.
+    (kept.endpoints?.[0]?.addresses ?? []).push('10.9.9.9');
+    expect(kept.endpoints?.[0]?.addresses).toEqual(plain.addresses);
+    // JSON (a bundle, a debug dump) carries the endpoints as plain data.
+    expect(JSON.parse(JSON.stringify(kept)).endpoints).toEqual(kept.endpoints);
+    expect(slimEndpointSlice({ ...slice, endpoints: [] }).endpoints).toEqual([]);
+    const none = slimEndpointSlice({ ...slice, endpoints: undefined } as unknown as EndpointSlice);
+    expect(none.endpoints ?? []).toEqual([]);
+    expect(none.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+  });
+
+  it('keep slices whose addresses cannot be packed as they came (no address, a separator in one)', () => {
+    for (const addresses of [[], ['10.1.0.1,10.1.0.2'], ['10.1.0.1 x'], ['']]) {
+      const odd = { addresses, nodeName: 'n1' };
+      const kept = slimEndpointSlice({ ...slice, endpoints: [{ addresses: ['10.1.0.9'] }, odd] });
+      expect(kept.endpoints).toEqual([{ addresses: ['10.1.0.9'] }, odd]);
+    }
   });
 });
