@@ -1,8 +1,10 @@
 /**
  * Heap the agent's caches take for N Services × E endpoints: objects shaped as the API server
  * sends the lab's synthetic Services (bench/agent-steady.ts, src/lab/scale.ts: uid,
- * resourceVersion, managedFields; a 26-character node name as EKS gives), parsed from JSON one by
- * one as a watch delivers them, kept as received (`raw`) or as the agent keeps them (`slim`,
+ * resourceVersion, managedFields; a 26-character node name as EKS gives), parsed one by one as a
+ * watch delivers them, each string value its own copy as the agent's protobuf watch decodes them
+ * (src/kube/proto-services.ts; JSON.parse alone shares one copy of many repeated short values, which
+ * hid 1.8 MB at 10,000 × 5), kept as received (`raw`) or as the agent keeps them (`slim`,
  * src/agent/slim.ts), in one Map per kind; then the kube-proxy check's expected state of the slim
  * objects (netfilter/expected.ts, kept while Services stand), fresh and as kept after a full read
  * (whatever the diff leaves attached to it); and the rule state a full read holds while it diffs
@@ -85,6 +87,13 @@ const sliceJson = (i: number): string =>
     })),
   });
 
+/** One object as the protobuf watch decodes it: every string value a fresh copy of its bytes. */
+function received(json: string): unknown {
+  return JSON.parse(json, (_k, v: unknown) =>
+    typeof v === 'string' ? Buffer.from(v, 'utf8').toString('utf8') : v,
+  );
+}
+
 /**
  * kube-proxy's iptables-save for the cluster, as bytes, from an expected state of its own made in
  * this frame: neither it nor a string of it outlives the call (a caller's frame may keep a
@@ -123,11 +132,13 @@ function measure(keepService: (s: Service) => Service, keepSlice: (s: EndpointSl
   gc();
   const before = process.memoryUsage().heapUsed;
   const svc = new Map<string, Service>();
-  for (let i = 0; i < services; i++) svc.set(`bench/svc-${i}`, keepService(JSON.parse(serviceJson(i))));
+  for (let i = 0; i < services; i++)
+    svc.set(`bench/svc-${i}`, keepService(received(serviceJson(i)) as Service));
   gc();
   const mid = process.memoryUsage().heapUsed;
   const slices = new Map<string, EndpointSlice>();
-  for (let i = 0; i < services; i++) slices.set(`bench/svc-${i}-1`, keepSlice(JSON.parse(sliceJson(i))));
+  for (let i = 0; i < services; i++)
+    slices.set(`bench/svc-${i}-1`, keepSlice(received(sliceJson(i)) as EndpointSlice));
   gc();
   const after = process.memoryUsage().heapUsed;
   const cluster = { services: [...svc.values()], endpointSlices: [...slices.values()], pods: [] };

@@ -3,11 +3,13 @@
  * shapes of core/objects.ts), nothing else. A Service arrives with managedFields, annotations,
  * selectors, status; an EndpointSlice with a targetRef per endpoint; a Node with its image list —
  * at 10,000 Services that is most of the agent's memory. Idempotent, and pure but for sharing:
- * values that repeat across thousands of objects (a namespace, a node name, an endpoint's
- * conditions) are kept once and shared, read-only, and an EndpointSlice's endpoints are packed
- * ({@link KeptEndpointSlice}). At 10,000 Services × 5 endpoints the Services and EndpointSlices take
- * 4.2 + 6.2 MB of heap (bench/cache-memory.ts): 4.2 + 12.4 before the endpoints were packed,
- * 6.0 + 18.2 before the sharing, 11.4 + 20.5 as received.
+ * values that repeat across thousands of objects (a namespace, a node name, a type, protocol, port
+ * name or address type, an endpoint's conditions) are kept once and shared, read-only, and an
+ * EndpointSlice's endpoints are packed ({@link KeptEndpointSlice}). At 10,000 Services × 5
+ * endpoints, every string its own copy as the protobuf watch decodes them, the Services and
+ * EndpointSlices take 4.2 + 6.4 MB of heap (bench/cache-memory.ts): 5.2 + 7.2 before the type,
+ * protocol, port name and address type were shared, 5.2 + 13.4 before the endpoints were packed,
+ * 13.7 + 21.9 as received.
  */
 import type { Endpoint, EndpointSlice, Node, ObjectMeta, Pod, Service } from '../core/objects.ts';
 
@@ -69,17 +71,17 @@ export function slimService(s: Service): Service {
   const spec = s.spec;
   if (!spec) return { metadata: meta(s.metadata) };
   const out: NonNullable<Service['spec']> = {};
-  if (spec.type !== undefined) out.type = spec.type;
+  if (spec.type !== undefined) out.type = share(spec.type);
   if (spec.clusterIP !== undefined) out.clusterIP = spec.clusterIP;
   // Mostly `[clusterIP]` again; readers take clusterIP when clusterIPs is absent.
   const single = spec.clusterIPs?.length === 1 && spec.clusterIPs[0] === spec.clusterIP;
   if (spec.clusterIPs !== undefined && !single) out.clusterIPs = spec.clusterIPs;
-  if (spec.internalTrafficPolicy !== undefined) out.internalTrafficPolicy = spec.internalTrafficPolicy;
+  if (spec.internalTrafficPolicy !== undefined) out.internalTrafficPolicy = share(spec.internalTrafficPolicy);
   if (spec.ports !== undefined)
     out.ports = spec.ports.map((p) => ({
       port: p.port,
-      ...(p.name !== undefined ? { name: p.name } : {}),
-      ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+      ...(p.name !== undefined ? { name: share(p.name) } : {}),
+      ...(p.protocol !== undefined ? { protocol: share(p.protocol) } : {}),
     }));
   return { metadata: meta(s.metadata), spec: out };
 }
@@ -132,8 +134,8 @@ function packable(endpoints: readonly Endpoint[]): boolean {
  * and one array of their shared {@link EndpointRest}s, decoded anew on each read of `endpoints`
  * (the expected state reads them once per cluster change and once per full read; the API check
  * reads the `kubernetes` Service's only). An endpoint object, its addresses array and its address
- * string took ~125 bytes of heap each: a slice of 5 endpoints takes 619 bytes packed, 1,240 before
- (bench/cache-memory.ts).
+ * string took ~125 bytes of heap each: a slice of 5 endpoints takes 643 bytes packed, 1,335 before
+ * (bench/cache-memory.ts).
  * Slices whose addresses cannot be packed (an empty list, a separator inside one: invalid API
  * objects) are kept as plain objects instead.
  */
@@ -148,7 +150,7 @@ class KeptEndpointSlice implements EndpointSlice {
 
   constructor(s: EndpointSlice, endpoints: readonly Endpoint[]) {
     this.metadata = meta(s.metadata);
-    this.addressType = s.addressType;
+    this.addressType = share(s.addressType);
     if (s.ports) this.ports = slimPorts(s.ports);
     this.packedAddresses = endpoints.map((e) => e.addresses.join(ADDRESS_SEP)).join(ENDPOINT_SEP);
     this.packedRests = endpoints.map(endpointRest);
@@ -177,9 +179,9 @@ class KeptEndpointSlice implements EndpointSlice {
 
 function slimPorts(ports: NonNullable<EndpointSlice['ports']>): NonNullable<EndpointSlice['ports']> {
   return ports.map((p) => ({
-    ...(p.name !== undefined ? { name: p.name } : {}),
+    ...(p.name !== undefined ? { name: share(p.name) } : {}),
     ...(p.port !== undefined ? { port: p.port } : {}),
-    ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+    ...(p.protocol !== undefined ? { protocol: share(p.protocol) } : {}),
   }));
 }
 
@@ -193,7 +195,7 @@ export function slimEndpointSlice(s: EndpointSlice): EndpointSlice {
   if (packable(endpoints)) return new KeptEndpointSlice(s, endpoints);
   return {
     metadata: meta(s.metadata),
-    addressType: s.addressType,
+    addressType: share(s.addressType),
     ...(s.ports ? { ports: slimPorts(s.ports) } : {}),
     ...(s.endpoints
       ? { endpoints: s.endpoints.map((e) => ({ addresses: e.addresses, ...endpointRest(e) })) }
