@@ -31,11 +31,13 @@ import {
 } from '../core/gate.ts';
 import type { Node, Pod } from '../core/objects.ts';
 import { describeError } from '../errors.ts';
+import type { HeapTrimmer } from '../host/heap-trim.ts';
 import type { EventApi } from '../kube/events.ts';
 import { annotationsPatch, conditionPatch, taintPatch } from '../kube/node-patches.ts';
 import type { NodeApi } from '../kube/nodes.ts';
 import type { AgentCaches } from './caches.ts';
 import type { AgentConfig } from './config.ts';
+import { HeapTrimSchedule } from './heap-trim.ts';
 import { AgentMetrics } from './metrics.ts';
 import type { NodeTotal } from './node-total.ts';
 import { gateClusterView, gateNodeView, simulate } from './node-view.ts';
@@ -82,6 +84,8 @@ export interface AgentDeps {
   readonly repair?: Repair;
   /** The `netwarden.dev/PodNetworkReady` readiness gate of pods that ask for it (off when absent). */
   readonly readinessGate?: ReadinessGate;
+  /** Gives the C heap's free memory back after rounds, at most once a minute (off when absent). */
+  readonly heapTrimmer?: HeapTrimmer;
 }
 
 /** First delay of the readiness gate's between-round pass after a pod change. */
@@ -125,6 +129,7 @@ export class Agent {
   #readinessDueAt = 0;
   #readinessDelayMs = READINESS_SOON_MS;
   #readinessChain: Promise<{ waiting: number; firstProbes: number }> = Promise.resolve(NO_READINESS_WORK);
+  readonly #heapTrims: HeapTrimSchedule | undefined;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -132,6 +137,9 @@ export class Agent {
     this.#io = countingPrograms(deps.checkContext, (program) =>
       this.metrics.programsStarted.inc({ program }),
     );
+    this.#heapTrims = deps.heapTrimmer
+      ? new HeapTrimSchedule(deps.heapTrimmer, () => deps.clock.now(), this.metrics.heapTrims)
+      : undefined;
   }
 
   /** True once caches are synced and one round has completed (/readyz). */
@@ -235,6 +243,7 @@ export class Agent {
       }
       const roundMs = performance.now() - t0;
       this.metrics.roundDuration.observe(roundMs / 1000);
+      this.#heapTrims?.afterRound();
       if (roundMs > 1_000) {
         const slow = this.#last?.results
           .filter((r) => r.durationMs > 500)

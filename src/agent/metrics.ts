@@ -18,6 +18,7 @@ export class AgentMetrics {
   readonly podsCrashLoopingSinceBoot: Gauge;
   readonly nftListings: Counter<'outcome'>;
   readonly programsStarted: Counter<'program'>;
+  readonly heapTrims: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -60,6 +61,12 @@ export class AgentMetrics {
       name: 'netwarden_programs_started_total',
       help: 'programs the agent rounds started on the node (iptables-nft-save once per full kube-proxy rule read), by name',
       labelNames: ['program'],
+      registers,
+    });
+    this.heapTrims = new Counter({
+      name: 'netwarden_heap_trims_total',
+      help: "times the agent gave the C heap's free memory back to the kernel (malloc_trim, --heap-trim): returned (some was) or nothing",
+      labelNames: ['outcome'],
       registers,
     });
     this.breakerOpen = new Gauge({

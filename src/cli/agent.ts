@@ -28,6 +28,7 @@ import { AGENT_CONTROLLER, GATED_LABEL } from '../core/gate.ts';
 import { DEFAULT_RECYCLE_LIMITS } from '../core/rate-limit.ts';
 import { kernelBootTimeMs } from '../host/boot-time.ts';
 import { run, runStream } from '../host/exec.ts';
+import { openHeapTrimmer } from '../host/heap-trim.ts';
 import { httpGet } from '../host/http.ts';
 import { type NetnsLocator, netnsLocationAt, ProcNetnsLocator } from '../host/netns-locator.ts';
 import { probeNetns } from '../host/netns-probe.ts';
@@ -178,6 +179,12 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
     });
     void nodeTotal.fresh(); // one count at start, so a later round rarely waits for one
     const bootTimeMs = await kernelBootTimeMs(cfg.bootTimeFile);
+    const heapTrimmer = cfg.heapTrim ? openHeapTrimmer() : undefined;
+    if (heapTrimmer?.ok)
+      log.info(
+        "heap trim: after rounds, at most once a minute, the C heap's free memory goes back to the kernel (glibc malloc_trim through Node.js's experimental node:ffi; --heap-trim=false turns it off)",
+      );
+    else if (heapTrimmer) log.info({ reason: heapTrimmer.reason }, 'heap trim: not available, left off');
     const agent = new Agent({
       cfg,
       nodes: apis.nodes,
@@ -202,6 +209,7 @@ Example (lab): netwarden agent --node-name node-1 --kubeconfig /path/agent.kubec
       registry,
       ...(repair ? { repair } : {}),
       ...(readinessGate ? { readinessGate } : {}),
+      ...(heapTrimmer?.ok ? { heapTrimmer: heapTrimmer.trimmer } : {}),
     });
     // A new boot of this node wakes the loop at once (the gate must close before pods arrive).
     // Service and EndpointSlice changes wake it once they have settled (--sync-grace), coalesced:
