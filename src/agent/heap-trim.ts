@@ -1,9 +1,12 @@
 /**
  * When the agent gives the C heap's free memory back (host/heap-trim.ts): after a round, at most
  * once per {@link HEAP_TRIM_EVERY_MS}. Rounds run every 250 ms while the gate is closed and every
- * 30 s while it is open; a trim walks every free chunk of every arena (~4 ms in a process holding
- * 70 MB), so once a minute is a few ms a minute, while the memory a full read or a burst of
- * watch traffic frees is back with the kernel within a minute of it.
+ * 30 s while it is open. A trim walks the free chunks of every arena: 0.24 ms the first time and
+ * 0.01 ms after in a process holding the caches of 10,000 Services, 3.6-3.9 ms in one left with
+ * 72 MB after it gave back 220 MB (diagnostic scripts). Once a minute is thus well under a
+ * millisecond a minute, and what a full read or a burst of watch traffic frees is back with the
+ * kernel within a minute (at 10,000 Services: 110.5 / 112.9 MB steady against 119.5 without it,
+ * the agent's CPU unchanged; docs/agent.md, "Sizing").
  */
 import type { Counter } from 'prom-client';
 import type { HeapTrimmer } from '../host/heap-trim.ts';
