@@ -39,4 +39,26 @@ describe('HeapTrimSchedule', () => {
     expect(calls).toBe(3);
     expect(await counts(registry)).toEqual({ returned: 2, nothing: 1 });
   });
+
+  it('never throws: a trim that throws is counted failed and none follows', async () => {
+    const registry = new Registry();
+    const metrics = new AgentMetrics(registry);
+    let now = 0;
+    let calls = 0;
+    const schedule = new HeapTrimSchedule(
+      {
+        trim: () => {
+          calls++;
+          throw new Error('ffi went away');
+        },
+      },
+      () => now,
+      metrics.heapTrims,
+    );
+    expect(() => schedule.afterRound()).not.toThrow();
+    now += 10 * HEAP_TRIM_EVERY_MS;
+    schedule.afterRound();
+    expect(calls).toBe(1);
+    expect(await counts(registry)).toEqual({ failed: 1 });
+  });
 });

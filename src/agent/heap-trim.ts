@@ -14,12 +14,16 @@ import type { HeapTrimmer } from '../host/heap-trim.ts';
 /** The shortest time between two trims. */
 export const HEAP_TRIM_EVERY_MS = 60_000;
 
-/** Trims after rounds, throttled; counts each trim by whether it returned memory. */
+/**
+ * Trims after rounds, throttled; counts each trim by whether it returned memory. Never throws: a
+ * trim that throws is counted `failed` and none follows (the agent's loop must not stop for it).
+ */
 export class HeapTrimSchedule {
   readonly #trimmer: HeapTrimmer;
   readonly #nowMs: () => number;
   readonly #trims: Counter<'outcome'>;
   #lastMs = Number.NEGATIVE_INFINITY;
+  #failed = false;
 
   constructor(trimmer: HeapTrimmer, nowMs: () => number, trims: Counter<'outcome'>) {
     this.#trimmer = trimmer;
@@ -30,8 +34,15 @@ export class HeapTrimSchedule {
   /** Called when a round has ended: trims when the last trim is at least a minute old. */
   afterRound(): void {
     const now = this.#nowMs();
-    if (now - this.#lastMs < HEAP_TRIM_EVERY_MS) return;
+    if (this.#failed || now - this.#lastMs < HEAP_TRIM_EVERY_MS) return;
     this.#lastMs = now;
-    this.#trims.inc({ outcome: this.#trimmer.trim() ? 'returned' : 'nothing' });
+    let outcome: 'returned' | 'nothing' | 'failed';
+    try {
+      outcome = this.#trimmer.trim() ? 'returned' : 'nothing';
+    } catch {
+      outcome = 'failed';
+      this.#failed = true;
+    }
+    this.#trims.inc({ outcome });
   }
 }

@@ -65,7 +65,7 @@ export class AgentMetrics {
     });
     this.heapTrims = new Counter({
       name: 'netwarden_heap_trims_total',
-      help: "times the agent gave the C heap's free memory back to the kernel (malloc_trim, --heap-trim): returned (some was) or nothing",
+      help: "times the agent gave the C heap's free memory back to the kernel (malloc_trim, --heap-trim): returned (some was), nothing, or failed (then no more trims)",
       labelNames: ['outcome'],
       registers,
     });
