@@ -13,6 +13,7 @@
  * with `--no-experimental-ffi`, a C library without malloc_trim such as musl) {@link openHeapTrimmer}
  * says why, and the process runs as it would have without it.
  */
+import { describeError } from '../errors.ts';
 
 /** malloc_trim(0): returns free memory of every arena; true when some was returned. */
 export interface HeapTrimmer {
@@ -38,7 +39,7 @@ export function openHeapTrimmer(): OpenedHeapTrimmer {
     process.emitWarning = () => {};
     ffi = process.getBuiltinModule('node:ffi') as Ffi | undefined;
   } catch (err) {
-    return { ok: false, reason: `node:ffi could not be loaded: ${String(err)}` };
+    return { ok: false, reason: `node:ffi could not be loaded: ${describeError(err)}` };
   } finally {
     process.emitWarning = emitWarning;
   }
@@ -56,7 +57,7 @@ export function openHeapTrimmer(): OpenedHeapTrimmer {
   } catch (err) {
     return {
       ok: false,
-      reason: `the C library has no malloc_trim (not glibc?): ${err instanceof Error ? err.message : String(err)}`,
+      reason: `the C library has no malloc_trim (not glibc?): ${describeError(err)}`,
     };
   }
 }
