@@ -6,27 +6,26 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   ApiException,
+  type Configuration,
   type ConfigurationOptions,
   CoreV1Api,
   createConfiguration,
   DiscoveryV1Api,
   EventsV1Api,
-  HttpMethod,
   type KubeConfig,
   KubernetesObjectApi,
   Observable,
   type ObservableMiddleware,
   PolicyV1Api,
-  RequestContext,
   ServerConfiguration,
 } from '@kubernetes/client-node';
-import { fetch, type Response } from 'undici';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type ErrorCode, NetwardenError } from '../errors.ts';
 import type { LoadedKubeConfig } from './config.ts';
+import { KubeHttp, KubeHttpLibrary, type KubeHttpResponse, readBody } from './http.ts';
 import { FrameReader } from './protobuf.ts';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelay } from './retry.ts';
 import type { ListResult, RawWatchEvent, WatchTransport } from './watch.ts';
@@ -79,8 +78,10 @@ export function apiError(what: string, err: unknown): KubeApiError {
     causes = body.causes;
     detail = `HTTP ${err.code}${body.reason ? ` ${body.reason}` : ''}${body.message ? `: ${body.message}` : ''}`;
   } else if (status === 0) {
-    const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-    if (cause?.code) detail = `${cause.code}${cause.message ? `: ${cause.message}` : ''}`;
+    // A network error: node:https's carries its code itself; one wrapped by fetch, in its cause.
+    const e = err as { code?: unknown; message?: string; cause?: { code?: unknown; message?: string } };
+    const net = typeof e?.code === 'string' ? e : e?.cause;
+    if (typeof net?.code === 'string') detail = `${net.code}${net.message ? `: ${net.message}` : ''}`;
   }
   return new KubeApiError(what, status, reason, detail, err, { causes });
 }
@@ -207,6 +208,8 @@ export class KubeClient {
   readonly #clock: Clock;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #listPageSize: number;
+  readonly #http: KubeHttp;
+  readonly #httpApi: KubeHttpLibrary;
   #stats = { requests: 0, retries: 0, retryWaitsMs: [] as number[], timeouts: 0 };
   // The signal of the attempt in progress, for APIs that take no per-call middleware (objectApi).
   readonly #signal = new AsyncLocalStorage<AbortSignal>();
@@ -214,10 +217,12 @@ export class KubeClient {
   constructor(loaded: LoadedKubeConfig, opts: KubeClientOptions = {}) {
     this.kc = loaded.kc;
     this.server = loaded.server;
-    this.core = loaded.kc.makeApiClient(CoreV1Api);
-    this.policy = loaded.kc.makeApiClient(PolicyV1Api);
-    this.events = loaded.kc.makeApiClient(EventsV1Api);
-    this.discovery = loaded.kc.makeApiClient(DiscoveryV1Api);
+    this.#http = new KubeHttp(loaded.kc);
+    this.#httpApi = new KubeHttpLibrary(this.#http);
+    this.core = new CoreV1Api(this.#configuration());
+    this.policy = new PolicyV1Api(this.#configuration());
+    this.events = new EventsV1Api(this.#configuration());
+    this.discovery = new DiscoveryV1Api(this.#configuration());
     this.#timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#retry = opts.retry ?? DEFAULT_RETRY;
     this.#clock = opts.clock ?? systemClock;
@@ -271,12 +276,23 @@ export class KubeClient {
    * the signal of the call in progress.
    */
   objectApi(): KubernetesObjectApi {
-    const config = createConfiguration({
+    return new ObjectApiWithDefaults(
+      this.#configuration([signalMiddleware(() => this.#signal.getStore())]),
+      this.kc,
+    );
+  }
+
+  /**
+   * A typed API's configuration: this client's server, over its transport (http.ts), which
+   * applies the kubeconfig's credentials itself, so no `authMethods` (client-node's would build
+   * an undici dispatcher per request).
+   */
+  #configuration(middleware: ObservableMiddleware[] = []): Configuration {
+    return createConfiguration({
       baseServer: new ServerConfiguration(this.server, {}),
-      authMethods: { default: this.kc },
-      middleware: [signalMiddleware(() => this.#signal.getStore())],
+      httpApi: this.#httpApi,
+      middleware,
     });
-    return new ObjectApiWithDefaults(config, this.kc);
   }
 
   /** Counters since the client was made. */
@@ -318,7 +334,7 @@ export class KubeClient {
       const query = { ...params, limit: String(this.#listPageSize), ...(token ? { continue: token } : {}) };
       const body = await this.call(`list ${path}${page > 1 ? ` (page ${page})` : ''}`, async () => {
         const res = await this.#get(path, query, this.#signal.getStore());
-        const text = await res.text();
+        const text = (await readBody(res, `list ${path}`)).toString('utf8');
         if (res.status !== 200) throw failedResponse(res, text);
         return JSON.parse(text) as {
           items?: T[] | null;
@@ -375,10 +391,11 @@ export class KubeClient {
     };
     // Until the server answers, the request's deadline applies; then only the idle timer does.
     const connect = setTimeout(() => controller.abort(), this.#timeoutMs);
-    let res: Response;
+    let res: KubeHttpResponse;
     try {
       res = await this.#get(path, query, controller.signal, protobuf ? PROTOBUF_OR_JSON : undefined);
-      if (res.status !== 200 || !res.body) throw failedResponse(res, await res.text());
+      if (res.status !== 200)
+        throw failedResponse(res, (await readBody(res, `watch ${path}`)).toString('utf8'));
     } catch (err) {
       ended = true;
       controller.abort();
@@ -388,34 +405,25 @@ export class KubeClient {
       clearTimeout(connect);
     }
     touch();
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    const body = res.body;
     body.on('error', end);
     const sink: StreamSink = { live: () => !ended, touch, event: onEvent, end };
-    if (protobuf && (res.headers.get('content-type') ?? '').startsWith(PROTOBUF_MEDIA_TYPE))
+    if (protobuf && (res.headers['content-type'] ?? '').startsWith(PROTOBUF_MEDIA_TYPE))
       readFrames(body, path, protobuf, sink);
     else readJsonLines(body, path, sink);
     return { abort: () => end(null) };
   }
 
   /** A GET as the kubeconfig's user (its credentials and TLS settings); the response is the caller's. */
-  async #get(
+  #get(
     path: string,
     query: Record<string, string>,
     signal: AbortSignal | undefined,
     accept = 'application/json',
-  ): Promise<Response> {
+  ): Promise<KubeHttpResponse> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    ctx.setHeaderParam('Accept', accept);
-    await this.kc.applySecurityAuthentication(ctx);
-    const dispatcher = ctx.getDispatcher();
-    return fetch(url, {
-      method: 'GET',
-      headers: ctx.getHeaders(),
-      ...(dispatcher ? { dispatcher } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    return this.#http.send({ method: 'GET', url, headers: { accept }, signal });
   }
 }
 
@@ -481,11 +489,6 @@ function connectFailure(err: unknown, timeoutMs: number): string {
 }
 
 /** A non-200 answer as client-node reports one, so {@link apiError} and the retries read it alike. */
-function failedResponse(res: Response, body: string): ApiException<string> {
-  return new ApiException(
-    res.status,
-    `HTTP ${res.status}`,
-    body.slice(0, 64 * 1024),
-    Object.fromEntries(res.headers),
-  );
+function failedResponse(res: KubeHttpResponse, body: string): ApiException<string> {
+  return new ApiException(res.status, `HTTP ${res.status}`, body.slice(0, 64 * 1024), { ...res.headers });
 }
