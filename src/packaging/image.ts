@@ -27,6 +27,7 @@ import { lastLines, run } from '../host/exec.ts';
 import { VERSION } from '../version.ts';
 import { builtinImportsViaRequire } from './builtin-imports.ts';
 import { type DebFile, extractDebs, fetchDebs, resolveDebs } from './debs.ts';
+import { lazyUndici } from './lazy-undici.ts';
 import {
   archiveEntries,
   type Blob,
@@ -286,8 +287,9 @@ async function bundle(
     logLevel: 'error',
     alias: { ...alias },
     // Built-ins imported as ES modules are loaded with require: their facades would read every lazy
-    // export, `node:http`'s load Node.js's own undici (builtin-imports.ts).
-    plugins: [builtinImportsViaRequire()],
+    // export, `node:http`'s load Node.js's own undici (builtin-imports.ts). npm undici, which
+    // netwarden does not send through, is evaluated only if called (lazy-undici.ts).
+    plugins: [builtinImportsViaRequire(), lazyUndici(repoDir)],
     // CommonJS dependencies call require(); an ES module has none unless given one.
     banner: {
       js: "import { createRequire as __nwRequire } from 'node:module'; const require = __nwRequire(import.meta.url);",
