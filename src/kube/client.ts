@@ -24,6 +24,7 @@ import {
 } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type ErrorCode, NetwardenError } from '../errors.ts';
+import { VERSION } from '../version.ts';
 import type { LoadedKubeConfig } from './config.ts';
 import { KubeHttp, KubeHttpLibrary, type KubeHttpResponse, readBody } from './http.ts';
 import { FrameReader } from './protobuf.ts';
@@ -217,7 +218,7 @@ export class KubeClient {
   constructor(loaded: LoadedKubeConfig, opts: KubeClientOptions = {}) {
     this.kc = loaded.kc;
     this.server = loaded.server;
-    this.#http = new KubeHttp(loaded.kc);
+    this.#http = new KubeHttp(loaded.kc, `netwarden/${VERSION}`);
     this.#httpApi = new KubeHttpLibrary(this.#http);
     this.core = new CoreV1Api(this.#configuration());
     this.policy = new PolicyV1Api(this.#configuration());
