@@ -127,6 +127,23 @@ describe('slim objects', () => {
     expect(slimService(dual).spec?.clusterIPs).toEqual(['10.96.3.4', 'fd00::4']);
   });
 
+  it('keep one frozen copy of each port list; a different list is its own', () => {
+    const ports = (port: number) => [
+      { name: ['ht', 'tp'].join(''), port, protocol: 'TCP', targetPort: 8080 },
+    ];
+    const a = slimService({ ...service, spec: { ...service.spec, ports: ports(80) } } as Service);
+    const b = slimService({ ...service, spec: { ...service.spec, ports: ports(80) } } as Service);
+    const c = slimService({ ...service, spec: { ...service.spec, ports: ports(81) } } as Service);
+    expect(a.spec?.ports).toBe(b.spec?.ports);
+    expect(a.spec?.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
+    expect(c.spec?.ports).toEqual([{ name: 'http', port: 81, protocol: 'TCP' }]);
+    expect(Object.isFrozen(a.spec?.ports) && Object.isFrozen(a.spec?.ports?.[0])).toBe(true);
+    const s1 = slimEndpointSlice({ ...slice, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+    const s2 = slimEndpointSlice({ ...slice, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+    expect(s1.ports).toBe(s2.ports);
+    expect(s1.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+  });
+
   it('read back every endpoint as it came (addresses, conditions, node, hints), whatever the mix', () => {
     // A fixed pseudo-random mix: 1-3 addresses, conditions absent, partial or full, node or none, hints.
     let seed = 7;

@@ -4,7 +4,7 @@
  * selectors, status; an EndpointSlice with a targetRef per endpoint; a Node with its image list —
  * at 10,000 Services that is most of the agent's memory. Idempotent, and pure but for sharing:
  * values that repeat across thousands of objects (a namespace, a node name, a type, protocol, port
- * name or address type, an endpoint's conditions) are kept once and shared, read-only, and an
+ * name or address type, a port list, an endpoint's conditions) are kept once and shared, read-only, and an
  * EndpointSlice's endpoints are packed ({@link KeptEndpointSlice}). At 10,000 Services × 5
  * endpoints, every string its own copy as the protobuf watch decodes them, the Services and
  * EndpointSlices take 4.2 + 6.4 MB of heap (bench/cache-memory.ts): 5.2 + 7.2 before the type,
@@ -77,13 +77,41 @@ export function slimService(s: Service): Service {
   const single = spec.clusterIPs?.length === 1 && spec.clusterIPs[0] === spec.clusterIP;
   if (spec.clusterIPs !== undefined && !single) out.clusterIPs = spec.clusterIPs;
   if (spec.internalTrafficPolicy !== undefined) out.internalTrafficPolicy = share(spec.internalTrafficPolicy);
-  if (spec.ports !== undefined)
-    out.ports = spec.ports.map((p) => ({
-      port: p.port,
-      ...(p.name !== undefined ? { name: share(p.name) } : {}),
-      ...(p.protocol !== undefined ? { protocol: share(p.protocol) } : {}),
-    }));
+  if (spec.ports !== undefined) out.ports = sharedPorts(spec.ports);
   return { metadata: meta(s.metadata), spec: out };
+}
+
+/** A port as Services and EndpointSlices carry it, in the fields kept. */
+interface KeptPort {
+  name?: string;
+  port?: number;
+  protocol?: string;
+}
+
+/**
+ * One frozen copy of each port list seen (most Services and slices of a cluster list one of a few:
+ * `http` 80/TCP and the like). Bounded as {@link share} is: past {@link SHARED_MAX} distinct lists
+ * it starts over.
+ */
+const portLists = new Map<string, readonly KeptPort[]>();
+function sharedPorts<P extends KeptPort>(ports: readonly P[]): P[] {
+  const key = ports.map((p) => `${p.port ?? ''}/${p.protocol ?? ''}/${p.name ?? ''}`).join('|');
+  let kept = portLists.get(key);
+  if (!kept) {
+    if (portLists.size >= SHARED_MAX) portLists.clear();
+    kept = Object.freeze(
+      ports.map((p) =>
+        Object.freeze({
+          ...(p.name !== undefined ? { name: share(p.name) } : {}),
+          ...(p.port !== undefined ? { port: p.port } : {}),
+          ...(p.protocol !== undefined ? { protocol: share(p.protocol) } : {}),
+        }),
+      ),
+    );
+    portLists.set(key, kept);
+  }
+  // Read-only in fact (frozen); the object types say mutable arrays.
+  return kept as P[];
 }
 
 /** What an endpoint keeps beside its addresses, shared (frozen) by every endpoint with the same values. */
@@ -151,7 +179,7 @@ class KeptEndpointSlice implements EndpointSlice {
   constructor(s: EndpointSlice, endpoints: readonly Endpoint[]) {
     this.metadata = meta(s.metadata);
     this.addressType = share(s.addressType);
-    if (s.ports) this.ports = slimPorts(s.ports);
+    if (s.ports) this.ports = sharedPorts(s.ports);
     this.packedAddresses = endpoints.map((e) => e.addresses.join(ADDRESS_SEP)).join(ENDPOINT_SEP);
     this.packedRests = endpoints.map(endpointRest);
   }
@@ -177,14 +205,6 @@ class KeptEndpointSlice implements EndpointSlice {
   }
 }
 
-function slimPorts(ports: NonNullable<EndpointSlice['ports']>): NonNullable<EndpointSlice['ports']> {
-  return ports.map((p) => ({
-    ...(p.name !== undefined ? { name: share(p.name) } : {}),
-    ...(p.port !== undefined ? { port: p.port } : {}),
-    ...(p.protocol !== undefined ? { protocol: share(p.protocol) } : {}),
-  }));
-}
-
 /**
  * An EndpointSlice without targetRefs and topology leftovers: addresses, conditions, node, hints;
  * its endpoints packed ({@link KeptEndpointSlice}). A slice already kept is returned as it is.
@@ -196,7 +216,7 @@ export function slimEndpointSlice(s: EndpointSlice): EndpointSlice {
   return {
     metadata: meta(s.metadata),
     addressType: share(s.addressType),
-    ...(s.ports ? { ports: slimPorts(s.ports) } : {}),
+    ...(s.ports ? { ports: sharedPorts(s.ports) } : {}),
     ...(s.endpoints
       ? { endpoints: s.endpoints.map((e) => ({ addresses: e.addresses, ...endpointRest(e) })) }
       : {}),
