@@ -114,6 +114,18 @@ describe('iptables diff (rules recorded from the real kube-proxy 1.36)', () => {
     ).toEqual(['kube-proxy-rules-missing']);
   });
 
+  it("warns when no ClusterIP rule is commented as the kubernetes Service's, other Services' rules in place", () => {
+    const state = readIptablesState(good);
+    expect(state.kubernetesServiceRule).toBe(true);
+    expect(checkKubeProxyStructure({ mode: 'iptables', state })).toEqual([]);
+    const renamed = good.replaceAll('"default/kubernetes:https', '"default/other:https');
+    expect(renamed).not.toEqual(good);
+    const f = checkKubeProxyStructure({ mode: 'iptables', state: readIptablesState(renamed) });
+    expect(f.map((x) => [x.code, x.severity, x.title])).toEqual([
+      ['kube-proxy-rules-missing', 'warning', 'No ClusterIP rule for the default/kubernetes Service'],
+    ]);
+  });
+
   it('finds every removed ClusterIP rule and nothing else (property)', () => {
     const exp = expectedServicePorts(manyServicesCluster());
     const dump = fixture('kube-proxy-1.36-iptables-many.txt');

@@ -378,11 +378,7 @@ export function checkKubeProxyStructure(actual: KubeProxyActual): Finding[] {
         subjects: [{ kind: 'service', name: 'default/kubernetes:https' }],
         fix: 'kube-proxy started but has not completed a sync with Services and EndpointSlices; check its logs and API access.',
       });
-    } else if (
-      ![...s.clusterIpRules.values()].some((l) =>
-        l.some((r) => r.comment?.startsWith('default/kubernetes:https')),
-      )
-    ) {
+    } else if (!s.kubernetesServiceRule) {
       findings.push({
         code: 'kube-proxy-rules-missing',
         severity: 'warning',

@@ -28,9 +28,11 @@ export interface ClusterIpRule {
   readonly port: number;
   /** KUBE-SVC-…, KUBE-SVL-… (or KUBE-XLB-/KUBE-FW- in old releases). */
   readonly target: string;
-  readonly comment?: string;
   readonly line: number;
 }
+
+/** The comment kube-proxy gives the ClusterIP rule of the API server's own Service. */
+export const KUBERNETES_SERVICE_COMMENT = 'default/kubernetes:https';
 
 /** A filter rule that rejects or drops a ClusterIP port on purpose (no endpoints / no local endpoints). */
 export interface NoEndpointRule {
@@ -105,8 +107,13 @@ export interface IptablesNodeState {
    */
   readonly chains: ReadonlyMap<string, ReadonlySet<string>>;
   readonly hooks: KubeProxyHooks;
-  /** Key `ip proto port` (see serviceKey). */
+  /**
+   * Key `ip proto port` (see serviceKey). Their comments are not kept (10,000 strings on a large
+   * node, held between rounds in the capture listing): the one question asked of them is below.
+   */
   readonly clusterIpRules: ReadonlyMap<string, readonly ClusterIpRule[]>;
+  /** Whether one of them is commented as the `default/kubernetes` Service's https port. */
+  readonly kubernetesServiceRule: boolean;
   readonly noEndpointRules: ReadonlyMap<string, readonly NoEndpointRule[]>;
   /** KUBE-SVC/KUBE-SVL chain → the KUBE-SEP chains it jumps to, in order. */
   readonly serviceChains: ReadonlyMap<string, readonly string[]>;
@@ -239,6 +246,7 @@ export class IptablesStateCollector implements IptablesSaveSink {
   readonly #calicoWl = new Set<string>();
   readonly #snatRules: string[] = [];
   #ipvs = false;
+  #kubernetesService = false;
   #calico = false;
   #awsPresent = false;
   #snatJump: string | undefined;
@@ -337,14 +345,13 @@ export class IptablesStateCollector implements IptablesSaveSink {
         const proto = r.protocol?.value;
         if (ip !== undefined && port !== undefined && proto !== undefined) {
           const key = serviceKey(ip, proto, port);
-          const comment = r.comments[0];
+          if (r.comments[0]?.startsWith(KUBERNETES_SERVICE_COMMENT)) this.#kubernetesService = true;
           const entry: ClusterIpRule = {
             ip: flatString(ip),
             protocol: sharedProtocol(proto),
             port,
             target: flatString(target),
             line: r.line,
-            ...(comment !== undefined ? { comment: flatString(comment) } : {}),
           };
           const list = this.#clusterIp.get(key);
           if (list) list.push(entry);
@@ -448,6 +455,7 @@ export class IptablesStateCollector implements IptablesSaveSink {
       chains: this.#chains,
       hooks: { ...this.#hooks },
       clusterIpRules: this.#clusterIp,
+      kubernetesServiceRule: this.#kubernetesService,
       noEndpointRules: this.#noEp,
       serviceChains: this.#svcChains,
       endpointDnat: this.#sepDnat,
