@@ -1,36 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinImportsViaRequire, facadeSource, servedExportNames } from './builtin-imports.ts';
+import { bundleForTest, runBundle } from './bundle-testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-builtin-imports-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function bundleOf(source: string): Promise<string> {
-  const entry = join(dir, `entry-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(entry, source);
-  const res = await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-    plugins: [builtinImportsViaRequire()],
-  });
-  const out = join(dir, `out-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(out, res.outputFiles[0]?.text ?? '');
-  return out;
-}
-
-/** Runs a bundle in a fresh node; its last stdout line as JSON. */
-function runBundle(file: string): unknown {
-  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? 'null');
+function bundleOf(source: string): Promise<string> {
+  return bundleForTest(source, { entryDir: dir, plugins: [builtinImportsViaRequire()] });
 }
 
 const UNDICI = 'NativeModule internal/deps/undici/undici';

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundleForTest, runBundle } from './bundle-testing.ts';
 import { lazyUndici } from './lazy-undici.ts';
 
 // A stand-in "undici" package that counts its evaluations, so the test sees when it runs. The
@@ -22,24 +21,13 @@ exports.request = () => 'request';`,
 );
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function bundle(source: string): Promise<string> {
-  const entry = join(dir, 'src', `entry-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(entry, source);
-  const res = await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
+function bundle(source: string): Promise<string> {
+  return bundleForTest(source, {
+    entryDir: join(dir, 'src'),
+    outDir: dir,
     plugins: [lazyUndici(join(dir, 'src'))],
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
+    banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   });
-  const out = join(dir, `out-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(out, res.outputFiles[0]?.text ?? '');
-  return out;
 }
 
 describe('lazyUndici (bundled, run in a fresh node)', () => {
@@ -53,9 +41,7 @@ const proxy = new ProxyAgent({ p: 2 });
 console.log(JSON.stringify({ before, after: globalThis.undiciEvaluated, fetched,
   agent: [agent.constructor.name, agent.o], proxy: [proxy.constructor.name, proxy.o] }));`,
     );
-    const r = spawnSync(process.execPath, [out], { encoding: 'utf8', timeout: 20_000, cwd: tmpdir() });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim())).toEqual({
+    expect(runBundle(out, tmpdir())).toEqual({
       before: 0,
       after: 1,
       fetched: 'fetched u',
